@@ -1,0 +1,409 @@
+/**
+ * A real local Synapse homeserver on loopback, for the demo and the
+ * integration tests: `deno task homeserver start|stop|status|register`.
+ */
+
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { CchatError, ExitCode, UsageError } from "../src/errors.ts";
+import { registerWithSharedSecret } from "../src/matrix/admin.ts";
+import {
+  type Limits,
+  paths,
+  readSecret,
+  readState,
+  removeState,
+  type Route,
+  SERVER_NAME,
+  type ServerState,
+  writeConfig,
+  writeState,
+} from "./homeserver/config.ts";
+import { isAlive, pickRunner, stopServer } from "./homeserver/routes.ts";
+
+export type { Limits, Route, ServerState };
+
+export const DEFAULT_PORT = 18448;
+
+export type Env = (name: string) => string | undefined;
+
+export interface StartOptions {
+  dataDir: string;
+  port: number;
+  limits: Limits;
+  /** YAML written to `DATA_DIR/conf.d/60-extra.yaml`, e.g. low rate limits for a test. */
+  extraConfig?: string;
+  /** Where CCHAT_TEST_HOMESERVER and CCHAT_TEST_REGISTRATION_SECRET are read; the process env by default. */
+  env?: Env;
+}
+
+export interface Homeserver {
+  route: Route | "external";
+  baseUrl: string;
+  serverName: string;
+  registrationSecret: string;
+  /** Synapse's host pid (chroot route). */
+  pid?: number;
+  /** Container name (docker route). */
+  container?: string;
+  /** Whether a server that was already running is being reused. */
+  reused: boolean;
+}
+
+const note = (message: string) => console.error(message);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `${XDG_CACHE_HOME:-$HOME/.cache}/cchat`, where homeserver data dirs live by default. */
+export function cchatCacheDir(env: Env = Deno.env.get): string {
+  const cache = env("XDG_CACHE_HOME") || (env("HOME") && `${env("HOME")}/.cache`);
+  if (!cache) {
+    throw new UsageError("Neither XDG_CACHE_HOME nor HOME is set.", {
+      hint: "Set one of them, or pass a data directory explicitly.",
+    });
+  }
+  return `${cache}/cchat`;
+}
+
+export const defaultDataDir = (env: Env = Deno.env.get) => `${cchatCacheDir(env)}/homeserver`;
+
+/** Starts Synapse from `dataDir`, or reuses it when it already runs with the same config. */
+export async function startHomeserver(options: StartOptions): Promise<Homeserver> {
+  const external = await externalHomeserver(options.env ?? Deno.env.get);
+  if (external) return external;
+  checkPort(options.port);
+  const dataDir = await canonicalDir(options.dataDir, true);
+  using _lock = await lockDataDir(dataDir);
+  const registrationSecret = () => readSecret(dataDir);
+
+  const previous = await readState(dataDir);
+  if (previous && await isAlive(previous, dataDir)) {
+    const hash = await writeConfig({ ...options, dataDir, bindAddress: bindFor(previous.route) });
+    if (hash === previous.configHash && await answers(previous.baseUrl)) {
+      note(`Homeserver already running from "${dataDir}" (${describe(previous)}).`);
+      return {
+        ...fromState(previous),
+        registrationSecret: await registrationSecret(),
+        reused: true,
+      };
+    }
+    note(`Restarting the homeserver from "${dataDir}" to apply its configuration.`);
+  }
+  if (previous) {
+    await stopServer(previous, dataDir);
+    await removeState(dataDir);
+  }
+
+  if (!portIsFree(options.port)) {
+    throw new CchatError(
+      `Port "${options.port}" is already in use by another program. Pass another port, ` +
+        `or run "deno task homeserver stop DATA_DIR" for the homeserver that holds it.`,
+    );
+  }
+  const runner = await pickRunner();
+  const configHash = await writeConfig({ ...options, dataDir, bindAddress: runner.bindAddress });
+  const logStart = await fileSize(paths(dataDir).log);
+  const state: ServerState = {
+    route: runner.route,
+    port: options.port,
+    baseUrl: `http://127.0.0.1:${options.port}`,
+    serverName: SERVER_NAME,
+    configHash,
+    startedAt: new Date().toISOString(),
+    ...await runner.launch(dataDir, options.port),
+  };
+  await writeState(dataDir, state);
+  try {
+    await waitUntilAnswering(state, dataDir, logStart);
+  } catch (e) {
+    await stopServer(state, dataDir);
+    await removeState(dataDir);
+    throw e;
+  }
+  note(`Homeserver started from "${dataDir}" (${describe(state)}).`);
+  return { ...fromState(state), registrationSecret: await registrationSecret(), reused: false };
+}
+
+/** Stops the server started from `dataDir`; returns whether one was running. */
+export async function stopHomeserver(dataDir: string): Promise<boolean> {
+  const dir = await canonicalDir(dataDir);
+  if (!await readState(dir)) return false;
+  using _lock = await lockDataDir(dir);
+  const state = await readState(dir);
+  if (!state) return false;
+  const wasAlive = await isAlive(state, dir);
+  await stopServer(state, dir);
+  await removeState(dir);
+  return wasAlive;
+}
+
+export interface Status {
+  state: "running" | "not answering" | "stopped";
+  server?: ServerState;
+}
+
+export async function homeserverStatus(dataDir: string): Promise<Status> {
+  const dir = await canonicalDir(dataDir);
+  const server = await readState(dir);
+  if (!server || !await isAlive(server, dir)) return { state: "stopped" };
+  return { state: await answers(server.baseUrl) ? "running" : "not answering", server };
+}
+
+/** Registers a user on the server running from `dataDir` (or the external one in the env). */
+export async function registerUser(
+  dataDir: string,
+  user: { username: string; password: string; admin?: boolean },
+  env: Env = Deno.env.get,
+): Promise<{ userId: string; accessToken: string; deviceId: string }> {
+  const external = await externalHomeserver(env);
+  let baseUrl = external?.baseUrl;
+  let secret = external?.registrationSecret;
+  if (!baseUrl || !secret) {
+    const dir = await canonicalDir(dataDir);
+    const { state, server } = await homeserverStatus(dir);
+    if (state !== "running" || !server) {
+      throw new CchatError(`No homeserver is running from "${dir}".`, {
+        hint: `Start one with "deno task homeserver start ${dir}".`,
+        exitCode: ExitCode.unreachable,
+      });
+    }
+    baseUrl = server.baseUrl;
+    secret = await readSecret(dir);
+  }
+  return await registerWithSharedSecret(fetch, baseUrl, secret, user);
+}
+
+/** Route (a): a homeserver someone else runs, named in the environment. */
+async function externalHomeserver(env: Env): Promise<Homeserver | undefined> {
+  const baseUrl = env("CCHAT_TEST_HOMESERVER")?.replace(/\/+$/, "");
+  const registrationSecret = env("CCHAT_TEST_REGISTRATION_SECRET");
+  if (!baseUrl && !registrationSecret) return undefined;
+  if (!baseUrl || !registrationSecret) {
+    throw new UsageError(
+      "CCHAT_TEST_HOMESERVER and CCHAT_TEST_REGISTRATION_SECRET must be set together.",
+      { hint: "Set both to use a running homeserver, or neither to start a local one." },
+    );
+  }
+  if (!await answers(baseUrl)) {
+    throw new CchatError(
+      `The homeserver "${baseUrl}" from CCHAT_TEST_HOMESERVER does not answer.`,
+      {
+        hint: "Check that it runs, or unset CCHAT_TEST_HOMESERVER to start a local one.",
+        exitCode: ExitCode.unreachable,
+      },
+    );
+  }
+  return {
+    route: "external",
+    baseUrl,
+    serverName: await serverNameOf(baseUrl),
+    registrationSecret,
+    reused: true,
+  };
+}
+
+/** Synapse names itself in its key document; a client-only listener leaves us the URL's host. */
+async function serverNameOf(baseUrl: string): Promise<string> {
+  try {
+    const response = await fetch(`${baseUrl}/_matrix/key/v2/server`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const body: unknown = await response.json().catch(() => undefined);
+    if (response.ok && typeof body === "object" && body !== null && "server_name" in body) {
+      if (typeof body.server_name === "string") return body.server_name;
+    }
+  } catch {
+    // Fall through to the URL's host.
+  }
+  return new URL(baseUrl).host;
+}
+
+/** Whether `/_matrix/client/versions` answers like a Matrix server. */
+export async function answers(baseUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${baseUrl}/_matrix/client/versions`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const body: unknown = await response.json().catch(() => undefined);
+    return response.ok && typeof body === "object" && body !== null && "versions" in body;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntilAnswering(state: ServerState, dataDir: string, logStart: number) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (await answers(state.baseUrl)) return;
+    if (!await isAlive(state, dataDir)) {
+      throw new CchatError(`Synapse exited during startup (${state.route} route).`, {
+        hint: `See "${paths(dataDir).log}"; it ended with:\n${await logTail(dataDir, logStart)}`,
+      });
+    }
+    await sleep(200);
+  }
+  throw new CchatError(`Synapse did not answer on "${state.baseUrl}" within 120 s.`, {
+    hint: `See "${paths(dataDir).log}"; it ended with:\n${await logTail(dataDir, logStart)}`,
+  });
+}
+
+async function logTail(dataDir: string, from: number): Promise<string> {
+  const text = await Deno.readTextFile(paths(dataDir).log).catch(() => "");
+  return text.slice(from).trimEnd().split("\n").slice(-20).join("\n") || "(nothing)";
+}
+
+const fileSize = (path: string) => Deno.stat(path).then((s) => s.size, () => 0);
+
+const bindFor = (route: Route) => route === "docker" ? "0.0.0.0" : "127.0.0.1";
+
+function fromState(state: ServerState) {
+  return {
+    route: state.route,
+    baseUrl: state.baseUrl,
+    serverName: state.serverName,
+    pid: state.pid,
+    container: state.container,
+  };
+}
+
+const describe = (state: ServerState) =>
+  `${state.route} route, ${
+    state.pid === undefined ? `container ${state.container}` : `pid ${state.pid}`
+  }, ${state.baseUrl}`;
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`Port "${port}" is not a TCP port.`, {
+      hint: "Pass a whole number from 1 to 65535.",
+    });
+  }
+}
+
+function portIsFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) return false;
+    throw e;
+  }
+}
+
+/** The one spelling of a data dir: config paths, mount points and pid checks compare it. */
+async function canonicalDir(dataDir: string, create = false): Promise<string> {
+  if (create) await Deno.mkdir(dataDir, { recursive: true });
+  return await Deno.realPath(dataDir).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return resolve(dataDir);
+    throw e;
+  });
+}
+
+/** Serialises start and stop on one data dir across processes (parallel test files). */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(paths(dataDir).lock, { create: true, write: true });
+  await file.lock(true);
+  return file;
+}
+
+const USAGE = `Usage: deno task homeserver <command>
+  start [DATA_DIR] [PORT] [--limits=off|default]
+  stop [DATA_DIR]
+  status [DATA_DIR]
+  register USER PASSWORD [admin] [--data DATA_DIR] [--json]
+DATA_DIR defaults to \${XDG_CACHE_HOME:-$HOME/.cache}/cchat/homeserver, PORT to ${DEFAULT_PORT}.`;
+
+function parseCli(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        limits: { type: "string", default: "off" },
+        data: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e), { hint: USAGE });
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args);
+  const [command, ...rest] = positionals;
+  if (values.help) {
+    console.log(USAGE);
+    return ExitCode.ok;
+  }
+  const dataDir = (given?: string) => given ?? defaultDataDir();
+  switch (command) {
+    case "start": {
+      const limits = values.limits;
+      if (limits !== "off" && limits !== "default") {
+        throw new UsageError(`Limits "${limits}" are unknown.`, {
+          hint: 'Use "--limits=off" or "--limits=default".',
+        });
+      }
+      const port = rest[1] === undefined ? DEFAULT_PORT : Number(rest[1]);
+      const server = await startHomeserver({ dataDir: dataDir(rest[0]), port, limits });
+      console.log(server.baseUrl);
+      return ExitCode.ok;
+    }
+    case "stop": {
+      const stopped = await stopHomeserver(dataDir(rest[0]));
+      note(stopped ? "Homeserver stopped." : "Homeserver not running.");
+      return ExitCode.ok;
+    }
+    case "status": {
+      const { state, server } = await homeserverStatus(dataDir(rest[0]));
+      console.log(`status: ${state}`);
+      if (server) {
+        console.log(`url: ${server.baseUrl}`);
+        console.log(
+          server.pid === undefined ? `container: ${server.container}` : `pid: ${server.pid}`,
+        );
+        console.log(`route: ${server.route}`);
+      }
+      return state === "running" ? ExitCode.ok : ExitCode.failure;
+    }
+    case "register": {
+      const [username, password, admin] = rest;
+      if (!username || !password || (admin !== undefined && admin !== "admin")) {
+        throw new UsageError('Register needs USER and PASSWORD, optionally followed by "admin".', {
+          hint: "Example: deno task homeserver register alice secretpw",
+        });
+      }
+      const user = await registerUser(dataDir(values.data), {
+        username,
+        password,
+        admin: admin === "admin",
+      });
+      console.log(
+        values.json
+          ? JSON.stringify({
+            user_id: user.userId,
+            access_token: user.accessToken,
+            device_id: user.deviceId,
+          })
+          : user.userId,
+      );
+      return ExitCode.ok;
+    }
+    default:
+      throw new UsageError(
+        command ? `Command "${command}" is unknown.` : "A command is missing.",
+        { hint: USAGE },
+      );
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    const error = e instanceof CchatError ? e : undefined;
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    if (error?.hint) console.error(error.hint);
+    Deno.exit(error?.exitCode ?? ExitCode.failure);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Everything cchat takes from the outside world, in one object, so every
+ * timing path and every I/O edge can be driven by a test without real waiting.
+ */
+
+export interface TextSink {
+  write(text: string): void;
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export interface Deps {
+  fetch: typeof fetch;
+  /** Wall-clock milliseconds since the epoch. */
+  now: () => number;
+  sleep: Sleep;
+  /** Uniform in [0, 1). */
+  random: () => number;
+  openKv: (path: string) => Promise<Deno.Kv>;
+  env: (name: string) => string | undefined;
+  stdout: TextSink;
+  stderr: TextSink;
+  stdin: ReadableStream<Uint8Array>;
+  /** Whether stderr is a terminal: progress is shown only then. */
+  stderrIsTerminal: boolean;
+  hostname: () => string;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when aborted first. */
+export const realSleep: Sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+function sinkFor(stream: { writeSync(p: Uint8Array): number }): TextSink {
+  const encoder = new TextEncoder();
+  return {
+    write(text) {
+      const bytes = encoder.encode(text);
+      let written = 0;
+      while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+    },
+  };
+}
+
+export function realDeps(): Deps {
+  return {
+    fetch: globalThis.fetch.bind(globalThis),
+    now: Date.now,
+    sleep: realSleep,
+    random: Math.random,
+    openKv: (path) => Deno.openKv(path),
+    env: (name) => Deno.env.get(name),
+    stdout: sinkFor(Deno.stdout),
+    stderr: sinkFor(Deno.stderr),
+    stdin: Deno.stdin.readable,
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    hostname: () => Deno.hostname(),
+  };
+}

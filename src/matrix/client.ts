@@ -1,0 +1,241 @@
+import { MatrixHttp, path } from "./http.ts";
+import type {
+  CreateRoomRequest,
+  HierarchyPage,
+  HierarchyRoom,
+  LoginResult,
+  MatrixEvent,
+  StateEvent,
+  SyncFilter,
+  SyncResponse,
+  TextMessage,
+} from "./types.ts";
+
+const V3 = "/_matrix/client/v3";
+const V1 = "/_matrix/client/v1";
+
+/** Headroom over the server's long-poll, so a slow answer is not mistaken for a dead server. */
+export const SYNC_TIMEOUT_HEADROOM_MS = 15_000;
+
+export interface SyncOptions {
+  /** A filter id from uploadFilter, or an inline filter. */
+  filter?: string | SyncFilter;
+  since?: string;
+  /** The server's long-poll; the request itself waits longer. */
+  timeoutMs?: number;
+  fullState?: boolean;
+  setPresence?: "online" | "offline" | "unavailable";
+  signal?: AbortSignal;
+}
+
+/** Typed calls of the client-server API. It knows rooms and events, nothing of agents. */
+export class MatrixClient {
+  constructor(readonly http: MatrixHttp) {}
+
+  /** Password login on a token-less transport. */
+  static async login(
+    http: MatrixHttp,
+    credentials: { user: string; password: string; deviceName?: string },
+  ): Promise<LoginResult> {
+    const answer = await http.request<{ user_id: string; access_token: string; device_id: string }>(
+      "POST",
+      `${V3}/login`,
+      {
+        body: {
+          type: "m.login.password",
+          identifier: { type: "m.id.user", user: credentials.user },
+          password: credentials.password,
+          initial_device_display_name: credentials.deviceName,
+        },
+      },
+    );
+    return { userId: answer.user_id, accessToken: answer.access_token, deviceId: answer.device_id };
+  }
+
+  async whoami(): Promise<{ userId: string; deviceId?: string }> {
+    const answer = await this.http.request<{ user_id: string; device_id?: string }>(
+      "GET",
+      `${V3}/account/whoami`,
+    );
+    return { userId: answer.user_id, deviceId: answer.device_id };
+  }
+
+  async logout(): Promise<void> {
+    await this.http.request("POST", `${V3}/logout`, { body: {}, idempotent: true });
+  }
+
+  async createRoom(request: CreateRoomRequest): Promise<string> {
+    const answer = await this.http.request<{ room_id: string }>("POST", `${V3}/createRoom`, {
+      body: request,
+    });
+    return answer.room_id;
+  }
+
+  /** Joins by room id or alias; `via` names servers that can vouch for a restricted join. */
+  async join(roomIdOrAlias: string, via: string[] = []): Promise<string> {
+    const answer = await this.http.request<{ room_id: string }>(
+      "POST",
+      V3 + path`/join/${roomIdOrAlias}`,
+      { body: {}, query: { via, server_name: via }, idempotent: true },
+    );
+    return answer.room_id;
+  }
+
+  async leave(roomId: string): Promise<void> {
+    await this.http.request("POST", V3 + path`/rooms/${roomId}/leave`, {
+      body: {},
+      idempotent: true,
+    });
+  }
+
+  async resolveAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
+    const answer = await this.http.request<{ room_id: string; servers?: string[] }>(
+      "GET",
+      V3 + path`/directory/room/${alias}`,
+    );
+    return { roomId: answer.room_id, servers: answer.servers ?? [] };
+  }
+
+  async putAlias(alias: string, roomId: string): Promise<void> {
+    await this.http.request("PUT", V3 + path`/directory/room/${alias}`, {
+      body: { room_id: roomId },
+    });
+  }
+
+  async getState<T = Record<string, unknown>>(
+    roomId: string,
+    type: string,
+    stateKey = "",
+  ): Promise<T> {
+    return await this.http.request<T>("GET", V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`);
+  }
+
+  /** The whole state event, with its sender and the server's timestamp. */
+  async getStateEvent(roomId: string, type: string, stateKey = ""): Promise<MatrixEvent> {
+    return await this.http.request<MatrixEvent>(
+      "GET",
+      V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`,
+      { query: { format: "event" } },
+    );
+  }
+
+  async putState(
+    roomId: string,
+    type: string,
+    stateKey: string,
+    content: Record<string, unknown>,
+  ): Promise<string> {
+    const answer = await this.http.request<{ event_id: string }>(
+      "PUT",
+      V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`,
+      { body: content },
+    );
+    return answer.event_id;
+  }
+
+  async roomState(roomId: string): Promise<StateEvent[]> {
+    return await this.http.request<StateEvent[]>("GET", V3 + path`/rooms/${roomId}/state`);
+  }
+
+  /** Sends an event. Reusing `txnId` makes the server answer with the first event instead of a copy. */
+  async send(
+    roomId: string,
+    type: string,
+    content: Record<string, unknown>,
+    txnId: string = crypto.randomUUID(),
+  ): Promise<string> {
+    const answer = await this.http.request<{ event_id: string }>(
+      "PUT",
+      V3 + path`/rooms/${roomId}/send/${type}/${txnId}`,
+      { body: content },
+    );
+    return answer.event_id;
+  }
+
+  async sendText(roomId: string, message: TextMessage, txnId?: string): Promise<string> {
+    return await this.send(roomId, "m.room.message", textContent(message), txnId);
+  }
+
+  async uploadFilter(userId: string, filter: SyncFilter): Promise<string> {
+    const answer = await this.http.request<{ filter_id: string }>(
+      "POST",
+      V3 + path`/user/${userId}/filter`,
+      { body: filter, idempotent: true },
+    );
+    return answer.filter_id;
+  }
+
+  async sync(options: SyncOptions = {}): Promise<SyncResponse> {
+    const timeoutMs = options.timeoutMs ?? 0;
+    return await this.http.request<SyncResponse>("GET", `${V3}/sync`, {
+      query: {
+        filter: typeof options.filter === "object"
+          ? JSON.stringify(options.filter)
+          : options.filter,
+        since: options.since,
+        timeout: timeoutMs,
+        full_state: options.fullState || undefined,
+        set_presence: options.setPresence,
+      },
+      timeoutMs: timeoutMs + SYNC_TIMEOUT_HEADROOM_MS,
+      signal: options.signal,
+    });
+  }
+
+  async hierarchyPage(
+    roomId: string,
+    options: { from?: string; limit?: number; maxDepth?: number } = {},
+  ): Promise<HierarchyPage> {
+    return await this.http.request<HierarchyPage>("GET", V1 + path`/rooms/${roomId}/hierarchy`, {
+      query: { from: options.from, limit: options.limit, max_depth: options.maxDepth },
+    });
+  }
+
+  /**
+   * Every room of a Space, across pages. Synapse serves at most 50 rooms a
+   * page and forgets a page token after 5 minutes, so pages are walked at once.
+   */
+  async hierarchy(roomId: string, options: { maxDepth?: number } = {}): Promise<HierarchyRoom[]> {
+    const rooms: HierarchyRoom[] = [];
+    let from: string | undefined;
+    do {
+      const page = await this.hierarchyPage(roomId, {
+        from,
+        maxDepth: options.maxDepth,
+        limit: 50,
+      });
+      rooms.push(...page.rooms);
+      from = page.next_batch;
+    } while (from);
+    return rooms;
+  }
+
+  async messages(
+    roomId: string,
+    options: { dir?: "b" | "f"; limit?: number; from?: string } = {},
+  ): Promise<{ chunk: MatrixEvent[]; end?: string }> {
+    return await this.http.request("GET", V3 + path`/rooms/${roomId}/messages`, {
+      query: { dir: options.dir ?? "b", limit: options.limit, from: options.from },
+    });
+  }
+}
+
+/** The content of an `m.room.message` for a text, with its reply or thread relation. */
+export function textContent(message: TextMessage): Record<string, unknown> {
+  const content: Record<string, unknown> = {
+    msgtype: message.msgtype ?? "m.text",
+    body: message.body,
+    "m.mentions": message.mentions ?? {},
+  };
+  if (message.threadRoot) {
+    content["m.relates_to"] = {
+      rel_type: "m.thread",
+      event_id: message.threadRoot,
+      is_falling_back: !message.replyTo,
+      "m.in_reply_to": { event_id: message.replyTo ?? message.threadRoot },
+    };
+  } else if (message.replyTo) {
+    content["m.relates_to"] = { "m.in_reply_to": { event_id: message.replyTo } };
+  }
+  return content;
+}

@@ -1,0 +1,83 @@
+import type { Sleep } from "../deps.ts";
+
+export interface GateClock {
+  now: () => number;
+  sleep: Sleep;
+}
+
+/**
+ * Shares what one 429 taught with every request on the same access token.
+ *
+ * After the server refuses, every request is held until the server's time and
+ * then released one per `spacing` (the wait the server asked for), so a burst
+ * of concurrent calls becomes a queue instead of a storm of doomed attempts.
+ * A wait in this queue is not an attempt. Once a request succeeds with nobody
+ * queued behind it, the gate opens fully again.
+ */
+export class RateGate {
+  #holdUntil = 0;
+  #releaseAt = 0;
+  #spacing = 0;
+  #waiting = 0;
+  #reschedule = new AbortController();
+
+  constructor(private readonly clock: GateClock) {}
+
+  /**
+   * Waits for this request's turn. Returns 0 once it may go, or, without
+   * waiting, the time it would have to wait when that exceeds `maxWaitMs`.
+   */
+  async enter(maxWaitMs: number, signal?: AbortSignal): Promise<number> {
+    for (;;) {
+      const now = this.clock.now();
+      const slot = Math.max(now, this.#releaseAt);
+      if (slot - now > maxWaitMs) return slot - now;
+      this.#releaseAt = slot + this.#spacing;
+      if (slot === now) return 0;
+      const reschedule = this.#reschedule.signal;
+      this.#waiting++;
+      try {
+        await this.clock.sleep(
+          slot - now,
+          signal ? AbortSignal.any([signal, reschedule]) : reschedule,
+        );
+        return 0;
+      } catch (err) {
+        // A newer refusal moved the hold: queue again, in the same order.
+        if (signal?.aborted || !reschedule.aborted) throw err;
+      } finally {
+        this.#waiting--;
+      }
+    }
+  }
+
+  /** The server refused a request and asked for `waitMs`. */
+  refused(waitMs: number): void {
+    this.#spacing = Math.max(this.#spacing, waitMs);
+    this.#holdUntil = Math.max(this.#holdUntil, this.clock.now() + waitMs);
+    this.#releaseAt = this.#holdUntil;
+    this.#reschedule.abort();
+    this.#reschedule = new AbortController();
+  }
+
+  /** A request went through. */
+  passed(): void {
+    if (this.#waiting === 0 && this.clock.now() >= this.#releaseAt) this.#spacing = 0;
+  }
+}
+
+/** One gate per access token, for every client in this process that uses it. */
+export class RateGates {
+  #gates = new Map<string, RateGate>();
+
+  constructor(private readonly clock: GateClock) {}
+
+  for(accessToken: string): RateGate {
+    let gate = this.#gates.get(accessToken);
+    if (!gate) {
+      gate = new RateGate(this.clock);
+      this.#gates.set(accessToken, gate);
+    }
+    return gate;
+  }
+}

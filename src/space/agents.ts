@@ -1,0 +1,115 @@
+/** Pure reading of the directory: which rooms are agents, and who is online. */
+import type { HierarchyRoom, MatrixEvent } from "../matrix/types.ts";
+import { EVENT_HEARTBEAT } from "./names.ts";
+
+export type AgentStatus = "online" | "offline";
+
+export interface Heartbeat {
+  userId: string;
+  name: string;
+  status: AgentStatus;
+  seq: number;
+  intervalMs: number;
+  host: string;
+  version: string;
+  /** The server's timestamp of the beat. */
+  ts: number;
+}
+
+export interface Agent {
+  name: string;
+  userId: string;
+  /** Null when the agent's room is unknown (v1 mode with no Space entry). */
+  roomId: string | null;
+  alias: string;
+  status: AgentStatus;
+  /** Milliseconds since the last beat, by the server's clock; null when it never beat. */
+  lastBeatAgeMs: number | null;
+  host: string;
+  version: string;
+}
+
+/** A child of the Space that is usable: its room id, owner and the servers to join through. */
+export interface SpaceChild {
+  roomId: string;
+  sender: string;
+  via: string[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Reads a heartbeat state event. Returns a reason string for anything
+ * malformed, so callers can note it and move on instead of crashing.
+ */
+export function parseHeartbeat(event: MatrixEvent): Heartbeat | string {
+  const c = event.content;
+  if (event.type !== EVENT_HEARTBEAT) return `not a heartbeat: "${event.type}"`;
+  if (typeof event.state_key !== "string" || event.state_key !== event.sender) {
+    return `heartbeat state key "${event.state_key}" is not its sender "${event.sender}"`;
+  }
+  if (!isRecord(c) || typeof c.name !== "string" || typeof c.seq !== "number") {
+    return `heartbeat of "${event.sender}" is malformed`;
+  }
+  return {
+    userId: event.sender,
+    name: c.name,
+    status: c.status === "offline" ? "offline" : "online",
+    seq: c.seq,
+    intervalMs: typeof c.interval_ms === "number" && c.interval_ms > 0 ? c.interval_ms : 60_000,
+    host: typeof c.host === "string" ? c.host : "",
+    version: typeof c.version === "string" ? c.version : "",
+    ts: event.origin_server_ts,
+  };
+}
+
+/** Online while the last beat is younger than `staleAfter` × its interval and not a goodbye. */
+export function statusOf(beat: Heartbeat | undefined, now: number, staleAfter = 3): AgentStatus {
+  if (!beat || beat.status === "offline") return "offline";
+  return now - beat.ts < staleAfter * beat.intervalMs ? "online" : "offline";
+}
+
+/** The Space's children, skipping removed ones (no `via`) and malformed ones with a reason. */
+export function spaceChildren(
+  space: HierarchyRoom,
+  note: (reason: string) => void,
+): SpaceChild[] {
+  const children: SpaceChild[] = [];
+  for (const event of space.children_state) {
+    const via = isRecord(event.content) ? event.content.via : undefined;
+    if (event.type !== "m.space.child" || typeof event.state_key !== "string") {
+      note(`skipped a malformed Space child event from "${event.sender}"`);
+    } else if (
+      !Array.isArray(via) || via.length === 0 || !via.every((v) => typeof v === "string")
+    ) {
+      note(`skipped Space child "${event.state_key}": it has no usable "via"`);
+    } else {
+      children.push({ roomId: event.state_key, sender: event.sender, via });
+    }
+  }
+  return children;
+}
+
+/** The agent name an alias like `#agents-builder:server` stands for, under `prefix`. */
+export function agentNameFromAlias(alias: string | undefined, prefix: string): string | undefined {
+  const match = alias?.match(/^#([^:]+):/);
+  const localpart = match?.[1];
+  if (!localpart?.startsWith(`${prefix}-`)) return undefined;
+  const name = localpart.slice(prefix.length + 1);
+  return name === "lobby" || name === "" ? undefined : name;
+}
+
+export function toAgent(
+  entry: { name: string; userId: string; roomId: string | null; alias: string },
+  beat: Heartbeat | undefined,
+  now: number,
+): Agent {
+  return {
+    ...entry,
+    status: statusOf(beat, now),
+    lastBeatAgeMs: beat ? Math.max(0, now - beat.ts) : null,
+    host: beat?.host ?? "",
+    version: beat?.version ?? "",
+  };
+}

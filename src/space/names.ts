@@ -1,0 +1,72 @@
+import { UsageError } from "../errors.ts";
+
+/** The namespace of cchat's own event types. */
+export const EVENT_AGENT = "dev.cchat.agent";
+export const EVENT_HEARTBEAT = "dev.cchat.heartbeat";
+
+export const DEFAULT_ALIAS_PREFIX = "agents";
+export const MAX_NAME_LENGTH = 64;
+const NAME_PATTERN = /^[a-z0-9._=-]+$/;
+const RESERVED_NAMES = new Set(["lobby"]);
+
+/**
+ * Checks an agent name before it becomes an alias localpart and a state key.
+ * Matrix forbids `:` and whitespace in alias localparts, and state keys stop at
+ * 255 bytes; the narrower rule here keeps aliases readable in Element too.
+ */
+export function validateAgentName(name: string): string {
+  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+  const hint =
+    `Use 1 to ${MAX_NAME_LENGTH} lower-case letters, digits, ".", "_", "-" or "=", for example "builder-1".`;
+  if (name === "") throw new UsageError("The agent name is empty.", { hint });
+  if (new TextEncoder().encode(name).length > MAX_NAME_LENGTH) {
+    throw new UsageError(`The agent name "${shown}" is longer than ${MAX_NAME_LENGTH} bytes.`, {
+      hint,
+    });
+  }
+  if (/\s/.test(name)) {
+    throw new UsageError(`The agent name "${shown}" contains whitespace.`, { hint });
+  }
+  if (name.includes(":")) throw new UsageError(`The agent name "${shown}" contains ":".`, { hint });
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(`The agent name "${shown}" has characters an alias cannot carry.`, {
+      hint,
+    });
+  }
+  if (RESERVED_NAMES.has(name)) {
+    throw new UsageError(`The agent name "${name}" is reserved for the shared lobby.`, {
+      hint: "Choose another name.",
+    });
+  }
+  return name;
+}
+
+/** The part after the first colon of a user id: the server that can vouch for joins. */
+export function serverNameOf(userId: string): string {
+  const colon = userId.indexOf(":");
+  if (!userId.startsWith("@") || colon < 0) {
+    throw new UsageError(`"${userId}" is not a Matrix user id.`, {
+      hint: 'A user id looks like "@name:example.org".',
+    });
+  }
+  return userId.slice(colon + 1);
+}
+
+export interface Aliases {
+  space: string;
+  lobby: string;
+  agent(name: string): string;
+}
+
+export function aliasesFor(prefix: string, serverName: string): Aliases {
+  return {
+    space: `#${prefix}:${serverName}`,
+    lobby: `#${prefix}-lobby:${serverName}`,
+    agent: (name) => `#${prefix}-${validateAgentName(name)}:${serverName}`,
+  };
+}
+
+/** The localpart of an alias, as createRoom's `room_alias_name` wants it. */
+export function aliasLocalpart(alias: string): string {
+  return alias.slice(1, alias.indexOf(":"));
+}

@@ -1,0 +1,290 @@
+import pMap from "p-map";
+import { CchatError, MatrixError, RateLimitError } from "../errors.ts";
+import type { Deps } from "../deps.ts";
+import type { MatrixClient } from "../matrix/client.ts";
+import type { CreateRoomRequest, MatrixEvent } from "../matrix/types.ts";
+import {
+  type Agent,
+  agentNameFromAlias,
+  type Heartbeat,
+  parseHeartbeat,
+  spaceChildren,
+  toAgent,
+} from "./agents.ts";
+import type { AgentCache } from "./cache.ts";
+import {
+  type Aliases,
+  aliasesFor,
+  aliasLocalpart,
+  EVENT_AGENT,
+  EVENT_HEARTBEAT,
+  serverNameOf,
+} from "./names.ts";
+import { agentRoom, lobbyRoom, restrictedToSpace, spaceRoom } from "./rooms.ts";
+
+export interface Logger {
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export interface SpaceManagerOptions {
+  client: MatrixClient;
+  userId: string;
+  prefix: string;
+  federate: boolean;
+  deps: Pick<Deps, "now" | "sleep" | "random">;
+  log: Logger;
+  cache?: AgentCache;
+}
+
+/** Where an agent lives: the Space (null in lobby-only mode) and the lobby. */
+export interface Directory {
+  spaceId: string | null;
+  lobbyId: string;
+}
+
+export interface AgentProfile {
+  host: string;
+  version: string;
+}
+
+/** Ephemeral agents wait up to this long before their first Space call, so a fleet boots spread out. */
+export const STARTUP_JITTER_MAX_MS = 2000;
+const JOIN_RETRIES = 5;
+const JOIN_RETRY_BASE_MS = 200;
+const ROOM_READ_CONCURRENCY = 8;
+
+/** What a creator that lost the race to an alias is told: 400 M_ROOM_IN_USE, or 409 in a true race. */
+function lostCreationRace(err: unknown): boolean {
+  return err instanceof MatrixError &&
+    (err.status === 400 && err.errcode === "M_ROOM_IN_USE" || err.status === 409);
+}
+
+const isNotFound = (err: unknown) => err instanceof MatrixError && err.status === 404;
+
+export class SpaceManager {
+  readonly serverName: string;
+  readonly aliases: Aliases;
+
+  constructor(private readonly options: SpaceManagerOptions) {
+    this.serverName = serverNameOf(options.userId);
+    this.aliases = aliasesFor(options.prefix, this.serverName);
+  }
+
+  private get client(): MatrixClient {
+    return this.options.client;
+  }
+
+  /** Sleeps a random 0–2 s; called before any Space call by agents that boot in fleets. */
+  async startupJitter(): Promise<number> {
+    const delay = Math.floor(this.options.deps.random() * STARTUP_JITTER_MAX_MS);
+    this.options.log.debug(`startup jitter: waiting ${delay} ms`);
+    await this.options.deps.sleep(delay);
+    return delay;
+  }
+
+  /**
+   * Joins the room behind `alias`, creating it first when nobody has. Losing
+   * the creation race is normal: the winner's room is joined instead.
+   */
+  async ensureRoom(
+    alias: string,
+    request: CreateRoomRequest,
+  ): Promise<{ roomId: string; created: boolean }> {
+    try {
+      return { roomId: await this.client.join(alias, [this.serverName]), created: false };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      const roomId = await this.client.createRoom({
+        ...request,
+        room_alias_name: aliasLocalpart(alias),
+      });
+      return { roomId, created: true };
+    } catch (err) {
+      if (!lostCreationRace(err)) throw err;
+      this.options.log.debug(`lost the race to create "${alias}"; joining the winner's room`);
+    }
+    return { roomId: await this.#joinSoon(alias), created: false };
+  }
+
+  /** The alias can exist a moment before its room is joinable, so 403 and 404 are retried briefly. */
+  async #joinSoon(alias: string): Promise<string> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.client.join(alias, [this.serverName]);
+      } catch (err) {
+        const early = err instanceof MatrixError && (err.status === 403 || err.status === 404);
+        if (!early || attempt >= JOIN_RETRIES) throw err;
+        await this.options.deps.sleep(JOIN_RETRY_BASE_MS * attempt);
+      }
+    }
+  }
+
+  async ensureSpace(): Promise<string> {
+    const { owner, federate } = this.#roomOptions();
+    return (await this.ensureRoom(this.aliases.space, spaceRoom({ owner, federate }))).roomId;
+  }
+
+  async ensureLobby(): Promise<string> {
+    return (await this.ensureRoom(this.aliases.lobby, lobbyRoom(this.#roomOptions()))).roomId;
+  }
+
+  /**
+   * The Space and the lobby. When the Space cannot be had, the agent still
+   * works through the lobby alone (v1 mode) after one warning. Rate limits
+   * and unreachable servers are not "unavailable": they propagate so the
+   * caller retries.
+   */
+  async open(): Promise<Directory> {
+    let spaceId: string | null = null;
+    try {
+      spaceId = await this.ensureSpace();
+    } catch (err) {
+      if (!(err instanceof MatrixError) || err instanceof RateLimitError) throw err;
+      this.options.log.warn(
+        `The Space "${this.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
+          "working in lobby-only mode.",
+      );
+    }
+    return { spaceId, lobbyId: await this.ensureLobby() };
+  }
+
+  /** Creates or adopts the agent's room and links it into the Space. Running it again changes nothing. */
+  async registerAgent(name: string, profile: AgentProfile, spaceId: string): Promise<string> {
+    const alias = this.aliases.agent(name);
+    const { roomId } = await this.ensureRoom(
+      alias,
+      agentRoom({ ...this.#roomOptions(), name, spaceId, serverName: this.serverName }),
+    );
+    const via = [this.serverName];
+    try {
+      await this.client.putState(roomId, EVENT_AGENT, "", {
+        name,
+        user_id: this.options.userId,
+        host: profile.host,
+        version: profile.version,
+      });
+    } catch (err) {
+      if (err instanceof MatrixError && err.status === 403) {
+        throw new CchatError(`The agent name "${name}" belongs to another account.`, {
+          hint: `The room "${alias}" was created by someone else; choose another name.`,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    await Promise.all([
+      this.client.putState(roomId, "m.room.join_rules", "", restrictedToSpace(spaceId)),
+      this.client.putState(roomId, "m.space.parent", spaceId, { via, canonical: true }),
+      this.client.putState(spaceId, "m.space.child", roomId, { via }),
+    ]);
+    await this.options.cache?.set(name, { roomId, userId: this.options.userId });
+    return roomId;
+  }
+
+  /** The room of agent `name`: from the cache when fresh, else by its alias. */
+  async agentRoom(name: string): Promise<string> {
+    const cached = await this.options.cache?.get(name);
+    if (cached) return cached.roomId;
+    const { roomId } = await this.client.resolveAlias(this.aliases.agent(name));
+    await this.options.cache?.set(name, { roomId });
+    return roomId;
+  }
+
+  /**
+   * Every agent with its status. With a Space, the directory comes from
+   * /hierarchy and heartbeats from the lobby's state; an agent with no lobby
+   * beat falls back to the beat in its own room, read in parallel with a
+   * bound. Without a Space, the lobby's heartbeats are the directory.
+   */
+  async listAgents(directory: Directory): Promise<Agent[]> {
+    const now = this.options.deps.now();
+    if (directory.spaceId === null) {
+      const beats = await this.#lobbyBeats(directory.lobbyId);
+      return [...beats.values()].flatMap((beat) => {
+        const alias = this.#aliasOrUndefined(beat.name);
+        return alias
+          ? [toAgent({ name: beat.name, userId: beat.userId, roomId: null, alias }, beat, now)]
+          : [];
+      });
+    }
+    const spaceId = directory.spaceId;
+    const [rooms, beats] = await Promise.all([
+      this.client.hierarchy(spaceId, { maxDepth: 1 }),
+      this.#lobbyBeats(directory.lobbyId),
+    ]);
+    const space = rooms.find((room) => room.room_id === spaceId);
+    if (!space) return [];
+    const summaries = new Map(rooms.map((room) => [room.room_id, room]));
+    const entries = spaceChildren(space, this.options.log.debug).flatMap((child) => {
+      const summary = summaries.get(child.roomId);
+      const name = agentNameFromAlias(summary?.canonical_alias, this.options.prefix);
+      if (!summary || !name) {
+        this.options.log.debug(`skipped Space child "${child.roomId}": not a visible agent room`);
+        return [];
+      }
+      return [{
+        name,
+        userId: child.sender,
+        roomId: child.roomId,
+        alias: summary.canonical_alias!,
+      }];
+    });
+    return await pMap(entries, async (entry) => {
+      const lobbyBeat = beats.get(entry.userId);
+      const beat = lobbyBeat?.name === entry.name
+        ? lobbyBeat
+        : await this.#roomBeat(entry.roomId, entry.userId);
+      return toAgent(entry, beat, now);
+    }, { concurrency: ROOM_READ_CONCURRENCY });
+  }
+
+  async #lobbyBeats(lobbyId: string): Promise<Map<string, Heartbeat>> {
+    const beats = new Map<string, Heartbeat>();
+    for (const event of await this.client.roomState(lobbyId)) {
+      if (event.type !== EVENT_HEARTBEAT) continue;
+      const beat = this.#parse(event);
+      if (beat) beats.set(beat.userId, beat);
+    }
+    return beats;
+  }
+
+  /** The beat an agent left in its own room; rooms we may not read are skipped, not fatal. */
+  async #roomBeat(roomId: string, userId: string): Promise<Heartbeat | undefined> {
+    try {
+      return this.#parse(await this.client.getStateEvent(roomId, EVENT_HEARTBEAT, userId));
+    } catch (err) {
+      if (err instanceof MatrixError && (err.status === 403 || err.status === 404)) {
+        this.options.log.debug(
+          `no heartbeat readable in "${roomId}" (${err.status} ${err.errcode})`,
+        );
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  #parse(event: MatrixEvent): Heartbeat | undefined {
+    const beat = parseHeartbeat(event);
+    if (typeof beat === "string") {
+      this.options.log.debug(`skipped a heartbeat: ${beat}`);
+      return undefined;
+    }
+    return beat;
+  }
+
+  #aliasOrUndefined(name: string): string | undefined {
+    try {
+      return this.aliases.agent(name);
+    } catch {
+      this.options.log.debug(`skipped a heartbeat with the unusable name "${name}"`);
+      return undefined;
+    }
+  }
+
+  #roomOptions() {
+    return { owner: this.options.userId, federate: this.options.federate };
+  }
+}

@@ -1,0 +1,3 @@
+import config from "../deno.json" with { type: "json" };
+
+export const VERSION: string = config.version;

@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { MatrixError, NetworkError, RateLimitError } from "../../src/errors.ts";
+import { MatrixHttp, MAX_ATTEMPTS, path } from "../../src/matrix/http.ts";
+import { RateGates } from "../../src/matrix/rate_gate.ts";
+import {
+  fakeFetch,
+  json,
+  type RecordedRequest,
+  rejection,
+  VirtualClock,
+} from "../support/fakes.ts";
+
+const TOKEN = "syt_secret_token_value";
+const BASE = "http://hs.test";
+
+function transport(
+  handler: (r: RecordedRequest) => Response | Promise<Response>,
+  options: { maxRetryWaitMs?: number; random?: () => number; requestTimeoutMs?: number } = {},
+) {
+  const clock = new VirtualClock();
+  const fake = fakeFetch(handler, clock);
+  const log: string[] = [];
+  const http = new MatrixHttp({
+    baseUrl: BASE + "/",
+    accessToken: TOKEN,
+    deps: {
+      fetch: fake.fetch,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: options.random ?? (() => 0.5),
+    },
+    maxRetryWaitMs: options.maxRetryWaitMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    log: (m) => log.push(m),
+  });
+  return { http, clock, requests: fake.requests, log };
+}
+
+const limited = (headers: Record<string, string> = {}, retryAfterMs?: number) =>
+  json(
+    { errcode: "M_LIMIT_EXCEEDED", error: "Too Many Requests", retry_after_ms: retryAfterMs },
+    429,
+    headers,
+  );
+
+Deno.test("path encodes every interpolated segment", async (t) => {
+  await t.step("aliases with a hash, colon and odd characters", () => {
+    assert.equal(
+      path`/directory/room/${"#agent-a/b?c d:example.org"}`,
+      "/directory/room/%23agent-a%2Fb%3Fc%20d%3Aexample.org",
+    );
+  });
+  await t.step("the literal parts are kept", () => {
+    assert.equal(
+      path`/rooms/${"!x:y"}/state/${"m.room.name"}/${""}`,
+      "/rooms/!x%3Ay/state/m.room.name/",
+    );
+  });
+});
+
+Deno.test("MatrixHttp.request", async (t) => {
+  await t.step("sends the token, JSON body and query, and returns JSON", async () => {
+    const { http, clock, requests } = transport(() => json({ ok: 1 }));
+    const value = await clock.run(
+      http.request("PUT", "/x", {
+        body: { a: 1 },
+        query: { q: "v", n: undefined, via: ["a", "b"] },
+      }),
+    );
+    assert.deepEqual(value, { ok: 1 });
+    assert.equal(requests[0].headers.get("authorization"), `Bearer ${TOKEN}`);
+    assert.equal(requests[0].headers.get("content-type"), "application/json");
+    assert.deepEqual(requests[0].body, { a: 1 });
+    assert.equal(requests[0].url.search, "?q=v&via=a&via=b");
+    assert.equal(requests[0].url.origin + requests[0].url.pathname, `${BASE}/x`);
+  });
+
+  await t.step("turns an error answer into a MatrixError with status and errcode", async () => {
+    const { http, clock } = transport(() =>
+      json({ errcode: "M_FORBIDDEN", error: "You are not invited" }, 403)
+    );
+    const err = await clock.run(rejection(http.request("GET", "/y")));
+    assert.ok(err instanceof MatrixError);
+    assert.equal(err.status, 403);
+    assert.equal(err.errcode, "M_FORBIDDEN");
+    assert.equal(err.message, "GET /y failed: 403 M_FORBIDDEN: You are not invited");
+    assert.equal(err.exitCode, 1);
+  });
+
+  await t.step("maps 401 to the auth exit code", async () => {
+    const { http, clock } = transport(() =>
+      json({ errcode: "M_UNKNOWN_TOKEN", error: "Invalid token" }, 401)
+    );
+    const err = await clock.run(rejection(http.request("GET", "/y")));
+    assert.equal(err.exitCode, 4);
+  });
+
+  await t.step("describes a non-JSON error answer", async () => {
+    const { http, clock } = transport(() =>
+      new Response("<html>bad gateway</html>", { status: 500 })
+    );
+    const err = await clock.run(rejection(http.request("GET", "/y")));
+    assert.equal(err.errcode, "M_UNKNOWN");
+    assert.match(err.message, /unexpected answer "<html>bad gateway<\/html>"/);
+    const empty = transport(() => new Response("", { status: 500 }));
+    const err2 = await empty.clock.run(rejection(empty.http.request("GET", "/y")));
+    assert.match(err2.message, /the answer had no body/);
+  });
+
+  await t.step("never puts the access token in an error or log", async () => {
+    const { http, clock, log } = transport(() =>
+      Promise.reject(new TypeError("connection refused"))
+    );
+    const err = await clock.run(rejection(http.request("GET", "/y")));
+    assert.ok(err instanceof NetworkError);
+    assert.equal(log.length, MAX_ATTEMPTS - 1);
+    for (const text of [err.message, err.hint ?? "", err.stack ?? "", ...log, Deno.inspect(http)]) {
+      assert.ok(!text.includes(TOKEN), `token leaked into: ${text}`);
+    }
+  });
+
+  await t.step("rejects a 200 answer that is not JSON", async () => {
+    const { http, clock } = transport(() => new Response("nope"));
+    const err = await clock.run(rejection(http.request("POST", "/y")));
+    assert.equal(err.errcode, "M_NOT_JSON");
+  });
+});
+
+Deno.test("MatrixHttp retries", async (t) => {
+  await t.step("waits by the Retry-After header, then succeeds with the same request", async () => {
+    let calls = 0;
+    const { http, clock, requests } = transport(() =>
+      ++calls === 1 ? limited({ "retry-after": "2" }, 1950) : json({ event_id: "$e" })
+    );
+    const value = await clock.run(http.request("PUT", "/send/txn1", { body: {} }));
+    assert.deepEqual(value, { event_id: "$e" });
+    assert.equal(requests.length, 2);
+    assert.equal(requests[1].at - requests[0].at, 2000);
+    assert.equal(requests[1].url.pathname, "/send/txn1");
+  });
+
+  await t.step("falls back to retry_after_ms", async () => {
+    let calls = 0;
+    const { http, clock, requests } = transport(() => ++calls === 1 ? limited({}, 1950) : json({}));
+    await clock.run(http.request("GET", "/z"));
+    assert.equal(requests[1].at - requests[0].at, 1950);
+  });
+
+  await t.step("falls back to jittered backoff without a hint", async () => {
+    let calls = 0;
+    const { http, clock, requests } = transport(() => ++calls === 1 ? limited() : json({}), {
+      random: () => 0,
+    });
+    await clock.run(http.request("GET", "/z"));
+    assert.equal(requests[1].at - requests[0].at, 250);
+  });
+
+  await t.step("makes at most three attempts, then raises a rate-limit error", async () => {
+    const { http, clock, requests } = transport(() => limited({ "retry-after": "1" }));
+    const err = await clock.run(rejection(http.request("POST", "/createRoom", { body: {} })));
+    assert.ok(err instanceof RateLimitError);
+    assert.equal(err.exitCode, 6);
+    assert.equal(requests.length, 3);
+    assert.match(err.message, /still rate limited after 3 attempts/);
+  });
+
+  await t.step("raises at once when the server asks for more than the cap", async () => {
+    const { http, clock, requests } = transport(() => limited({ "retry-after": "300" }), {
+      maxRetryWaitMs: 60_000,
+    });
+    const err = await clock.run(rejection(http.request("POST", "/createRoom", { body: {} })));
+    assert.ok(err instanceof RateLimitError);
+    assert.equal(requests.length, 1);
+    assert.equal(err.retryAfterMs, 300_000);
+    assert.match(err.message, /asked to wait 300 s, longer than the 60 s cap/);
+    assert.match(err.hint ?? "", /CCHAT_MAX_RETRY_WAIT/);
+  });
+
+  await t.step("retries network errors and 502/503/504 on idempotent calls only", async () => {
+    for (
+      const failure of [
+        () => Promise.reject(new TypeError("reset")),
+        () => json({}, 503),
+        () => json({}, 502),
+        () => json({}, 504),
+      ]
+    ) {
+      let calls = 0;
+      const { http, clock, requests } = transport(
+        () => ++calls < 3 ? failure() : json({ ok: true }),
+        { random: () => 0 },
+      );
+      assert.deepEqual(await clock.run(http.request("GET", "/sync")), { ok: true });
+      assert.equal(requests.length, 3);
+      assert.deepEqual(clock.sleeps, [250, 500]);
+    }
+    const post = transport(() => json({}, 503));
+    const err = await post.clock.run(
+      rejection(post.http.request("POST", "/createRoom", { body: {} })),
+    );
+    assert.equal(err.status, 503);
+    assert.equal(post.requests.length, 1);
+  });
+
+  await t.step("does not retry other errors", async () => {
+    const { http, clock, requests } = transport(() => json({ errcode: "M_UNKNOWN" }, 500));
+    await clock.run(http.request("GET", "/x")).catch(() => {});
+    assert.equal(requests.length, 1);
+  });
+
+  await t.step("gives up on a silent server after the request timeout", async () => {
+    const { http, clock } = transport(
+      (r) =>
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new DOMException("aborted", "AbortError")), 30)
+        ),
+      { requestTimeoutMs: 5 },
+    );
+    const err = await clock.run(rejection(http.request("POST", "/x", { body: {} })));
+    assert.ok(err instanceof NetworkError);
+    assert.match(err.message, /no answer within 0.005 s/);
+  });
+
+  await t.step("a caller's abort ends the request with the caller's reason", async () => {
+    const controller = new AbortController();
+    const { http, clock } = transport(() => {
+      controller.abort(new Error("shutting down"));
+      return Promise.reject(new DOMException("aborted", "AbortError"));
+    });
+    const err = await clock.run(
+      rejection(http.request("GET", "/x", { signal: controller.signal })),
+    );
+    assert.equal(err.message, "shutting down");
+  });
+});
+
+Deno.test("a 429 holds every request on the token and releases them paced", async (t) => {
+  /** A token bucket like Synapse's: `burst` at once, then one per `intervalMs`. */
+  function limitedServer(clock: VirtualClock, burst: number, intervalMs: number) {
+    let level = 0;
+    let last = clock.now();
+    const attempts = new Map<string, number>();
+    const handler = (r: RecordedRequest) => {
+      attempts.set(r.url.pathname, (attempts.get(r.url.pathname) ?? 0) + 1);
+      level = Math.max(0, level - (clock.now() - last) / intervalMs);
+      last = clock.now();
+      if (level + 1 > burst) {
+        const waitMs = Math.ceil((level + 1 - burst) * intervalMs);
+        return limited({ "retry-after": String(Math.ceil(waitMs / 1000)) }, waitMs);
+      }
+      level += 1;
+      return json({ event_id: `$${r.url.pathname}` });
+    };
+    return { handler, attempts };
+  }
+
+  await t.step("30 concurrent sends all succeed within three attempts each", async () => {
+    const clock = new VirtualClock();
+    const server = limitedServer(clock, 3, 1000);
+    const fake = fakeFetch(server.handler, clock);
+    const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
+    const gates = new RateGates(clock);
+    // Two clients on one token share its gate.
+    const a = new MatrixHttp({ baseUrl: BASE, accessToken: TOKEN, deps, gates });
+    const b = new MatrixHttp({ baseUrl: BASE, accessToken: TOKEN, deps, gates });
+    const start = clock.now();
+    const results = await clock.run(Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => (i % 2 ? a : b).request("PUT", `/send/${i}`, { body: {} }),
+      ),
+    ));
+    assert.equal(results.length, 30);
+    assert.ok(Math.max(...server.attempts.values()) <= MAX_ATTEMPTS);
+    // 3 at once, then one a second: the queue drains at the server's pace.
+    const elapsed = clock.now() - start;
+    assert.ok(elapsed >= 27_000 && elapsed <= 31_000, `elapsed ${elapsed}`);
+  });
+
+  await t.step("another token is not held", async () => {
+    const clock = new VirtualClock();
+    const server = limitedServer(clock, 1, 5000);
+    const fake = fakeFetch(server.handler, clock);
+    const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
+    const gates = new RateGates(clock);
+    const a = new MatrixHttp({ baseUrl: BASE, accessToken: "a", deps, gates });
+    const other = new MatrixHttp({ baseUrl: BASE, accessToken: "b", deps, gates });
+    await clock.run(a.request("PUT", "/1", { body: {} }));
+    const held = a.request("PUT", "/2", { body: {} });
+    const free = other.withToken("c").request("GET", "/free");
+    await clock.run(Promise.all([held, free]));
+    const freeAt = fake.requests.find((r) => r.url.pathname === "/free")!.at;
+    const secondAt = fake.requests.filter((r) => r.url.pathname === "/2").at(-1)!.at;
+    assert.ok(freeAt < secondAt);
+  });
+
+  await t.step("a queue longer than the cap fails fast instead of hanging", async () => {
+    const clock = new VirtualClock();
+    const server = limitedServer(clock, 1, 20_000);
+    const fake = fakeFetch(server.handler, clock);
+    const http = new MatrixHttp({
+      baseUrl: BASE,
+      accessToken: TOKEN,
+      deps: { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 },
+      maxRetryWaitMs: 30_000,
+    });
+    const outcomes = await clock.run(Promise.allSettled(
+      Array.from({ length: 4 }, (_, i) => http.request("PUT", `/q/${i}`, { body: {} })),
+    ));
+    const failures = outcomes.filter((o) => o.status === "rejected");
+    assert.ok(failures.length > 0);
+    for (const f of failures) {
+      assert.ok((f as PromiseRejectedResult).reason instanceof RateLimitError);
+    }
+    assert.equal(outcomes[0].status, "fulfilled");
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * One of the processes of cache_processes_test.ts: hammers a shared KV file
+ * through AgentCache, checks its own entries, and prints as JSON its lock
+ * retries and the window in which it wrote.
+ *
+ * Usage: deno run --allow-read --allow-write --unstable-kv cache_worker.ts KVPATH WORKER_ID COUNT
+ */
+import { realSleep, type Sleep } from "../../src/deps.ts";
+import { AgentCache } from "../../src/space/cache.ts";
+
+export const NAMESPACE = "https://hs.example|agents";
+export const SHARED_NAMES = ["shared-0", "shared-1", "shared-2"];
+
+/** What a worker prints as one JSON line on stdout. */
+export interface WorkerReport {
+  worker: string;
+  lockRetries: number;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export const roomFor = (name: string): string => `!${name}:hs.example`;
+export const userFor = (worker: string): string => `@w${worker}:hs.example`;
+
+async function main([path, worker, countArg]: string[]): Promise<void> {
+  const count = Number(countArg);
+  if (!path || !worker || !Number.isInteger(count) || count < 1) {
+    throw new Error(`Bad arguments "${Deno.args.join(" ")}"; expected KVPATH WORKER_ID COUNT`);
+  }
+  // Every backoff sleep is one retry of a locked call.
+  let lockRetries = 0;
+  const sleep: Sleep = (ms, signal) => {
+    lockRetries++;
+    return realSleep(ms, signal);
+  };
+  const kv = await Deno.openKv(path);
+  try {
+    const cache = new AgentCache(kv, { now: Date.now, sleep, random: Math.random }, {
+      namespace: NAMESPACE,
+    });
+    const startedAt = Date.now();
+    for (let i = 0; i < count; i++) {
+      const name = `w${worker}-n${i}`;
+      await cache.set(name, { roomId: roomFor(name), userId: userFor(worker) });
+      const shared = SHARED_NAMES[i % SHARED_NAMES.length];
+      await cache.set(shared, { roomId: roomFor(`${shared}-w${worker}-${i}`) });
+      const back = await cache.get(name);
+      if (back?.roomId !== roomFor(name)) {
+        throw new Error(`Read back "${JSON.stringify(back)}" for "${name}"`);
+      }
+    }
+    const report: WorkerReport = { worker, lockRetries, startedAt, finishedAt: Date.now() };
+    console.log(JSON.stringify(report));
+  } finally {
+    kv.close();
+  }
+}
+
+if (import.meta.main) await main(Deno.args);

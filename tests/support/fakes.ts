@@ -1,0 +1,150 @@
+/** Test doubles for the deps object: virtual time, scripted fetch, captured output. */
+import type { Deps, TextSink } from "../../src/deps.ts";
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/**
+ * Virtual time: `sleep` parks a timer and `run` fires timers in order,
+ * jumping the clock, so minutes of backoff take no real time.
+ */
+export class VirtualClock {
+  time: number;
+  readonly sleeps: number[] = [];
+  #timers: Timer[] = [];
+  #seq = 0;
+
+  constructor(start = 1_700_000_000_000) {
+    this.time = start;
+  }
+
+  now = (): number => this.time;
+
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      this.sleeps.push(ms);
+      const timer: Timer = {
+        at: this.time + Math.max(0, ms),
+        seq: this.#seq++,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#timers.push(timer);
+    });
+
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /** Settles `work`, firing timers whenever nothing else can make progress. */
+  async run<T>(work: Promise<T>): Promise<T> {
+    let settled = false;
+    const done = work.finally(() => settled = true);
+    done.catch(() => {});
+    while (!settled) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (settled) break;
+      this.#timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.#timers.shift();
+      if (!next) continue;
+      this.time = Math.max(this.time, next.at);
+      next.resolve();
+    }
+    return await done;
+  }
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: URL;
+  headers: Headers;
+  body: unknown;
+  at: number;
+}
+
+export type Handler = (request: RecordedRequest) => Response | Promise<Response>;
+
+/** A fetch that answers from `handler` and records every request it saw. */
+export function fakeFetch(handler: Handler, clock?: { now(): number }) {
+  const requests: RecordedRequest[] = [];
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const text = await request.text();
+    const recorded: RecordedRequest = {
+      method: request.method,
+      url: new URL(request.url),
+      headers: request.headers,
+      body: text ? JSON.parse(text) : undefined,
+      at: clock?.now() ?? 0,
+    };
+    requests.push(recorded);
+    init?.signal?.throwIfAborted();
+    return await handler(recorded);
+  };
+  return { fetch: fetch as typeof globalThis.fetch, requests };
+}
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+export class CapturedSink implements TextSink {
+  text = "";
+  write(text: string): void {
+    this.text += text;
+  }
+  get lines(): string[] {
+    return this.text.split("\n").filter((line) => line !== "");
+  }
+}
+
+/** A complete deps object on virtual time; override what a test needs. */
+export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock()) {
+  const stdout = new CapturedSink();
+  const stderr = new CapturedSink();
+  const env: Record<string, string> = {};
+  const deps: Deps = {
+    fetch: () => Promise.reject(new Error("no fetch in this test")),
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    openKv: (path) => Deno.openKv(path),
+    env: (name) => env[name],
+    stdout,
+    stderr,
+    stdin: new ReadableStream({ start: (c) => c.close() }),
+    stderrIsTerminal: false,
+    hostname: () => "test-host",
+    ...overrides,
+  };
+  return { deps, stdout, stderr, clock, env };
+}
+
+/** The error `work` rejects with; fails the test when it resolves instead. */
+export async function rejection<E extends Error = Error & Record<string, never>>(
+  work: Promise<unknown>,
+): Promise<
+  E & { status?: number; errcode?: string; exitCode?: number; hint?: string; retryAfterMs?: number }
+> {
+  try {
+    await work;
+  } catch (err) {
+    if (err instanceof Error) return err as E;
+    throw new Error(`rejected with a non-Error: ${String(err)}`);
+  }
+  throw new Error("expected a rejection, but it resolved");
+}
