@@ -3,7 +3,7 @@
  * integration tests: `deno task homeserver start|stop|status|register`.
  */
 
-import { resolve } from "node:path";
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { CchatError, ExitCode, UsageError } from "../src/errors.ts";
 import { registerWithSharedSecret } from "../src/matrix/admin.ts";
@@ -19,7 +19,13 @@ import {
   writeConfig,
   writeState,
 } from "./homeserver/config.ts";
-import { isAlive, pickRunner, stopServer } from "./homeserver/routes.ts";
+import {
+  bindAddress,
+  containerLogs,
+  isAlive,
+  pickRunner,
+  stopServer,
+} from "./homeserver/routes.ts";
 
 export type { Limits, Route, ServerState };
 
@@ -77,7 +83,11 @@ export async function startHomeserver(options: StartOptions): Promise<Homeserver
 
   const previous = await readState(dataDir);
   if (previous && await isAlive(previous, dataDir)) {
-    const hash = await writeConfig({ ...options, dataDir, bindAddress: bindFor(previous.route) });
+    const hash = await writeConfig({
+      ...options,
+      dataDir,
+      bindAddress: bindAddress(previous.route),
+    });
     if (hash === previous.configHash && await answers(previous.baseUrl)) {
       note(`Homeserver already running from "${dataDir}" (${describe(previous)}).`);
       return {
@@ -100,7 +110,11 @@ export async function startHomeserver(options: StartOptions): Promise<Homeserver
     );
   }
   const runner = await pickRunner();
-  const configHash = await writeConfig({ ...options, dataDir, bindAddress: runner.bindAddress });
+  const configHash = await writeConfig({
+    ...options,
+    dataDir,
+    bindAddress: bindAddress(runner.route),
+  });
   const logStart = await fileSize(paths(dataDir).log);
   const state: ServerState = {
     route: runner.route,
@@ -126,6 +140,7 @@ export async function startHomeserver(options: StartOptions): Promise<Homeserver
 /** Stops the server started from `dataDir`; returns whether one was running. */
 export async function stopHomeserver(dataDir: string): Promise<boolean> {
   const dir = await canonicalDir(dataDir);
+  // Nothing to stop, and perhaps no dir to hold the lock file.
   if (!await readState(dir)) return false;
   using _lock = await lockDataDir(dir);
   const state = await readState(dir);
@@ -232,28 +247,29 @@ export async function answers(baseUrl: string): Promise<boolean> {
 
 async function waitUntilAnswering(state: ServerState, dataDir: string, logStart: number) {
   const deadline = Date.now() + 120_000;
+  let failure = `Synapse did not answer on "${state.baseUrl}" within 120 s.`;
   while (Date.now() < deadline) {
     if (await answers(state.baseUrl)) return;
     if (!await isAlive(state, dataDir)) {
-      throw new CchatError(`Synapse exited during startup (${state.route} route).`, {
-        hint: `See "${paths(dataDir).log}"; it ended with:\n${await logTail(dataDir, logStart)}`,
-      });
+      failure = `Synapse exited during startup (${state.route} route).`;
+      break;
     }
     await sleep(200);
   }
-  throw new CchatError(`Synapse did not answer on "${state.baseUrl}" within 120 s.`, {
-    hint: `See "${paths(dataDir).log}"; it ended with:\n${await logTail(dataDir, logStart)}`,
-  });
+  throw new CchatError(failure, { hint: await logHint(state, dataDir, logStart) });
 }
 
-async function logTail(dataDir: string, from: number): Promise<string> {
-  const text = await Deno.readTextFile(paths(dataDir).log).catch(() => "");
-  return text.slice(from).trimEnd().split("\n").slice(-20).join("\n") || "(nothing)";
+/** The end of this start's output: the log file, or the container's output under Docker. */
+async function logHint(state: ServerState, dataDir: string, from: number): Promise<string> {
+  const log = paths(dataDir).log;
+  const text = state.route === "docker"
+    ? await containerLogs(state)
+    : (await Deno.readTextFile(log).catch(() => "")).slice(from);
+  const tail = text.trimEnd().split("\n").slice(-20).join("\n") || "(nothing)";
+  return `${state.route === "docker" ? "Its output" : `See "${log}"; it`} ended with:\n${tail}`;
 }
 
 const fileSize = (path: string) => Deno.stat(path).then((s) => s.size, () => 0);
-
-const bindFor = (route: Route) => route === "docker" ? "0.0.0.0" : "127.0.0.1";
 
 function fromState(state: ServerState) {
   return {
@@ -292,7 +308,7 @@ function portIsFree(port: number): boolean {
 async function canonicalDir(dataDir: string, create = false): Promise<string> {
   if (create) await Deno.mkdir(dataDir, { recursive: true });
   return await Deno.realPath(dataDir).catch((e) => {
-    if (e instanceof Deno.errors.NotFound) return resolve(dataDir);
+    if (e instanceof Deno.errors.NotFound) return resolvePath(dataDir);
     throw e;
   });
 }

@@ -11,7 +11,7 @@ const note = (message: string) => console.error(message);
 const tail = (text: string, lines = 15) => text.trimEnd().split("\n").slice(-lines).join("\n");
 
 /** Runs a command to completion; a non-zero exit throws with the end of its output. */
-export async function run(
+async function run(
   command: string,
   args: string[],
   options: { env?: Record<string, string>; stdin?: string } = {},
@@ -50,13 +50,15 @@ async function succeeds(command: string, args: string[]): Promise<boolean> {
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
-/** How one route launches Synapse and sees whether it still lives. */
+/** How one route launches Synapse. */
 export interface Runner {
   route: Route;
-  bindAddress: string;
   /** Starts Synapse detached; the result is merged into the recorded state. */
   launch(dataDir: string, port: number): Promise<Pick<ServerState, "pid" | "root" | "container">>;
 }
+
+/** Where Synapse listens: loopback on the host; inside a container, what Docker publishes on loopback. */
+export const bindAddress = (route: Route) => route === "docker" ? "0.0.0.0" : "127.0.0.1";
 
 /** Docker first when an engine answers, else the chroot on Debian-like hosts as root. */
 export async function pickRunner(): Promise<Runner> {
@@ -102,6 +104,14 @@ async function isOurProcess(pid: number, dataDir: string): Promise<boolean> {
   }
 }
 
+/** Synapse's output under Docker, which keeps it instead of a log file. */
+export async function containerLogs(state: ServerState): Promise<string> {
+  if (!state.container) return "";
+  const output = await new Deno.Command("docker", { args: ["logs", state.container] }).output();
+  const decoder = new TextDecoder();
+  return decoder.decode(output.stdout) + decoder.decode(output.stderr);
+}
+
 /** Stops the server a state describes and undoes its mount; safe to repeat. */
 export async function stopServer(state: ServerState, dataDir: string): Promise<void> {
   if (state.route === "docker") {
@@ -142,10 +152,10 @@ async function waitForExit(pid: number, dataDir: string, ms: number): Promise<bo
 
 const docker: Runner = {
   route: "docker",
-  bindAddress: "0.0.0.0",
   async launch(dataDir, port) {
     const container = `cchat-synapse-${(await sha256Hex(dataDir)).slice(0, 12)}`;
     await succeeds("docker", ["rm", "--force", container]);
+    note("Starting Synapse in Docker (the first run pulls matrixdotorg/synapse).");
     const p = paths(dataDir);
     await run("docker", [
       "run",
@@ -167,7 +177,6 @@ const docker: Runner = {
 
 const chroot: Runner = {
   route: "chroot",
-  bindAddress: "127.0.0.1",
   async launch(dataDir) {
     const root = await ensureChroot();
     await bindMount(dataDir, root + dataDir);

@@ -1,4 +1,4 @@
-import { MatrixHttp, path } from "./http.ts";
+import { type MatrixHttp, path } from "./http.ts";
 import type {
   CreateRoomRequest,
   HierarchyPage,

@@ -155,7 +155,7 @@ export class MatrixHttp {
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       const reason = timeout.signal.aborted
-        ? `no answer within ${timeoutMs / 1000} s`
+        ? `no answer within ${seconds(timeoutMs)}`
         : err instanceof Error
         ? err.message
         : String(err);
@@ -203,19 +203,24 @@ export class MatrixHttp {
   }
 
   #overCap(label: string, waitMs: number): RateLimitError {
-    const seconds = Math.ceil(waitMs / 1000);
     return new RateLimitError({
       status: 429,
       errcode: "M_LIMIT_EXCEEDED",
-      error: `the homeserver asked to wait ${seconds} s, longer than the ${
-        Math.round(this.#maxRetryWaitMs / 1000)
-      } s cap`,
+      error: `the homeserver asked to wait ${seconds(waitMs)}, longer than the ${
+        seconds(this.#maxRetryWaitMs)
+      } cap`,
       retryAfterMs: waitMs,
       request: label,
     }, {
-      hint: `Try again in ${seconds} s, or raise the cap with CCHAT_MAX_RETRY_WAIT.`,
+      hint: `Try again in ${seconds(waitMs)}, or raise the cap with CCHAT_MAX_RETRY_WAIT.`,
     });
   }
+}
+
+/** "250 ms", "1.5 s", "120 s": precise where it matters to a reader. */
+function seconds(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
 function rateLimited(error: MatrixError, attempts: number): RateLimitError {

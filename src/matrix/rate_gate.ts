@@ -8,11 +8,13 @@ export interface GateClock {
 /**
  * Shares what one 429 taught with every request on the same access token.
  *
- * After the server refuses, every request is held until the server's time and
- * then released one per `spacing` (the wait the server asked for), so a burst
- * of concurrent calls becomes a queue instead of a storm of doomed attempts.
- * A wait in this queue is not an attempt. Once a request succeeds with nobody
- * queued behind it, the gate opens fully again.
+ * After the server refuses, every request is held until the latest time the
+ * server asked for, then released one per `spacing`, so a burst of concurrent
+ * calls becomes a queue instead of a storm of doomed attempts. The spacing is
+ * the shortest wait seen in this episode: one slow limiter (room creation)
+ * must not halve the pace of every send. A wait in this queue is not an
+ * attempt. Once a request succeeds with nobody queued behind it, the gate
+ * opens fully again.
  */
 export class RateGate {
   #holdUntil = 0;
@@ -53,7 +55,7 @@ export class RateGate {
 
   /** The server refused a request and asked for `waitMs`. */
   refused(waitMs: number): void {
-    this.#spacing = Math.max(this.#spacing, waitMs);
+    this.#spacing = this.#spacing === 0 ? waitMs : Math.min(this.#spacing, waitMs);
     this.#holdUntil = Math.max(this.#holdUntil, this.clock.now() + waitMs);
     this.#releaseAt = this.#holdUntil;
     this.#reschedule.abort();

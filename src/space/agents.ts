@@ -64,6 +64,18 @@ export function parseHeartbeat(event: MatrixEvent): Heartbeat | string {
   };
 }
 
+/** The content of a heartbeat; `seq` changes every beat so the server never drops it as a no-op. */
+export function heartbeatContent(beat: Omit<Heartbeat, "userId" | "ts">): Record<string, unknown> {
+  return {
+    name: beat.name,
+    status: beat.status,
+    seq: beat.seq,
+    interval_ms: beat.intervalMs,
+    host: beat.host,
+    version: beat.version,
+  };
+}
+
 /** Online while the last beat is younger than `staleAfter` × its interval and not a goodbye. */
 export function statusOf(beat: Heartbeat | undefined, now: number, staleAfter = 3): AgentStatus {
   if (!beat || beat.status === "offline") return "offline";

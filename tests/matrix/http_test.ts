@@ -210,7 +210,7 @@ Deno.test("MatrixHttp retries", async (t) => {
 
   await t.step("gives up on a silent server after the request timeout", async () => {
     const { http, clock } = transport(
-      (r) =>
+      () =>
         new Promise((_, reject) =>
           setTimeout(() => reject(new DOMException("aborted", "AbortError")), 30)
         ),
@@ -218,7 +218,7 @@ Deno.test("MatrixHttp retries", async (t) => {
     );
     const err = await clock.run(rejection(http.request("POST", "/x", { body: {} })));
     assert.ok(err instanceof NetworkError);
-    assert.match(err.message, /no answer within 0.005 s/);
+    assert.match(err.message, /no answer within 5 ms/);
   });
 
   await t.step("a caller's abort ends the request with the caller's reason", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   agentNameFromAlias,
   type Heartbeat,
+  heartbeatContent,
   parseHeartbeat,
   spaceChildren,
   statusOf,
@@ -31,6 +32,22 @@ const beatEvent = (
 });
 
 Deno.test("parseHeartbeat", async (t) => {
+  await t.step("reads back what heartbeatContent writes", () => {
+    const beat = {
+      name: "a",
+      status: "offline",
+      seq: 9,
+      intervalMs: 5000,
+      host: "h",
+      version: "2",
+    } as const;
+    const event = beatEvent({ origin_server_ts: 42 });
+    assert.deepEqual(parseHeartbeat({ ...event, content: heartbeatContent(beat) }), {
+      ...beat,
+      userId: "@a:hs",
+      ts: 42,
+    });
+  });
   await t.step("reads a well-formed beat with the server's timestamp", () => {
     assert.deepEqual(parseHeartbeat(beatEvent()), {
       userId: "@a:hs",

@@ -1,0 +1,269 @@
+/** The Space's hardening requirements, proven on a real Synapse. */
+import assert from "node:assert/strict";
+import { MatrixError } from "../../src/errors.ts";
+import { heartbeatContent } from "../../src/space/agents.ts";
+import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
+import { STARTUP_JITTER_MAX_MS } from "../../src/space/space.ts";
+import { freshUser, testHomeserver } from "../support/homeserver.ts";
+import {
+  clientFor,
+  CollectingLogger,
+  recordingFetch,
+  spaceManagerFor,
+  uniquePrefix,
+} from "../support/matrix.ts";
+
+const PROFILE = { host: "test-host", version: "0.1.0" };
+
+Deno.test("aliases with odd characters resolve through an encoded path", async (t) => {
+  const hs = await testHomeserver();
+  const user = await freshUser(hs);
+  const { fetch, exchanges } = recordingFetch();
+  const client = clientFor(hs, user, { fetch });
+  for (
+    const localpart of [
+      `odd#hash-${uniquePrefix()}`,
+      `q?a&b=c%d+e-${uniquePrefix()}`,
+      `s/l'a(sh)*!~-${uniquePrefix()}`,
+      `é-ü-${uniquePrefix()}`,
+    ]
+  ) {
+    await t.step(`"${localpart}"`, async () => {
+      const roomId = await client.createRoom({ room_alias_name: localpart });
+      const alias = `#${localpart}:${hs.serverName}`;
+      assert.equal((await client.resolveAlias(alias)).roomId, roomId);
+      assert.equal(await client.join(alias), roomId);
+      const last = exchanges.at(-1)!;
+      assert.equal(last.path, `/_matrix/client/v3/join/${alias}`);
+      assert.equal(last.status, 200);
+    });
+  }
+  await t.step("agent aliases from the Space manager", async () => {
+    const spaces = spaceManagerFor(hs, user, uniquePrefix(), client);
+    const spaceId = await spaces.ensureSpace();
+    const roomId = await spaces.registerAgent("a.b_c=d-e", PROFILE, spaceId);
+    assert.equal((await client.resolveAlias(spaces.aliases.agent("a.b_c=d-e"))).roomId, roomId);
+  });
+});
+
+Deno.test("creation races end with exactly one room", async (t) => {
+  const hs = await testHomeserver();
+  const users = await Promise.all(Array.from({ length: 20 }, () => freshUser(hs, "race")));
+  const prefix = uniquePrefix();
+  let spaceId = "";
+
+  await t.step("20 users ensureSpace at once: one Space, every one gets its id", async () => {
+    const ids = await Promise.all(users.map((u) => spaceManagerFor(hs, u, prefix).ensureSpace()));
+    assert.equal(new Set(ids).size, 1);
+    spaceId = ids[0];
+    const client = clientFor(hs, users[0]);
+    assert.equal((await client.resolveAlias(`#${prefix}:${hs.serverName}`)).roomId, spaceId);
+    const create = (await client.roomState(spaceId)).find((e) => e.type === "m.room.create")!;
+    assert.equal(create.content.type, "m.space");
+    assert.equal(create.content["m.federate"], false);
+  });
+
+  await t.step("20 concurrent registerAgent of one name by its owner: one room", async () => {
+    const owner = users[0];
+    const managers = Array.from({ length: 20 }, () => spaceManagerFor(hs, owner, prefix));
+    const ids = await Promise.all(managers.map((m) => m.registerAgent("racer", PROFILE, spaceId)));
+    assert.equal(new Set(ids).size, 1);
+    const hierarchy = await clientFor(hs, owner).hierarchy(spaceId, { maxDepth: 1 });
+    assert.equal(hierarchy.filter((r) => r.room_id === ids[0]).length, 1);
+  });
+
+  await t.step(
+    "20 users racing for one agent name: one room, one owner, clear errors for the rest",
+    async () => {
+      const results = await Promise.allSettled(
+        users.map((u) =>
+          spaceManagerFor(hs, u, prefix).registerAgent("contested", PROFILE, spaceId)
+        ),
+      );
+      const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<
+        string
+      >[];
+      const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+      assert.equal(won.length, 1);
+      for (const failure of lost) {
+        assert.match(
+          String(failure.reason?.message),
+          /The agent name "contested" belongs to another account\./,
+        );
+      }
+      const roomId =
+        (await clientFor(hs, users[0]).resolveAlias(`#${prefix}-contested:${hs.serverName}`))
+          .roomId;
+      assert.equal(won[0].value, roomId);
+    },
+  );
+});
+
+Deno.test("startup jitter happens before any Space call and stays within 0–2 s", async () => {
+  const hs = await testHomeserver();
+  const user = await freshUser(hs);
+  const { fetch, exchanges } = recordingFetch();
+  const spaces = spaceManagerFor(hs, user, uniquePrefix(), clientFor(hs, user, { fetch }));
+  const started = Date.now();
+  const delay = await spaces.startupJitter();
+  assert.ok(delay >= 0 && delay <= STARTUP_JITTER_MAX_MS, `delay ${delay}`);
+  assert.equal(exchanges.length, 0);
+  await spaces.open();
+  assert.ok(exchanges[0].sentAt - started >= delay);
+});
+
+Deno.test("an unjoinable Space leaves the agent working in lobby-only mode", async () => {
+  const hs = await testHomeserver();
+  const [squatter, agent, other] = await Promise.all([
+    freshUser(hs),
+    freshUser(hs, "agent"),
+    freshUser(hs),
+  ]);
+  const prefix = uniquePrefix();
+  // Someone else holds the Space alias on a private room.
+  await clientFor(hs, squatter).createRoom({ room_alias_name: prefix, preset: "private_chat" });
+  const log = new CollectingLogger();
+  const spaces = spaceManagerFor(hs, agent, prefix, undefined, log);
+  const directory = await spaces.open();
+  assert.equal(directory.spaceId, null);
+  assert.equal(log.warnings.length, 1);
+  assert.match(log.warnings[0], /is unavailable \(403 M_FORBIDDEN\); working in lobby-only mode/);
+  assert.ok(!log.warnings[0].includes("\n    at "), "no stack trace");
+
+  const client = clientFor(hs, agent);
+  await client.sendText(directory.lobbyId, { body: "still here" });
+  await client.putState(
+    directory.lobbyId,
+    EVENT_HEARTBEAT,
+    agent.userId,
+    heartbeatContent({
+      name: "solo",
+      status: "online",
+      seq: 1,
+      intervalMs: 60_000,
+      ...PROFILE,
+    }),
+  );
+  const seenByOther = spaceManagerFor(hs, other, prefix);
+  const otherDirectory = await seenByOther.open();
+  assert.equal(otherDirectory.lobbyId, directory.lobbyId);
+  const agents = await seenByOther.listAgents(otherDirectory);
+  assert.deepEqual(agents.map((a) => [a.name, a.status, a.userId, a.roomId]), [[
+    "solo",
+    "online",
+    agent.userId,
+    null,
+  ]]);
+});
+
+Deno.test("listAgents survives broken rooms and lists the healthy agents", async () => {
+  const hs = await testHomeserver();
+  const [healthy, silent, quiet, locked, reader] = await Promise.all(
+    ["healthy", "silent", "quiet", "locked", "reader"].map((p) => freshUser(hs, p)),
+  );
+  const prefix = uniquePrefix();
+  const beat = (name: string) =>
+    heartbeatContent({ name, status: "online", seq: 1, intervalMs: 60_000, ...PROFILE });
+
+  const healthySpaces = spaceManagerFor(hs, healthy, prefix);
+  const directory = await healthySpaces.open();
+  const spaceId = directory.spaceId!;
+  const healthyRoom = await healthySpaces.registerAgent("healthy", PROFILE, spaceId);
+  await clientFor(hs, healthy).putState(
+    directory.lobbyId,
+    EVENT_HEARTBEAT,
+    healthy.userId,
+    beat("healthy"),
+  );
+
+  // Two agents that registered but never beat: the reader joins one room (404)
+  // and stays out of the other (403).
+  const registered = async (user: typeof silent, name: string) => {
+    const spaces = spaceManagerFor(hs, user, prefix);
+    await spaces.open();
+    return await spaces.registerAgent(name, PROFILE, spaceId);
+  };
+  const silentRoom = await registered(silent, "silent");
+  const quietRoom = await registered(quiet, "quiet");
+
+  // A private child the reader cannot see, a child with an empty via, and a malformed beat.
+  const lockedClient = clientFor(hs, locked);
+  await spaceManagerFor(hs, locked, prefix).open();
+  const lockedRoom = await lockedClient.createRoom({
+    room_alias_name: `${prefix}-locked`,
+    preset: "private_chat",
+  });
+  await lockedClient.putState(spaceId, "m.space.child", lockedRoom, { via: [hs.serverName] });
+  const emptyVia = await lockedClient.createRoom({
+    room_alias_name: `${prefix}-empty`,
+    preset: "public_chat",
+  });
+  await lockedClient.putState(spaceId, "m.space.child", emptyVia, { via: [] });
+  await lockedClient.putState(directory.lobbyId, EVENT_HEARTBEAT, locked.userId, { name: 7 });
+
+  const log = new CollectingLogger();
+  const readerClient = clientFor(hs, reader);
+  const readerSpaces = spaceManagerFor(hs, reader, prefix, readerClient, log);
+  const readerDirectory = await readerSpaces.open();
+  await readerClient.join(silentRoom, [hs.serverName]);
+  const agents = await readerSpaces.listAgents(readerDirectory);
+  const notes = log.notes.join("\n");
+
+  assert.deepEqual(agents.map((a) => a.name).sort(), ["healthy", "quiet", "silent"]);
+  const byName = Object.fromEntries(agents.map((a) => [a.name, a]));
+  assert.deepEqual(
+    [byName.healthy.status, byName.healthy.roomId, byName.healthy.host],
+    ["online", healthyRoom, "test-host"],
+  );
+  assert.deepEqual([byName.silent.status, byName.silent.lastBeatAgeMs], ["offline", null]);
+  assert.deepEqual([byName.quiet.status, byName.quiet.roomId], ["offline", quietRoom]);
+  assert.match(notes, new RegExp(`"${silentRoom}" \\(404 M_NOT_FOUND\\)`));
+  assert.match(notes, new RegExp(`"${quietRoom}" \\(403 M_FORBIDDEN\\)`));
+  assert.match(notes, new RegExp(`"${lockedRoom}": not a visible agent room`));
+  assert.match(notes, /heartbeat of "@locked[^"]*" is malformed/);
+  // Synapse leaves a child with an empty via out of /hierarchy; either way it is not listed.
+  assert.ok(!agents.some((a) => a.roomId === emptyVia));
+});
+
+Deno.test("permissions keep outsiders out", async (t) => {
+  const hs = await testHomeserver();
+  const [agent, outsider] = await Promise.all([freshUser(hs, "agent"), freshUser(hs, "outsider")]);
+  const prefix = uniquePrefix();
+  const spaces = spaceManagerFor(hs, agent, prefix);
+  const { spaceId } = await spaces.open();
+  const roomId = await spaces.registerAgent("owner", PROFILE, spaceId!);
+  const outsiderClient = clientFor(hs, outsider);
+  const decoy = await outsiderClient.createRoom({ preset: "public_chat" });
+
+  await t.step("a non-member cannot add a child to the Space", async () => {
+    await assert.rejects(
+      outsiderClient.putState(spaceId!, "m.space.child", decoy, { via: [hs.serverName] }),
+      (err: unknown) => err instanceof MatrixError && err.status === 403,
+    );
+  });
+  await t.step("a non-member cannot read an agent room", async () => {
+    await assert.rejects(
+      outsiderClient.roomState(roomId),
+      (err: unknown) => err instanceof MatrixError && err.status === 403,
+    );
+  });
+  await t.step("a Space member cannot rewrite the agent's profile or heartbeat", async () => {
+    await outsiderClient.join(spaceId!);
+    await outsiderClient.join(roomId, [hs.serverName]);
+    await assert.rejects(
+      outsiderClient.putState(roomId, "dev.cchat.agent", "", {
+        name: "owner",
+        user_id: outsider.userId,
+      }),
+      (err: unknown) => err instanceof MatrixError && err.status === 403,
+    );
+  });
+  await t.step(
+    "a Space member may join the agent room with no invite, and may add a child",
+    async () => {
+      const state = await outsiderClient.roomState(roomId);
+      assert.ok(state.some((e) => e.type === "m.room.member" && e.state_key === outsider.userId));
+      await outsiderClient.putState(spaceId!, "m.space.child", decoy, { via: [hs.serverName] });
+    },
+  );
+});
