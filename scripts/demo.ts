@@ -1,0 +1,28 @@
+/**
+ * `deno task demo`: starts the local homeserver (see scripts/homeserver.ts)
+ * and runs `cchat demo` against it. Arguments pass through, e.g. `--json`.
+ */
+import { DEFAULT_PORT, defaultDataDir, startHomeserver } from "./homeserver.ts";
+
+if (import.meta.main) {
+  const server = await startHomeserver({
+    dataDir: defaultDataDir(),
+    port: DEFAULT_PORT,
+    limits: "off",
+  });
+  const cchat = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "demo",
+      "--homeserver",
+      server.baseUrl,
+      ...Deno.args,
+    ],
+    // The secret travels in the environment, never on a command line that ps shows.
+    env: { CCHAT_REGISTRATION_SECRET: server.registrationSecret },
+  });
+  const { code } = await cchat.spawn().status;
+  Deno.exit(code);
+}

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { outputFor, runCli } from "../src/cli.ts";
+import { UsageError } from "../src/errors.ts";
+import { VERSION } from "../src/version.ts";
+import { fakeDeps, rejection } from "./support/fakes.ts";
+
+Deno.test("runCli", async (t) => {
+  await t.step("--help lists the commands and exits 0", async () => {
+    const { deps, stdout } = fakeDeps();
+    assert.equal(await runCli(["--help"], deps), 0);
+    assert.match(stdout.text, /Usage: cchat \[options\] \[command\]/);
+    assert.match(stdout.text, /demo \[options\]/);
+  });
+  await t.step("--version prints the version", async () => {
+    const { deps, stdout } = fakeDeps();
+    assert.equal(await runCli(["--version"], deps), 0);
+    assert.equal(stdout.text, `${VERSION}\n`);
+  });
+  await t.step("an unknown option is a usage error with a hint", async () => {
+    const { deps, stderr } = fakeDeps();
+    const err = await rejection(runCli(["--bogus"], deps));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.message, "Unknown option '--bogus'");
+    assert.match(err.hint ?? "", /cchat --help/);
+    assert.equal(stderr.text, "");
+  });
+  await t.step("a missing required option is a usage error", async () => {
+    const { deps } = fakeDeps();
+    const err = await rejection(runCli(["demo"], deps));
+    assert.ok(err instanceof UsageError);
+    assert.match(err.message, /Required option '--homeserver <url>' not specified/);
+  });
+  await t.step("demo refuses to run without the registration secret", async () => {
+    const { deps } = fakeDeps();
+    const err = await rejection(runCli(["demo", "--homeserver", "http://127.0.0.1:1"], deps));
+    assert.ok(err instanceof UsageError);
+    assert.match(err.message, /registration shared secret/);
+  });
+  await t.step("outputFor reads --json, NO_COLOR and CCHAT_DEBUG", () => {
+    const { deps, env } = fakeDeps({ stderrIsTerminal: true });
+    env.CCHAT_DEBUG = "1";
+    assert.deepEqual(outputFor(deps, true).options, { json: true, color: true, debug: true });
+    env.NO_COLOR = "1";
+    assert.equal(outputFor(deps, false).options.color, false);
+  });
+});
