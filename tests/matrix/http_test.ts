@@ -254,15 +254,23 @@ Deno.test("a 429 holds every request on the token and releases them paced", asyn
     return { handler, attempts };
   }
 
-  await t.step("30 concurrent sends all succeed within three attempts each", async () => {
+  /** Clients on a limited server, sharing one set of gates as a process does. */
+  function onLimitedServer(burst: number, intervalMs: number, maxRetryWaitMs?: number) {
     const clock = new VirtualClock();
-    const server = limitedServer(clock, 3, 1000);
+    const server = limitedServer(clock, burst, intervalMs);
     const fake = fakeFetch(server.handler, clock);
     const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
     const gates = new RateGates(clock);
+    const client = (accessToken: string) =>
+      new MatrixHttp({ baseUrl: BASE, accessToken, deps, gates, maxRetryWaitMs });
+    return { clock, server, requests: fake.requests, client };
+  }
+
+  await t.step("30 concurrent sends all succeed within three attempts each", async () => {
+    const { clock, server, client } = onLimitedServer(3, 1000);
     // Two clients on one token share its gate.
-    const a = new MatrixHttp({ baseUrl: BASE, accessToken: TOKEN, deps, gates });
-    const b = new MatrixHttp({ baseUrl: BASE, accessToken: TOKEN, deps, gates });
+    const a = client(TOKEN);
+    const b = client(TOKEN);
     const start = clock.now();
     const results = await clock.run(Promise.all(
       Array.from(
@@ -277,33 +285,50 @@ Deno.test("a 429 holds every request on the token and releases them paced", asyn
     assert.ok(elapsed >= 27_000 && elapsed <= 31_000, `elapsed ${elapsed}`);
   });
 
-  await t.step("another token is not held", async () => {
+  await t.step("a slow limiter does not slow the queue to its own pace", async () => {
     const clock = new VirtualClock();
-    const server = limitedServer(clock, 1, 5000);
-    const fake = fakeFetch(server.handler, clock);
-    const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
-    const gates = new RateGates(clock);
-    const a = new MatrixHttp({ baseUrl: BASE, accessToken: "a", deps, gates });
-    const other = new MatrixHttp({ baseUrl: BASE, accessToken: "b", deps, gates });
-    await clock.run(a.request("PUT", "/1", { body: {} }));
-    const held = a.request("PUT", "/2", { body: {} });
-    const free = other.withToken("c").request("GET", "/free");
-    await clock.run(Promise.all([held, free]));
-    const freeAt = fake.requests.find((r) => r.url.pathname === "/free")!.at;
-    const secondAt = fake.requests.filter((r) => r.url.pathname === "/2").at(-1)!.at;
-    assert.ok(freeAt < secondAt);
-  });
-
-  await t.step("a queue longer than the cap fails fast instead of hanging", async () => {
-    const clock = new VirtualClock();
-    const server = limitedServer(clock, 1, 20_000);
-    const fake = fakeFetch(server.handler, clock);
+    const sends = limitedServer(clock, 1, 1000);
+    let creations = 0;
+    // Room creation refuses once, asking for 5 s; sends refill once a second.
+    const fake = fakeFetch(
+      (r) =>
+        r.url.pathname === "/create" && creations++ === 0
+          ? limited({ "retry-after": "5" })
+          : sends.handler(r),
+      clock,
+    );
     const http = new MatrixHttp({
       baseUrl: BASE,
       accessToken: TOKEN,
       deps: { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 },
-      maxRetryWaitMs: 30_000,
     });
+    const start = clock.now();
+    await clock.run(Promise.all([
+      http.request("POST", "/create", { body: {} }),
+      ...Array.from({ length: 8 }, (_, i) => http.request("PUT", `/s/${i}`, { body: {} })),
+    ]));
+    // Paced at 5 s the queue would take 40 s; at the sends' 1 s it takes about 9.
+    const elapsed = clock.now() - start;
+    assert.ok(elapsed <= 12_000, `took ${elapsed} ms`);
+    assert.ok(Math.max(...sends.attempts.values()) <= MAX_ATTEMPTS);
+  });
+
+  await t.step("another token is not held", async () => {
+    const { clock, requests, client } = onLimitedServer(1, 5000);
+    const a = client("a");
+    const other = client("b");
+    await clock.run(a.request("PUT", "/1", { body: {} }));
+    const held = a.request("PUT", "/2", { body: {} });
+    const free = other.withToken("c").request("GET", "/free");
+    await clock.run(Promise.all([held, free]));
+    const freeAt = requests.find((r) => r.url.pathname === "/free")!.at;
+    const secondAt = requests.filter((r) => r.url.pathname === "/2").at(-1)!.at;
+    assert.ok(freeAt < secondAt);
+  });
+
+  await t.step("a queue longer than the cap fails fast instead of hanging", async () => {
+    const { clock, client } = onLimitedServer(1, 20_000, 30_000);
+    const http = client(TOKEN);
     const outcomes = await clock.run(Promise.allSettled(
       Array.from({ length: 4 }, (_, i) => http.request("PUT", `/q/${i}`, { body: {} })),
     ));
