@@ -64,10 +64,8 @@ Deno.test("formatFatal and exitCodeOf", async (t) => {
       formatFatal(new TypeError("x is undefined"), { color: false, debug: false }),
       "error: Unexpected failure: x is undefined\nhint: Run again with CCHAT_DEBUG=1 to see where it happened, and report it.\n",
     );
-    assert.match(
-      formatFatal("plain", { color: true, debug: false }),
-      /^\x1b\[31merror:\x1b\[0m Unexpected failure: plain/,
-    );
+    const colored = formatFatal("plain", { color: true, debug: false });
+    assert.ok(colored.startsWith("\x1b[31merror:\x1b[0m Unexpected failure: plain"), colored);
     assert.equal(exitCodeOf(new Error("x")), 1);
   });
   await t.step("every error class has its exit code", () => {

@@ -1,0 +1,241 @@
+/**
+ * Configuration: flags > CCHAT_* environment > config file > defaults.
+ * Resolution is pure; reading and writing files is kept at the edges.
+ */
+import { ConfigError } from "./errors.ts";
+import type { Deps } from "./deps.ts";
+import { DEFAULT_ALIAS_PREFIX } from "./space/names.ts";
+
+export interface Config {
+  homeserver?: string;
+  /** The agent's name: its room is `#PREFIX-NAME`. */
+  name?: string;
+  aliasPrefix: string;
+  federate: boolean;
+  heartbeatIntervalMs: number;
+  /** An agent is offline once its last beat is older than this many intervals. */
+  staleAfter: number;
+  maxRetryWaitMs: number;
+  syncTimeoutMs: number;
+  /** Servers whose users may reach the inbox; empty means the agent's own server only. */
+  allowedServers: string[];
+  dataDir: string;
+  configDir: string;
+}
+
+interface KeySpec {
+  key: keyof Config;
+  file: string;
+  env: string;
+  parse: (raw: string) => unknown;
+  describe: string;
+}
+
+const seconds = (min: number) => (raw: string) => {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) {
+    throw new Error(`a number of seconds of at least ${min}`);
+  }
+  return Math.round(value * 1000);
+};
+const positive = (raw: string) => {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error("a positive number");
+  return value;
+};
+const boolean = (raw: string) => {
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new Error('"true" or "false"');
+};
+const text = (raw: string) => {
+  if (raw.trim() === "") throw new Error("a non-empty text");
+  return raw.trim();
+};
+const url = (raw: string) => {
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
+    return raw.replace(/\/+$/, "");
+  } catch {
+    throw new Error('an http(s) URL such as "https://matrix.example.org"');
+  }
+};
+const list = (raw: string) => raw.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** Every setting, in the order the README's table lists them. */
+export const CONFIG_KEYS: KeySpec[] = [
+  {
+    key: "homeserver",
+    file: "homeserver",
+    env: "CCHAT_HOMESERVER",
+    parse: url,
+    describe: "homeserver base URL",
+  },
+  { key: "name", file: "name", env: "CCHAT_NAME", parse: text, describe: "this agent's name" },
+  {
+    key: "aliasPrefix",
+    file: "alias_prefix",
+    env: "CCHAT_ALIAS_PREFIX",
+    parse: text,
+    describe: "alias prefix of the Space and rooms",
+  },
+  {
+    key: "federate",
+    file: "federate",
+    env: "CCHAT_FEDERATE",
+    parse: boolean,
+    describe: "let other servers join new rooms",
+  },
+  {
+    key: "heartbeatIntervalMs",
+    file: "heartbeat_interval",
+    env: "CCHAT_HEARTBEAT_INTERVAL",
+    parse: seconds(1),
+    describe: "seconds between heartbeats",
+  },
+  {
+    key: "staleAfter",
+    file: "stale_after",
+    env: "CCHAT_STALE_AFTER",
+    parse: positive,
+    describe: "intervals after which an agent is offline",
+  },
+  {
+    key: "maxRetryWaitMs",
+    file: "max_retry_wait",
+    env: "CCHAT_MAX_RETRY_WAIT",
+    parse: seconds(0),
+    describe: "longest wait a rate limit may impose, in seconds",
+  },
+  {
+    key: "syncTimeoutMs",
+    file: "sync_timeout",
+    env: "CCHAT_SYNC_TIMEOUT",
+    parse: seconds(1),
+    describe: "the daemon's /sync long-poll, in seconds",
+  },
+  {
+    key: "allowedServers",
+    file: "allowed_servers",
+    env: "CCHAT_ALLOWED_SERVERS",
+    parse: list,
+    describe: "comma-separated servers whose users reach the inbox",
+  },
+  {
+    key: "dataDir",
+    file: "data_dir",
+    env: "CCHAT_DATA_DIR",
+    parse: text,
+    describe: "where the inbox and cache live",
+  },
+];
+
+export interface Sources {
+  flags: Partial<Record<keyof Config, string>>;
+  env: (name: string) => string | undefined;
+  file: Record<string, unknown>;
+  filePath: string;
+  defaults: { dataDir: string; configDir: string };
+}
+
+/** Merges the sources by precedence and checks every value, naming the source of a bad one. */
+export function resolveConfig(sources: Sources): Config {
+  const config: Config = {
+    aliasPrefix: DEFAULT_ALIAS_PREFIX,
+    federate: false,
+    heartbeatIntervalMs: 60_000,
+    staleAfter: 3,
+    maxRetryWaitMs: 120_000,
+    syncTimeoutMs: 30_000,
+    allowedServers: [],
+    ...sources.defaults,
+  };
+  const known = new Set(CONFIG_KEYS.map((k) => k.file));
+  for (const key of Object.keys(sources.file)) {
+    if (!known.has(key)) {
+      throw new ConfigError(`The config file "${sources.filePath}" has the unknown key "${key}".`, {
+        hint: `Known keys: ${[...known].join(", ")}.`,
+      });
+    }
+  }
+  for (const spec of CONFIG_KEYS) {
+    const candidates: [string | undefined, string][] = [
+      [sources.flags[spec.key], `the --${flagName(spec.key)} flag`],
+      [sources.env(spec.env), `$${spec.env}`],
+      [fileValue(sources.file[spec.file]), `"${spec.file}" in "${sources.filePath}"`],
+    ];
+    const chosen = candidates.find(([raw]) => raw !== undefined);
+    if (!chosen) continue;
+    const [raw, origin] = chosen as [string, string];
+    try {
+      (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(raw);
+    } catch (err) {
+      throw new ConfigError(
+        `The ${spec.describe} from ${origin} is "${raw}", not ${(err as Error).message}.`,
+        {
+          hint: `Fix ${origin}.`,
+        },
+      );
+    }
+  }
+  return config;
+}
+
+function fileValue(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return Array.isArray(value) ? value.join(",") : String(value);
+}
+
+const flagName = (key: keyof Config) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** XDG locations, so several users and CI jobs never share state by accident. */
+export function defaultDirs(env: Deps["env"]): { configDir: string; dataDir: string } {
+  const home = env("HOME") ?? ".";
+  return {
+    configDir: `${env("XDG_CONFIG_HOME") || `${home}/.config`}/cchat`,
+    dataDir: `${env("XDG_STATE_HOME") || `${home}/.local/state`}/cchat`,
+  };
+}
+
+export function configFilePath(env: Deps["env"]): string {
+  return env("CCHAT_CONFIG") ?? `${defaultDirs(env).configDir}/config.json`;
+}
+
+/** Reads the config file; a missing one is empty, an unreadable one is an error that says where. */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return {};
+    throw new ConfigError(`Cannot read the config file "${path}": ${(err as Error).message}.`, {
+      hint: "Check its permissions, or point CCHAT_CONFIG at another file.",
+    });
+  }
+  try {
+    const value = JSON.parse(text);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new Error("not an object");
+    }
+    return value;
+  } catch (err) {
+    throw new ConfigError(
+      `The config file "${path}" is not a JSON object (${(err as Error).message}).`,
+      {
+        hint: 'Write it as {"homeserver": "https://matrix.example.org", "name": "builder"}.',
+      },
+    );
+  }
+}
+
+export async function loadConfig(deps: Deps, flags: Sources["flags"]): Promise<Config> {
+  const filePath = configFilePath(deps.env);
+  return resolveConfig({
+    flags,
+    env: deps.env,
+    file: await readConfigFile(filePath),
+    filePath,
+    defaults: defaultDirs(deps.env),
+  });
+}
