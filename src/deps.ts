@@ -24,6 +24,9 @@ export interface Deps {
   /** Whether stderr is a terminal: progress is shown only then. */
   stderrIsTerminal: boolean;
   hostname: () => string;
+  pid: number;
+  /** Calls `handler` on SIGINT or SIGTERM; the returned function stops listening. */
+  onShutdown: (handler: () => void) => () => void;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when aborted first. */
@@ -65,5 +68,14 @@ export function realDeps(): Deps {
     stdin: Deno.stdin.readable,
     stderrIsTerminal: Deno.stderr.isTerminal(),
     hostname: () => Deno.hostname(),
+    pid: Deno.pid,
+    onShutdown: (handler) => {
+      Deno.addSignalListener("SIGINT", handler);
+      Deno.addSignalListener("SIGTERM", handler);
+      return () => {
+        Deno.removeSignalListener("SIGINT", handler);
+        Deno.removeSignalListener("SIGTERM", handler);
+      };
+    },
   };
 }

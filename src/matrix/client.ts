@@ -210,12 +210,19 @@ export class MatrixClient {
     return rooms;
   }
 
+  /** A page of a room's timeline; `to` stops at a sync token, which is how a sync gap is filled. */
   async messages(
     roomId: string,
-    options: { dir?: "b" | "f"; limit?: number; from?: string } = {},
+    options: { dir?: "b" | "f"; limit?: number; from?: string; to?: string; types?: string[] } = {},
   ): Promise<{ chunk: MatrixEvent[]; end?: string }> {
     return await this.http.request("GET", V3 + path`/rooms/${roomId}/messages`, {
-      query: { dir: options.dir ?? "b", limit: options.limit, from: options.from },
+      query: {
+        dir: options.dir ?? "b",
+        limit: options.limit,
+        from: options.from,
+        to: options.to,
+        filter: options.types ? JSON.stringify({ types: options.types }) : undefined,
+      },
     });
   }
 }

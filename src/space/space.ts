@@ -135,12 +135,18 @@ export class SpaceManager {
    * The Space and the lobby. When the Space cannot be had, the agent still
    * works through the lobby alone (v1 mode) after one warning. Rate limits
    * and unreachable servers are not "unavailable": they propagate so the
-   * caller retries.
+   * caller retries. With `create: false` nothing is created: a missing lobby
+   * means there is no directory yet (null).
    */
-  async open(): Promise<Directory> {
+  open(): Promise<Directory>;
+  open(options: { create: false }): Promise<Directory | null>;
+  async open(options: { create?: boolean } = {}): Promise<Directory | null> {
+    const create = options.create ?? true;
+    const room = (alias: string, request: CreateRoomRequest) =>
+      create ? this.ensureRoom(alias, request).then((r) => r.roomId) : this.#joinExisting(alias);
     let spaceId: string | null = null;
     try {
-      spaceId = await this.ensureSpace();
+      spaceId = await room(this.aliases.space, spaceRoom(this.#roomOptions()));
     } catch (err) {
       if (!(err instanceof MatrixError) || err instanceof RateLimitError) throw err;
       this.options.log.warn(
@@ -148,7 +154,15 @@ export class SpaceManager {
           "working in lobby-only mode.",
       );
     }
-    return { spaceId, lobbyId: await this.ensureLobby() };
+    const lobbyId = await room(this.aliases.lobby, lobbyRoom(this.#roomOptions())).catch((err) => {
+      if (!create && isNotFound(err)) return null;
+      throw err;
+    });
+    return lobbyId === null ? null : { spaceId, lobbyId };
+  }
+
+  async #joinExisting(alias: string): Promise<string> {
+    return await this.client.join(alias, [this.serverName]);
   }
 
   /** Creates or adopts the agent's room and links it into the Space. Running it again changes nothing. */
@@ -185,11 +199,25 @@ export class SpaceManager {
   }
 
   /** The room of agent `name`: from the cache when fresh, else by its alias. */
-  async agentRoom(name: string): Promise<string> {
-    const cached = await this.options.cache?.get(name);
+  agentRoom(name: string): Promise<string> {
+    return this.#cachedRoom(name, this.aliases.agent(name));
+  }
+
+  /** The lobby's room id, cached under "lobby", a name no agent may take. */
+  lobbyRoom(): Promise<string> {
+    return this.#cachedRoom("lobby", this.aliases.lobby);
+  }
+
+  /** Forgets a cached room that turned out wrong, so the next lookup asks the server. */
+  async forget(name: string): Promise<void> {
+    await this.options.cache?.delete(name);
+  }
+
+  async #cachedRoom(key: string, alias: string): Promise<string> {
+    const cached = await this.options.cache?.get(key);
     if (cached) return cached.roomId;
-    const { roomId } = await this.client.resolveAlias(this.aliases.agent(name));
-    await this.options.cache?.set(name, { roomId });
+    const { roomId } = await this.client.resolveAlias(alias);
+    await this.options.cache?.set(key, { roomId });
     return roomId;
   }
 

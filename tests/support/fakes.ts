@@ -129,6 +129,8 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
     stdin: new ReadableStream({ start: (c) => c.close() }),
     stderrIsTerminal: false,
     hostname: () => "test-host",
+    pid: 4242,
+    onShutdown: () => () => {},
     ...overrides,
   };
   return { deps, stdout, stderr, clock, env };

@@ -1,0 +1,222 @@
+/**
+ * The long-running agent: boot (jitter, Space, lobby, own room), then a
+ * filtered /sync loop that fills the inbox, and a heartbeat beside it. It
+ * outlives a missing homeserver and rate limits, and says goodbye on shutdown.
+ */
+import type { Deps } from "../deps.ts";
+import { MatrixError, NetworkError, RateLimitError } from "../errors.ts";
+import type { MatrixClient } from "../matrix/client.ts";
+import { backoffMs } from "../matrix/retry.ts";
+import type { SyncResponse } from "../matrix/types.ts";
+import { AGENT_SYNC_FILTER } from "../space/filter.ts";
+import type { Directory, Logger, SpaceManager } from "../space/space.ts";
+import { Heartbeat, type HeartbeatIdentity } from "./heartbeat.ts";
+import { route, type RouteContext } from "./route.ts";
+import type { DaemonStatus, InboxMessage, Store } from "./store.ts";
+
+export interface DaemonOptions {
+  client: MatrixClient;
+  spaces: SpaceManager;
+  store: Store;
+  identity: HeartbeatIdentity;
+  syncTimeoutMs: number;
+  ephemeral: boolean;
+  allowedServers: string[];
+  deps: Pick<Deps, "now" | "sleep" | "random">;
+  log: Logger & { info(message: string): void };
+  pid: number;
+}
+
+/** Retry waits grow to this and stay there while the homeserver is away. */
+export const MAX_RETRY_DELAY_MS = 30_000;
+const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
+
+/** Failures that pass: the server is away, busy or rate limiting. Anything else needs a person. */
+function isTransient(err: unknown): boolean {
+  return err instanceof NetworkError || err instanceof RateLimitError ||
+    err instanceof MatrixError && (err.status >= 500 || err.status === 429);
+}
+
+export class Daemon {
+  readonly #o: DaemonOptions;
+  readonly #heartbeat: Heartbeat;
+  #status: DaemonStatus;
+
+  constructor(options: DaemonOptions) {
+    this.#o = options;
+    this.#heartbeat = new Heartbeat(options.client, options.identity, options.deps.now);
+    this.#status = {
+      pid: options.pid,
+      name: options.identity.name,
+      startedAt: options.deps.now(),
+      lastSyncAt: null,
+      state: "booting",
+      lastError: null,
+      spaceId: null,
+      lobbyId: null,
+      roomId: null,
+      droppedSenders: 0,
+    };
+  }
+
+  async #report(change: Partial<DaemonStatus>): Promise<void> {
+    this.#status = { ...this.#status, ...change };
+    await this.#o.store.saveDaemonStatus(this.#status);
+  }
+
+  /** Runs until `signal` aborts, then writes a final offline beat. */
+  async run(signal: AbortSignal): Promise<void> {
+    await this.#report({ state: "booting" });
+    const place = await this.#boot(signal);
+    if (!place) return await this.#report({ state: "stopped" });
+    const targets = [place.roomId, place.directory.lobbyId].filter((id): id is string =>
+      id !== null
+    );
+    const beating = this.#beatLoop(targets, signal);
+    try {
+      await this.#syncLoop(place, signal);
+    } finally {
+      await beating;
+      try {
+        await this.#heartbeat.beat(targets, "offline");
+      } catch (err) {
+        this.#o.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
+      }
+      await this.#report({ state: "stopped" });
+    }
+  }
+
+  /** Boot steps are retried with backoff while the failure is transient; undefined when stopped first. */
+  async #boot(
+    signal: AbortSignal,
+  ): Promise<{ directory: Directory; roomId: string | null } | undefined> {
+    const { spaces, identity, ephemeral, deps, log } = this.#o;
+    if (ephemeral) await spaces.startupJitter();
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const directory = await spaces.open();
+        const roomId = directory.spaceId === null
+          ? null
+          : await spaces.registerAgent(identity.name, identity, directory.spaceId);
+        await this.#report({
+          spaceId: directory.spaceId,
+          lobbyId: directory.lobbyId,
+          roomId,
+          lastError: null,
+        });
+        log.info(`Agent "${identity.name}" is up${roomId ? "" : " in lobby-only mode"}.`);
+        return { directory, roomId };
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
+        log.warn(
+          `Booting failed (${(err as Error).message}); retrying in ${Math.ceil(wait / 1000)} s.`,
+        );
+        await this.#report({ state: "retrying", lastError: (err as Error).message });
+        await deps.sleep(wait, signal).catch(() => {});
+      }
+    }
+    return undefined;
+  }
+
+  async #beatLoop(targets: string[], signal: AbortSignal): Promise<void> {
+    const { deps, identity, log } = this.#o;
+    while (!signal.aborted) {
+      try {
+        await this.#heartbeat.beat(targets, "online");
+      } catch (err) {
+        log.warn(`A heartbeat failed: ${(err as Error).message}`);
+      }
+      await deps.sleep(identity.intervalMs, signal).catch(() => {});
+    }
+  }
+
+  async #syncLoop(
+    place: { directory: Directory; roomId: string | null },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { client, store, deps, log, identity, syncTimeoutMs } = this.#o;
+    const context: RouteContext = {
+      userId: identity.userId,
+      roomId: place.roomId,
+      lobbyId: place.directory.lobbyId,
+      allowedServers: new Set(this.#o.allowedServers),
+    };
+    let since = await store.syncToken();
+    for (let failures = 0; !signal.aborted;) {
+      try {
+        const filter = await this.#filterId();
+        const response = await client.sync({
+          filter,
+          since,
+          timeoutMs: since ? syncTimeoutMs : 0,
+          signal,
+        });
+        // A first sync only marks where the inbox starts; history before it is not news.
+        const messages = since ? await this.#collect(response, since, context) : [];
+        const added = await store.commitBatch(messages, response.next_batch);
+        if (added > 0) log.debug(`${added} new message(s) in the inbox`);
+        since = response.next_batch;
+        failures = 0;
+        await this.#report({ state: "running", lastSyncAt: deps.now(), lastError: null });
+      } catch (err) {
+        if (signal.aborted) break;
+        if (!isTransient(err)) throw err;
+        failures++;
+        const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(failures, deps.random, 1000));
+        log.warn(
+          `Sync failed (${(err as Error).message}); retrying in ${Math.ceil(wait / 1000)} s.`,
+        );
+        await this.#report({ state: "retrying", lastError: (err as Error).message });
+        await deps.sleep(wait, signal).catch(() => {});
+      }
+    }
+  }
+
+  async #filterId(): Promise<string> {
+    const { client, store, identity } = this.#o;
+    const known = await store.filterId(FILTER_KEY);
+    if (known) return known;
+    const id = await client.uploadFilter(identity.userId, AGENT_SYNC_FILTER);
+    await store.saveFilterId(FILTER_KEY, id);
+    return id;
+  }
+
+  /** The batch's messages in order, with any gap a limited timeline left filled from /messages. */
+  async #collect(
+    response: SyncResponse,
+    since: string,
+    context: RouteContext,
+  ): Promise<InboxMessage[]> {
+    const messages: InboxMessage[] = [];
+    for (const [roomId, room] of Object.entries(response.rooms?.join ?? {})) {
+      const timeline = room.timeline?.events ?? [];
+      const missed = room.timeline?.limited && room.timeline.prev_batch
+        ? await this.#backfill(roomId, room.timeline.prev_batch, since)
+        : [];
+      for (const event of [...missed, ...timeline]) {
+        const verdict = route(event, roomId, context);
+        if (verdict.kind === "inbox") messages.push(verdict.message);
+        if (verdict.kind === "dropped-sender") this.#status.droppedSenders++;
+      }
+    }
+    return messages;
+  }
+
+  async #backfill(roomId: string, from: string, since: string) {
+    const older = [];
+    for (let token: string | undefined = from; token;) {
+      const page = await this.#o.client.messages(roomId, {
+        dir: "b",
+        from: token,
+        to: since,
+        limit: 100,
+        types: ["m.room.message"],
+      });
+      if (page.chunk.length === 0) break;
+      older.push(...page.chunk);
+      token = page.end;
+    }
+    return older.reverse();
+  }
+}
