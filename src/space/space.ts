@@ -91,11 +91,8 @@ export class SpaceManager {
     alias: string,
     request: CreateRoomRequest,
   ): Promise<{ roomId: string; created: boolean }> {
-    try {
-      return { roomId: await this.client.join(alias, [this.serverName]), created: false };
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    const existing = await this.#joinSoon(alias, { missingIsFinal: true });
+    if (existing !== undefined) return { roomId: existing, created: false };
     try {
       const roomId = await this.client.createRoom({
         ...request,
@@ -106,15 +103,24 @@ export class SpaceManager {
       if (!lostCreationRace(err)) throw err;
       this.options.log.debug(`lost the race to create "${alias}"; joining the winner's room`);
     }
-    return { roomId: await this.#joinSoon(alias), created: false };
+    return { roomId: (await this.#joinSoon(alias, { missingIsFinal: false }))!, created: false };
   }
 
-  /** The alias can exist a moment before its room is joinable, so 403 and 404 are retried briefly. */
-  async #joinSoon(alias: string): Promise<string> {
+  /**
+   * Synapse publishes an alias before it sets the new room's join rule, so a
+   * fresh room can refuse (403) or, right after a lost race, not resolve (404)
+   * for a moment: both are retried briefly. With `missingIsFinal`, a 404 on
+   * the first try means the room does not exist (undefined).
+   */
+  async #joinSoon(
+    alias: string,
+    options: { missingIsFinal: boolean },
+  ): Promise<string | undefined> {
     for (let attempt = 1;; attempt++) {
       try {
         return await this.client.join(alias, [this.serverName]);
       } catch (err) {
+        if (options.missingIsFinal && attempt === 1 && isNotFound(err)) return undefined;
         const early = err instanceof MatrixError && (err.status === 403 || err.status === 404);
         if (!early || attempt >= JOIN_RETRIES) throw err;
         await this.options.deps.sleep(JOIN_RETRY_BASE_MS * attempt);
@@ -142,11 +148,13 @@ export class SpaceManager {
   open(options: { create: false }): Promise<Directory | null>;
   async open(options: { create?: boolean } = {}): Promise<Directory | null> {
     const create = options.create ?? true;
-    const room = (alias: string, request: CreateRoomRequest) =>
-      create ? this.ensureRoom(alias, request).then((r) => r.roomId) : this.#joinExisting(alias);
+    const room = async (alias: string, request: CreateRoomRequest) =>
+      create
+        ? (await this.ensureRoom(alias, request)).roomId
+        : await this.#joinSoon(alias, { missingIsFinal: true });
     let spaceId: string | null = null;
     try {
-      spaceId = await room(this.aliases.space, spaceRoom(this.#roomOptions()));
+      spaceId = await room(this.aliases.space, spaceRoom(this.#roomOptions())) ?? null;
     } catch (err) {
       if (!(err instanceof MatrixError) || err instanceof RateLimitError) throw err;
       this.options.log.warn(
@@ -154,15 +162,8 @@ export class SpaceManager {
           "working in lobby-only mode.",
       );
     }
-    const lobbyId = await room(this.aliases.lobby, lobbyRoom(this.#roomOptions())).catch((err) => {
-      if (!create && isNotFound(err)) return null;
-      throw err;
-    });
-    return lobbyId === null ? null : { spaceId, lobbyId };
-  }
-
-  async #joinExisting(alias: string): Promise<string> {
-    return await this.client.join(alias, [this.serverName]);
+    const lobbyId = await room(this.aliases.lobby, lobbyRoom(this.#roomOptions()));
+    return lobbyId === undefined ? null : { spaceId, lobbyId };
   }
 
   /** Creates or adopts the agent's room and links it into the Space. Running it again changes nothing. */

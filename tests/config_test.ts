@@ -1,0 +1,454 @@
+import assert from "node:assert/strict";
+import {
+  CONFIG_KEYS,
+  configFilePath,
+  defaultDirs,
+  loadConfig,
+  readConfigFile,
+  resolveConfig,
+  type Sources,
+} from "../src/config.ts";
+import { ConfigError, ExitCode } from "../src/errors.ts";
+import { fakeDeps, rejection } from "./support/fakes.ts";
+
+const FILE = "/etc/cchat/config.json";
+const DEFAULTS = { dataDir: "/state/cchat", configDir: "/conf/cchat" };
+
+function sources(
+  overrides: {
+    flags?: Sources["flags"];
+    env?: Record<string, string>;
+    file?: Record<string, unknown>;
+  } = {},
+): Sources {
+  const env = overrides.env ?? {};
+  return {
+    flags: overrides.flags ?? {},
+    env: (name) => env[name],
+    file: overrides.file ?? {},
+    filePath: FILE,
+    defaults: DEFAULTS,
+  };
+}
+
+/** The ConfigError a resolution throws, checked for its exit code and hint. */
+function configError(s: Sources): ConfigError {
+  try {
+    resolveConfig(s);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    assert.equal(err.exitCode, ExitCode.config);
+    assert.equal(err.exitCode, 3);
+    assert.ok(err.hint && err.hint.length > 0, "a ConfigError carries a hint");
+    return err;
+  }
+  throw new Error("expected resolveConfig to throw");
+}
+
+Deno.test("resolveConfig defaults", () => {
+  assert.deepEqual(resolveConfig(sources()), {
+    aliasPrefix: "agents",
+    federate: false,
+    heartbeatIntervalMs: 60_000,
+    staleAfter: 3,
+    maxRetryWaitMs: 120_000,
+    syncTimeoutMs: 30_000,
+    allowedServers: [],
+    dataDir: "/state/cchat",
+    configDir: "/conf/cchat",
+  });
+});
+
+Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) => {
+  await t.step("homeserver from each layer", () => {
+    const all = sources({
+      flags: { homeserver: "https://flag.example" },
+      env: { CCHAT_HOMESERVER: "https://env.example" },
+      file: { homeserver: "https://file.example" },
+    });
+    assert.equal(resolveConfig(all).homeserver, "https://flag.example");
+    const noFlag = sources({
+      env: { CCHAT_HOMESERVER: "https://env.example" },
+      file: { homeserver: "https://file.example" },
+    });
+    assert.equal(resolveConfig(noFlag).homeserver, "https://env.example");
+    assert.equal(
+      resolveConfig(sources({ file: { homeserver: "https://file.example" } })).homeserver,
+      "https://file.example",
+    );
+    assert.equal(resolveConfig(sources()).homeserver, undefined);
+  });
+
+  await t.step("name from each layer, trimmed", () => {
+    assert.equal(
+      resolveConfig(sources({
+        flags: { name: " flagname " },
+        env: { CCHAT_NAME: "envname" },
+        file: { name: "filename" },
+      })).name,
+      "flagname",
+    );
+    assert.equal(
+      resolveConfig(sources({ env: { CCHAT_NAME: "envname" }, file: { name: "filename" } })).name,
+      "envname",
+    );
+    assert.equal(resolveConfig(sources({ file: { name: "filename" } })).name, "filename");
+  });
+
+  await t.step("heartbeat interval in seconds becomes milliseconds", () => {
+    const all = sources({
+      flags: { heartbeatIntervalMs: "5" },
+      env: { CCHAT_HEARTBEAT_INTERVAL: "10" },
+      file: { heartbeat_interval: 20 },
+    });
+    assert.equal(resolveConfig(all).heartbeatIntervalMs, 5_000);
+    assert.equal(
+      resolveConfig(sources({
+        env: { CCHAT_HEARTBEAT_INTERVAL: "1.5" },
+        file: { heartbeat_interval: 20 },
+      })).heartbeatIntervalMs,
+      1_500,
+    );
+    assert.equal(
+      resolveConfig(sources({ file: { heartbeat_interval: 20 } })).heartbeatIntervalMs,
+      20_000,
+    );
+  });
+
+  await t.step("federate, alias prefix, stale_after, max_retry_wait, sync_timeout", () => {
+    const fromFile = resolveConfig(sources({
+      file: {
+        federate: true,
+        alias_prefix: "bots",
+        stale_after: 2.5,
+        max_retry_wait: 0,
+        sync_timeout: 45,
+        data_dir: "/data/from-file",
+      },
+    }));
+    assert.equal(fromFile.federate, true);
+    assert.equal(fromFile.aliasPrefix, "bots");
+    assert.equal(fromFile.staleAfter, 2.5);
+    assert.equal(fromFile.maxRetryWaitMs, 0);
+    assert.equal(fromFile.syncTimeoutMs, 45_000);
+    assert.equal(fromFile.dataDir, "/data/from-file");
+
+    const envWins = resolveConfig(sources({
+      env: {
+        CCHAT_FEDERATE: "no",
+        CCHAT_ALIAS_PREFIX: "envbots",
+        CCHAT_STALE_AFTER: "4",
+        CCHAT_MAX_RETRY_WAIT: "7",
+        CCHAT_SYNC_TIMEOUT: "2",
+        CCHAT_DATA_DIR: "/data/from-env",
+      },
+      file: {
+        federate: true,
+        alias_prefix: "bots",
+        stale_after: 2.5,
+        max_retry_wait: 0,
+        sync_timeout: 45,
+        data_dir: "/data/from-file",
+      },
+    }));
+    assert.equal(envWins.federate, false);
+    assert.equal(envWins.aliasPrefix, "envbots");
+    assert.equal(envWins.staleAfter, 4);
+    assert.equal(envWins.maxRetryWaitMs, 7_000);
+    assert.equal(envWins.syncTimeoutMs, 2_000);
+    assert.equal(envWins.dataDir, "/data/from-env");
+
+    const flagWins = resolveConfig(sources({
+      flags: { federate: "YES", dataDir: "/data/from-flag" },
+      env: { CCHAT_FEDERATE: "no", CCHAT_DATA_DIR: "/data/from-env" },
+    }));
+    assert.equal(flagWins.federate, true);
+    assert.equal(flagWins.dataDir, "/data/from-flag");
+  });
+
+  await t.step("a file value of null counts as unset", () => {
+    const config = resolveConfig(sources({ file: { homeserver: null, heartbeat_interval: null } }));
+    assert.equal(config.homeserver, undefined);
+    assert.equal(config.heartbeatIntervalMs, 60_000);
+  });
+
+  await t.step("boolean spellings", () => {
+    for (const [raw, expected] of [["1", true], ["TRUE", true], ["yes", true], ["0", false]]) {
+      const config = resolveConfig(sources({ env: { CCHAT_FEDERATE: raw as string } }));
+      assert.equal(config.federate, expected, raw as string);
+    }
+  });
+
+  await t.step("a homeserver URL loses its trailing slashes", () => {
+    assert.equal(
+      resolveConfig(sources({ flags: { homeserver: "http://127.0.0.1:8008//" } })).homeserver,
+      "http://127.0.0.1:8008",
+    );
+  });
+});
+
+Deno.test("resolveConfig rejections name the source and the value", async (t) => {
+  await t.step("a bad URL from a flag", () => {
+    const err = configError(sources({ flags: { homeserver: "matrix.example.org" } }));
+    assert.equal(
+      err.message,
+      'The homeserver base URL from the --homeserver flag is "matrix.example.org", ' +
+        'not an http(s) URL such as "https://matrix.example.org".',
+    );
+    assert.equal(err.hint, "Fix the --homeserver flag.");
+  });
+
+  await t.step("a non-http URL from the environment", () => {
+    const err = configError(sources({ env: { CCHAT_HOMESERVER: "ftp://hs.example" } }));
+    assert.match(err.message, /from \$CCHAT_HOMESERVER is "ftp:\/\/hs\.example"/);
+    assert.equal(err.hint, "Fix $CCHAT_HOMESERVER.");
+  });
+
+  await t.step("a bad URL from the file names the key and the path", () => {
+    const err = configError(sources({ file: { homeserver: "not a url" } }));
+    assert.match(err.message, /from "homeserver" in "\/etc\/cchat\/config\.json" is "not a url"/);
+    assert.equal(err.hint, `Fix "homeserver" in "${FILE}".`);
+  });
+
+  await t.step("negative seconds", () => {
+    const err = configError(sources({ env: { CCHAT_MAX_RETRY_WAIT: "-1" } }));
+    assert.equal(
+      err.message,
+      'The longest wait a rate limit may impose, in seconds from $CCHAT_MAX_RETRY_WAIT is "-1", ' +
+        "not a number of seconds of at least 0.",
+    );
+  });
+
+  await t.step("NaN seconds", () => {
+    const err = configError(sources({ file: { sync_timeout: "soon" } }));
+    assert.match(err.message, /from "sync_timeout" in "\/etc\/cchat\/config\.json" is "soon"/);
+    assert.match(err.message, /not a number of seconds of at least 1\.$/);
+  });
+
+  await t.step("seconds below the minimum", () => {
+    const err = configError(sources({ flags: { heartbeatIntervalMs: "0.5" } }));
+    assert.match(err.message, /is "0\.5", not a number of seconds of at least 1\./);
+    assert.match(err.message, /flag/);
+  });
+
+  await t.step("a non-positive stale_after", () => {
+    const err = configError(sources({ env: { CCHAT_STALE_AFTER: "0" } }));
+    assert.match(err.message, /from \$CCHAT_STALE_AFTER is "0", not a positive number\./);
+  });
+
+  await t.step("a bad boolean", () => {
+    const err = configError(sources({ env: { CCHAT_FEDERATE: "maybe" } }));
+    assert.equal(
+      err.message,
+      'The let other servers join new rooms from $CCHAT_FEDERATE is "maybe", not "true" or "false".',
+    );
+    assert.equal(err.hint, "Fix $CCHAT_FEDERATE.");
+  });
+
+  await t.step("empty text", () => {
+    const flag = configError(sources({ flags: { name: "   " } }));
+    assert.equal(
+      flag.message,
+      `The this agent's name from the --name flag is "   ", not a non-empty text.`,
+    );
+    const file = configError(sources({ file: { alias_prefix: "" } }));
+    assert.match(file.message, /from "alias_prefix" in "\/etc\/cchat\/config\.json" is ""/);
+    const env = configError(sources({ env: { CCHAT_DATA_DIR: "" } }));
+    assert.match(env.message, /from \$CCHAT_DATA_DIR is "", not a non-empty text\./);
+  });
+
+  await t.step("the chosen source is the one blamed, not a lower one", () => {
+    const err = configError(sources({
+      flags: { homeserver: "bad" },
+      env: { CCHAT_HOMESERVER: "https://ok.example" },
+    }));
+    assert.match(err.message, /--homeserver flag is "bad"/);
+    assert.doesNotMatch(err.message, /CCHAT_HOMESERVER/);
+  });
+
+  await t.step("an unknown file key is rejected, listing the known keys", () => {
+    const err = configError(sources({ file: { homeserver: "https://hs.example", colour: "red" } }));
+    assert.equal(err.message, `The config file "${FILE}" has the unknown key "colour".`);
+    const known = CONFIG_KEYS.map((k) => k.file);
+    assert.equal(err.hint, `Known keys: ${known.join(", ")}.`);
+    for (const key of ["homeserver", "name", "alias_prefix", "allowed_servers", "data_dir"]) {
+      assert.ok(err.hint?.includes(key), key);
+    }
+  });
+});
+
+Deno.test("allowed_servers list parsing", async (t) => {
+  await t.step('from the environment: "a, b"', () => {
+    const config = resolveConfig(sources({ env: { CCHAT_ALLOWED_SERVERS: "a, b" } }));
+    assert.deepEqual(config.allowedServers, ["a", "b"]);
+  });
+  await t.step("empty items are dropped", () => {
+    const config = resolveConfig(sources({ env: { CCHAT_ALLOWED_SERVERS: " ,a.org,, b.org ," } }));
+    assert.deepEqual(config.allowedServers, ["a.org", "b.org"]);
+  });
+  await t.step("from a JSON array in the file", () => {
+    const config = resolveConfig(sources({ file: { allowed_servers: ["hs.one", "hs.two"] } }));
+    assert.deepEqual(config.allowedServers, ["hs.one", "hs.two"]);
+  });
+  await t.step("the environment wins over the file", () => {
+    const config = resolveConfig(sources({
+      env: { CCHAT_ALLOWED_SERVERS: "env.org" },
+      file: { allowed_servers: ["hs.one"] },
+    }));
+    assert.deepEqual(config.allowedServers, ["env.org"]);
+  });
+});
+
+Deno.test("defaultDirs", async (t) => {
+  await t.step("with XDG variables", () => {
+    const env: Record<string, string> = {
+      HOME: "/home/u",
+      XDG_CONFIG_HOME: "/xdg/config",
+      XDG_STATE_HOME: "/xdg/state",
+    };
+    assert.deepEqual(defaultDirs((n) => env[n]), {
+      configDir: "/xdg/config/cchat",
+      dataDir: "/xdg/state/cchat",
+    });
+  });
+  await t.step("without XDG variables, under HOME", () => {
+    const env: Record<string, string> = { HOME: "/home/u" };
+    assert.deepEqual(defaultDirs((n) => env[n]), {
+      configDir: "/home/u/.config/cchat",
+      dataDir: "/home/u/.local/state/cchat",
+    });
+  });
+  await t.step("empty XDG variables fall back to HOME", () => {
+    const env: Record<string, string> = { HOME: "/h", XDG_CONFIG_HOME: "", XDG_STATE_HOME: "" };
+    assert.deepEqual(defaultDirs((n) => env[n]), {
+      configDir: "/h/.config/cchat",
+      dataDir: "/h/.local/state/cchat",
+    });
+  });
+  await t.step("without HOME, relative to the working directory", () => {
+    assert.deepEqual(defaultDirs(() => undefined), {
+      configDir: "./.config/cchat",
+      dataDir: "./.local/state/cchat",
+    });
+  });
+});
+
+Deno.test("configFilePath", async (t) => {
+  await t.step("honours CCHAT_CONFIG", () => {
+    const env: Record<string, string> = {
+      CCHAT_CONFIG: "/elsewhere/c.json",
+      XDG_CONFIG_HOME: "/xdg",
+    };
+    assert.equal(configFilePath((n) => env[n]), "/elsewhere/c.json");
+  });
+  await t.step("defaults to config.json in the config dir", () => {
+    const env: Record<string, string> = { XDG_CONFIG_HOME: "/xdg" };
+    assert.equal(configFilePath((n) => env[n]), "/xdg/cchat/config.json");
+    const home: Record<string, string> = { HOME: "/home/u" };
+    assert.equal(configFilePath((n) => home[n]), "/home/u/.config/cchat/config.json");
+  });
+});
+
+Deno.test("readConfigFile", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-config-" });
+  try {
+    await t.step("a missing file is empty", async () => {
+      assert.deepEqual(await readConfigFile(`${dir}/absent.json`), {});
+    });
+    await t.step("a JSON object is returned as is", async () => {
+      const path = `${dir}/good.json`;
+      await Deno.writeTextFile(path, '{"name": "builder", "federate": true}');
+      assert.deepEqual(await readConfigFile(path), { name: "builder", federate: true });
+    });
+    await t.step("invalid JSON is a ConfigError naming the path", async () => {
+      const path = `${dir}/broken.json`;
+      await Deno.writeTextFile(path, "{ name: builder");
+      const err = await rejection(readConfigFile(path));
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.exitCode, 3);
+      assert.ok(err.message.startsWith(`The config file "${path}" is not a JSON object (`));
+      assert.match(err.hint ?? "", /homeserver/);
+    });
+    for (const [label, body] of [["an array", "[1, 2]"], ["null", "null"], ["a string", '"x"']]) {
+      await t.step(`${label} is a ConfigError naming the path`, async () => {
+        const path = `${dir}/not-object.json`;
+        await Deno.writeTextFile(path, body);
+        const err = await rejection(readConfigFile(path));
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, `The config file "${path}" is not a JSON object (not an object).`);
+      });
+    }
+    await t.step("a directory in place of the file is a ConfigError naming the path", async () => {
+      const err = await rejection(readConfigFile(dir));
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.message.includes(`"${dir}"`));
+      assert.equal(err.exitCode, 3);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-load-" });
+  try {
+    const path = `${dir}/config.json`;
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({
+        homeserver: "https://file.example/",
+        name: "from-file",
+        heartbeat_interval: 15,
+        allowed_servers: ["a.org", "b.org"],
+      }),
+    );
+
+    await t.step("file values, env over file, flags over env, XDG defaults", async () => {
+      const { deps, env } = fakeDeps();
+      env.CCHAT_CONFIG = path;
+      env.XDG_CONFIG_HOME = `${dir}/xdg-config`;
+      env.XDG_STATE_HOME = `${dir}/xdg-state`;
+      env.CCHAT_NAME = "from-env";
+      const config = await loadConfig(deps, { heartbeatIntervalMs: "2" });
+      assert.deepEqual(config, {
+        homeserver: "https://file.example",
+        name: "from-env",
+        aliasPrefix: "agents",
+        federate: false,
+        heartbeatIntervalMs: 2_000,
+        staleAfter: 3,
+        maxRetryWaitMs: 120_000,
+        syncTimeoutMs: 30_000,
+        allowedServers: ["a.org", "b.org"],
+        configDir: `${dir}/xdg-config/cchat`,
+        dataDir: `${dir}/xdg-state/cchat`,
+      });
+    });
+
+    await t.step("a bad file value is blamed on the file's key and path", async () => {
+      const bad = `${dir}/bad.json`;
+      await Deno.writeTextFile(bad, JSON.stringify({ stale_after: -2 }));
+      const { deps, env } = fakeDeps();
+      env.CCHAT_CONFIG = bad;
+      const err = await rejection(loadConfig(deps, {}));
+      assert.ok(err instanceof ConfigError);
+      assert.equal(
+        err.message,
+        `The intervals after which an agent is offline from "stale_after" in "${bad}" is "-2", ` +
+          "not a positive number.",
+      );
+    });
+
+    await t.step("no file at all gives the defaults", async () => {
+      const { deps, env } = fakeDeps();
+      env.CCHAT_CONFIG = `${dir}/none.json`;
+      env.HOME = "/home/nobody";
+      const config = await loadConfig(deps, {});
+      assert.equal(config.homeserver, undefined);
+      assert.equal(config.configDir, "/home/nobody/.config/cchat");
+      assert.equal(config.dataDir, "/home/nobody/.local/state/cchat");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,140 @@
+/**
+ * The real `cchat` CLI as child processes, one private config and state
+ * directory per agent, against the test homeserver. Children inherit
+ * DENO_COVERAGE_DIR, so their coverage counts.
+ */
+import { writeCredentials } from "../../src/credentials.ts";
+import type { TestHomeserver, TestUser } from "./homeserver.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface AgentCli {
+  name: string;
+  user: TestUser;
+  env: Record<string, string>;
+  run(args: string[], stdin?: string): Promise<CliResult>;
+  /** `cchat daemon`, running until stopped. */
+  daemon(extra?: string[]): RunningDaemon;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface RunningDaemon {
+  /** SIGTERM for a clean stop, SIGKILL for a crash. */
+  stop(signal?: Deno.Signal): Promise<CliResult>;
+}
+
+export async function cchat(
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+export interface AgentOptions {
+  prefix: string;
+  /** Heartbeat interval in seconds. */
+  interval?: number;
+  /** The daemon's /sync long-poll in seconds. */
+  syncTimeout?: number;
+  extraEnv?: Record<string, string>;
+}
+
+/** An agent with a stored login (no password login: Synapse rate-limits those). */
+export async function agentCli(
+  hs: TestHomeserver,
+  user: TestUser,
+  name: string,
+  options: AgentOptions,
+): Promise<AgentCli> {
+  const root = await Deno.makeTempDir({ prefix: `cchat-${name}-` });
+  const env = {
+    XDG_CONFIG_HOME: `${root}/config`,
+    XDG_STATE_HOME: `${root}/state`,
+    CCHAT_NAME: name,
+    CCHAT_ALIAS_PREFIX: options.prefix,
+    CCHAT_HEARTBEAT_INTERVAL: String(options.interval ?? 1),
+    CCHAT_SYNC_TIMEOUT: String(options.syncTimeout ?? 2),
+    ...options.extraEnv,
+  };
+  await writeCredentials(`${root}/config/cchat`, {
+    homeserver: hs.baseUrl,
+    userId: user.userId,
+    accessToken: user.accessToken,
+    deviceId: user.deviceId,
+  });
+  return {
+    name,
+    user,
+    env,
+    run: (args, stdin) => cchat(args, env, stdin),
+    daemon(extra = []) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "daemon", ...extra],
+        env: { NO_COLOR: "1", ...env },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      return {
+        async stop(signal: Deno.Signal = "SIGTERM") {
+          try {
+            child.kill(signal);
+          } catch {
+            // Already gone; its output still tells why.
+          }
+          const { code, stdout, stderr } = await output;
+          const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+          return { code, stdout: decode(stdout), stderr: decode(stderr) };
+        },
+      };
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** `cchat who --json` as a name → status map. */
+export async function statuses(agent: AgentCli, all = true): Promise<Record<string, string>> {
+  const result = await agent.run(["--json", "who", ...(all ? ["--all"] : [])]);
+  if (result.code !== 0) throw new Error(`who failed (${result.code}): ${result.stderr}`);
+  const report = JSON.parse(result.stdout) as { agents: { name: string; status: string }[] };
+  return Object.fromEntries(report.agents.map((a) => [a.name, a.status]));
+}
