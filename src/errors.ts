@@ -75,9 +75,16 @@ export class MatrixError extends CchatError {
   readonly request: string;
 
   constructor(details: MatrixErrorDetails, options: CchatErrorOptions = {}) {
+    const exitCode = exitCodeForStatus(details.status, details.errcode);
     super(
       `${details.request} failed: ${details.status} ${details.errcode}: ${details.error}`,
-      { exitCode: exitCodeForStatus(details.status, details.errcode), ...options },
+      {
+        exitCode,
+        hint: exitCode === ExitCode.auth
+          ? 'The access token is no longer valid: run "cchat login --force", or set a new CCHAT_ACCESS_TOKEN.'
+          : undefined,
+        ...options,
+      },
     );
     this.status = details.status;
     this.errcode = details.errcode;

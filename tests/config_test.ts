@@ -375,7 +375,10 @@ Deno.test("readConfigFile", async (t) => {
         await Deno.writeTextFile(path, body);
         const err = await rejection(readConfigFile(path));
         assert.ok(err instanceof ConfigError);
-        assert.equal(err.message, `The config file "${path}" is not a JSON object (not an object).`);
+        assert.equal(
+          err.message,
+          `The config file "${path}" is not a JSON object (not an object).`,
+        );
       });
     }
     await t.step("a directory in place of the file is a ConfigError naming the path", async () => {

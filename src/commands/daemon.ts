@@ -1,6 +1,7 @@
 import { Daemon } from "../daemon/daemon.ts";
 import type { Deps } from "../deps.ts";
 import type { Output } from "../output.ts";
+import { validateAgentName } from "../space/names.ts";
 import { VERSION } from "../version.ts";
 import { openSession, requireName } from "./context.ts";
 
@@ -12,6 +13,8 @@ export interface DaemonCommandOptions {
 
 /** Runs the agent until SIGINT or SIGTERM, then says goodbye with an offline beat. */
 export async function run(deps: Deps, out: Output, options: DaemonCommandOptions): Promise<number> {
+  // A bad name fails before any file or request is touched.
+  if (options.name !== undefined) validateAgentName(options.name);
   await using session = await openSession(deps, out, {
     name: options.name,
     heartbeatIntervalMs: options.interval,

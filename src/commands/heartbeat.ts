@@ -2,6 +2,7 @@ import { Heartbeat } from "../daemon/heartbeat.ts";
 import type { Deps } from "../deps.ts";
 import { MatrixError } from "../errors.ts";
 import type { Output } from "../output.ts";
+import { validateAgentName } from "../space/names.ts";
 import { VERSION } from "../version.ts";
 import { openSession, requireName, type Session } from "./context.ts";
 
@@ -16,6 +17,8 @@ export interface HeartbeatOptions {
  * (idempotently) and beats again.
  */
 export async function run(deps: Deps, out: Output, options: HeartbeatOptions): Promise<number> {
+  // A bad name fails before any file or request is touched.
+  if (options.name !== undefined) validateAgentName(options.name);
   await using session = await openSession(deps, out, { name: options.name });
   const name = requireName(session.config);
   const heartbeat = new Heartbeat(session.client, {

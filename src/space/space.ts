@@ -60,6 +60,15 @@ function lostCreationRace(err: unknown): boolean {
     (err.status === 400 && err.errcode === "M_ROOM_IN_USE" || err.status === 409);
 }
 
+/**
+ * The server refused this room (forbidden, not found, bad request): the agent
+ * can live without it. A dead token, a rate limit or a sick server is no
+ * refusal, and must reach the caller.
+ */
+const isRefusal = (err: unknown): err is MatrixError =>
+  err instanceof MatrixError && !(err instanceof RateLimitError) && err.status >= 400 &&
+  err.status < 500 && err.status !== 401 && err.status !== 429;
+
 const isNotFound = (err: unknown) => err instanceof MatrixError && err.status === 404;
 
 export class SpaceManager {
@@ -156,7 +165,7 @@ export class SpaceManager {
     try {
       spaceId = await room(this.aliases.space, spaceRoom(this.#roomOptions())) ?? null;
     } catch (err) {
-      if (!(err instanceof MatrixError) || err instanceof RateLimitError) throw err;
+      if (!isRefusal(err)) throw err;
       this.options.log.warn(
         `The Space "${this.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
           "working in lobby-only mode.",

@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { route, type RouteContext, type Verdict } from "../../src/daemon/route.ts";
+import type { InboxMessage } from "../../src/daemon/store.ts";
+import type { MatrixEvent } from "../../src/matrix/types.ts";
+
+const ME = "@me:hs";
+const OWN = "!own:hs";
+const LOBBY = "!lobby:hs";
+const OTHER = "!other:hs";
+
+const ctx: RouteContext = {
+  userId: ME,
+  roomId: OWN,
+  lobbyId: LOBBY,
+  allowedServers: new Set(["hs", "friend.org"]),
+};
+
+function event(overrides: Partial<MatrixEvent> = {}, content: Record<string, unknown> = {}) {
+  return {
+    event_id: "$e1",
+    type: "m.room.message",
+    sender: "@bob:hs",
+    origin_server_ts: 1_700_000_000_123,
+    content: { msgtype: "m.text", body: "hello", ...content },
+    ...overrides,
+  } satisfies MatrixEvent;
+}
+
+function inbox(verdict: Verdict): InboxMessage {
+  assert.equal(verdict.kind, "inbox", `expected an inbox verdict, got ${verdict.kind}`);
+  return (verdict as { kind: "inbox"; message: InboxMessage }).message;
+}
+
+Deno.test("route: what never reaches the inbox", async (t) => {
+  await t.step("the agent's own echo is ignored, even in its own room", () => {
+    assert.deepEqual(route(event({ sender: ME }), OWN, ctx), { kind: "ignored" });
+    assert.deepEqual(route(event({ sender: ME }), LOBBY, ctx), { kind: "ignored" });
+  });
+
+  await t.step("events that are not messages are ignored", () => {
+    for (const type of ["m.room.member", "m.reaction", "dev.cchat.heartbeat", "m.room.name"]) {
+      assert.deepEqual(route(event({ type }), OWN, ctx), { kind: "ignored" }, type);
+    }
+  });
+
+  await t.step("a message without a string body or msgtype is ignored", () => {
+    const noBody = event({ content: { msgtype: "m.text" } });
+    const noType = event({ content: { body: "hi" } });
+    const numericBody = event({ content: { msgtype: "m.text", body: 5 } });
+    const redacted = event({ content: {} });
+    for (const e of [noBody, noType, numericBody, redacted]) {
+      assert.deepEqual(route(e, OWN, ctx), { kind: "ignored" });
+    }
+  });
+
+  await t.step("a sender from a server that is not allowed is dropped", () => {
+    assert.deepEqual(route(event({ sender: "@eve:evil.org" }), OWN, ctx), {
+      kind: "dropped-sender",
+    });
+    assert.deepEqual(route(event({ sender: "@eve:evil.org" }), LOBBY, ctx), {
+      kind: "dropped-sender",
+    });
+  });
+
+  await t.step("a server of another allowed list entry is let in", () => {
+    assert.equal(route(event({ sender: "@amy:friend.org" }), OWN, ctx).kind, "inbox");
+  });
+
+  await t.step("an empty allowlist drops everyone", () => {
+    const closed = { ...ctx, allowedServers: new Set<string>() };
+    assert.deepEqual(route(event(), OWN, closed), { kind: "dropped-sender" });
+  });
+
+  await t.step("a malformed sender id is dropped", () => {
+    for (const sender of ["bob", "bob:hs", "@bob", "@bob:"]) {
+      assert.deepEqual(route(event({ sender }), OWN, ctx), { kind: "dropped-sender" }, sender);
+    }
+  });
+
+  await t.step("another room without a mention is ignored", () => {
+    assert.deepEqual(route(event(), OTHER, ctx), { kind: "ignored" });
+    const someoneElse = event({}, { "m.mentions": { user_ids: ["@other:hs"] } });
+    assert.deepEqual(route(someoneElse, OTHER, ctx), { kind: "ignored" });
+    const malformed = event({}, { "m.mentions": { user_ids: ME } });
+    assert.deepEqual(route(malformed, OTHER, ctx), { kind: "ignored" });
+    const notAnObject = event({}, { "m.mentions": "@me:hs" });
+    assert.deepEqual(route(notAnObject, OTHER, ctx), { kind: "ignored" });
+  });
+
+  await t.step("a body that only names the agent is not a mention", () => {
+    assert.deepEqual(route(event({}, { body: "hey @me:hs" }), OTHER, ctx), { kind: "ignored" });
+  });
+});
+
+Deno.test("route: how a message reaches the inbox", async (t) => {
+  await t.step("the agent's own room is direct, with every field", () => {
+    assert.deepEqual(inbox(route(event(), OWN, ctx)), {
+      eventId: "$e1",
+      roomId: OWN,
+      route: "direct",
+      sender: "@bob:hs",
+      body: "hello",
+      msgtype: "m.text",
+      ts: 1_700_000_000_123,
+      autoReply: true,
+    });
+  });
+
+  await t.step("a mention in the own room is still direct", () => {
+    const e = event({}, { "m.mentions": { user_ids: [ME] } });
+    assert.equal(inbox(route(e, OWN, ctx)).route, "direct");
+  });
+
+  await t.step("the lobby is a broadcast", () => {
+    const m = inbox(route(event(), LOBBY, ctx));
+    assert.equal(m.route, "broadcast");
+    assert.equal(m.roomId, LOBBY);
+  });
+
+  await t.step("a lobby message mentioning the agent is a mention", () => {
+    const e = event({}, { "m.mentions": { user_ids: ["@x:hs", ME] } });
+    assert.equal(inbox(route(e, LOBBY, ctx)).route, "mention");
+  });
+
+  await t.step("a mention in any other room is a mention", () => {
+    const e = event({}, { "m.mentions": { user_ids: [ME] } });
+    const m = inbox(route(e, OTHER, ctx));
+    assert.equal(m.route, "mention");
+    assert.equal(m.roomId, OTHER);
+  });
+
+  await t.step("in lobby-only mode (no own room) the lobby is still a broadcast", () => {
+    const v1 = { ...ctx, roomId: null };
+    assert.equal(inbox(route(event(), LOBBY, v1)).route, "broadcast");
+    assert.deepEqual(route(event(), OWN, v1), { kind: "ignored" });
+  });
+
+  await t.step("m.notice must not be answered automatically; other types may", () => {
+    const notice = inbox(route(event({}, { msgtype: "m.notice" }), OWN, ctx));
+    assert.equal(notice.autoReply, false);
+    assert.equal(notice.msgtype, "m.notice");
+    const emote = inbox(route(event({}, { msgtype: "m.emote" }), OWN, ctx));
+    assert.equal(emote.autoReply, true);
+  });
+
+  await t.step("a reply carries replyTo", () => {
+    const e = event({}, { "m.relates_to": { "m.in_reply_to": { event_id: "$parent" } } });
+    const m = inbox(route(e, OWN, ctx));
+    assert.equal(m.replyTo, "$parent");
+    assert.equal(m.threadRoot, undefined);
+  });
+
+  await t.step("a threaded reply carries threadRoot and replyTo", () => {
+    const e = event({}, {
+      "m.relates_to": {
+        rel_type: "m.thread",
+        event_id: "$root",
+        is_falling_back: false,
+        "m.in_reply_to": { event_id: "$inner" },
+      },
+    });
+    const m = inbox(route(e, OWN, ctx));
+    assert.equal(m.threadRoot, "$root");
+    assert.equal(m.replyTo, "$inner");
+  });
+
+  await t.step("a thread message without a reply fallback carries only threadRoot", () => {
+    const e = event({}, { "m.relates_to": { rel_type: "m.thread", event_id: "$root" } });
+    const m = inbox(route(e, OWN, ctx));
+    assert.equal(m.threadRoot, "$root");
+    assert.equal(m.replyTo, undefined);
+  });
+
+  await t.step("other relations and malformed ones carry neither", () => {
+    const annotation = event({}, {
+      "m.relates_to": { rel_type: "m.annotation", event_id: "$x" },
+    });
+    const bad = event({}, { "m.relates_to": { "m.in_reply_to": { event_id: 3 } } });
+    const notObject = event({}, { "m.relates_to": "nope" });
+    for (const e of [annotation, bad, notObject]) {
+      const m = inbox(route(e, OWN, ctx));
+      assert.equal(m.replyTo, undefined);
+      assert.equal(m.threadRoot, undefined);
+    }
+  });
+});
