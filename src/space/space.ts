@@ -35,6 +35,8 @@ export interface SpaceManagerOptions {
   deps: Pick<Deps, "now" | "sleep" | "random">;
   log: Logger;
   cache?: AgentCache;
+  /** Intervals after which a silent agent counts as offline. */
+  staleAfter?: number;
 }
 
 /** Where an agent lives: the Space (null in lobby-only mode) and the lobby. */
@@ -244,7 +246,14 @@ export class SpaceManager {
       return [...beats.values()].flatMap((beat) => {
         const alias = this.#aliasOrUndefined(beat.name);
         return alias
-          ? [toAgent({ name: beat.name, userId: beat.userId, roomId: null, alias }, beat, now)]
+          ? [
+            toAgent(
+              { name: beat.name, userId: beat.userId, roomId: null, alias },
+              beat,
+              now,
+              this.options.staleAfter,
+            ),
+          ]
           : [];
       });
     }
@@ -275,7 +284,7 @@ export class SpaceManager {
       const beat = lobbyBeat?.name === entry.name
         ? lobbyBeat
         : await this.#roomBeat(entry.roomId, entry.userId);
-      return toAgent(entry, beat, now);
+      return toAgent(entry, beat, now, this.options.staleAfter);
     }, { concurrency: ROOM_READ_CONCURRENCY });
   }
 

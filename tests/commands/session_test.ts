@@ -1,0 +1,698 @@
+/**
+ * The commands that need a logged-in session, driven through runCli with a
+ * fake homeserver (fakeFetch), virtual time, and temp XDG directories.
+ */
+import assert from "node:assert/strict";
+import { runCli } from "../../src/cli.ts";
+import { credentialsPath, readCredentials, writeCredentials } from "../../src/credentials.ts";
+import { type InboxMessage, Store } from "../../src/daemon/store.ts";
+import type { Deps } from "../../src/deps.ts";
+import { CchatError, ConfigError, ExitCode, UsageError } from "../../src/errors.ts";
+import { MAX_CONTENT_BYTES } from "../../src/commands/send.ts";
+import {
+  fakeDeps,
+  fakeFetch,
+  type Handler,
+  json,
+  type RecordedRequest,
+  rejection,
+  VirtualClock,
+} from "../support/fakes.ts";
+
+const HS = "http://hs.test";
+const BOB = "@bob:hs.test";
+const V3 = "/_matrix/client/v3";
+
+const noRequests: Handler = (r) => {
+  throw new Error(`unexpected request ${r.method} ${r.url.pathname}`);
+};
+
+/** A fake deps object whose XDG directories are a fresh temp dir, removed on dispose. */
+async function harness(handler: Handler = noRequests, overrides: Partial<Deps> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-session-" });
+  const clock = new VirtualClock();
+  const fake = fakeFetch(handler, clock);
+  const { deps, stdout, stderr, env } = fakeDeps({ fetch: fake.fetch, ...overrides }, clock);
+  env.HOME = dir;
+  env.XDG_CONFIG_HOME = `${dir}/config`;
+  env.XDG_STATE_HOME = `${dir}/state`;
+  const configDir = `${dir}/config/cchat`;
+  const dataDir = `${dir}/state/cchat`;
+  return {
+    deps,
+    stdout,
+    stderr,
+    env,
+    clock,
+    requests: fake.requests,
+    configDir,
+    dataDir,
+    cli: (...args: string[]) => clock.run(runCli(args, deps)),
+    login: (userId = BOB) =>
+      writeCredentials(configDir, {
+        homeserver: HS,
+        userId,
+        accessToken: "stored-token",
+        deviceId: "DEV",
+      }),
+    /** Runs `work` on the same KV file the commands use, then closes it. */
+    async store<T>(work: (store: Store) => Promise<T>, userId = BOB): Promise<T> {
+      await Deno.mkdir(dataDir, { recursive: true });
+      const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
+      try {
+        return await work(new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId));
+      } finally {
+        kv.close();
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function message(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage {
+  return {
+    eventId: `$m${n}`,
+    roomId: "!own:hs.test",
+    route: "direct",
+    sender: "@alice:hs.test",
+    body: `note ${n}`,
+    msgtype: "m.text",
+    ts: Date.UTC(2024, 0, 2, 3, 4, n),
+    autoReply: true,
+    ...overrides,
+  };
+}
+
+const call = (r: RecordedRequest) => `${r.method} ${decodeURIComponent(r.url.pathname)}`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+Deno.test("inbox without a session", async (t) => {
+  await t.step("no login, with a homeserver: Not logged in (exit 3)", async () => {
+    await using h = await harness();
+    h.env.CCHAT_HOMESERVER = HS;
+    const err = await rejection(h.cli("inbox"));
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, "Not logged in.");
+    assert.equal(err.exitCode, ExitCode.config);
+    assert.match(err.hint ?? "", /cchat login/);
+    assert.equal(h.requests.length, 0);
+  });
+
+  await t.step("no homeserver at all: No homeserver is configured (exit 3)", async () => {
+    await using h = await harness();
+    const err = await rejection(h.cli("inbox"));
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, "No homeserver is configured.");
+    assert.equal(err.exitCode, 3);
+    assert.equal(h.requests.length, 0);
+  });
+
+  await t.step("a token without a homeserver is still no homeserver", async () => {
+    await using h = await harness();
+    h.env.CCHAT_ACCESS_TOKEN = "t";
+    const err = await rejection(h.cli("inbox"));
+    assert.equal(err.message, "No homeserver is configured.");
+  });
+
+  await t.step("a bad --limit is a usage error before anything else", async () => {
+    await using h = await harness();
+    const err = await rejection(h.cli("inbox", "--limit", "0"));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /"0"/);
+  });
+});
+
+Deno.test("inbox with a stored login", async (t) => {
+  await using h = await harness();
+  await h.login();
+  await h.store((s) => s.commitBatch([message(3), message(1), message(2)], "s1"));
+
+  await t.step("--peek prints every unread message, oldest first, and leaves them", async () => {
+    assert.equal(await h.cli("inbox", "--peek"), 0);
+    assert.deepEqual(h.stdout.lines, [
+      "[2024-01-02 03:04:01] @alice:hs.test (direct): note 1",
+      "[2024-01-02 03:04:02] @alice:hs.test (direct): note 2",
+      "[2024-01-02 03:04:03] @alice:hs.test (direct): note 3",
+    ]);
+    assert.equal((await h.store((s) => s.unread())).length, 3);
+  });
+
+  await t.step("--json --limit 2 prints a JSON array of two and marks them read", async () => {
+    h.stdout.text = "";
+    assert.equal(await h.cli("--json", "inbox", "--limit", "2"), 0);
+    const printed = JSON.parse(h.stdout.text) as Record<string, unknown>[];
+    assert.equal(h.stdout.lines.length, 1);
+    assert.equal(printed.length, 2);
+    assert.deepEqual(printed.map((m) => m.event_id), ["$m1", "$m2"]);
+    assert.equal(printed[0].auto_reply, true);
+    assert.equal(printed[0].room_id, "!own:hs.test");
+    assert.deepEqual(
+      (await h.store((s) => s.unread())).map((m) => m.eventId),
+      ["$m3"],
+    );
+  });
+
+  await t.step("inbox then shows the third and marks it read", async () => {
+    h.stdout.text = "";
+    assert.equal(await h.cli("inbox"), 0);
+    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
+    assert.deepEqual(await h.store((s) => s.unread()), []);
+  });
+
+  await t.step("an empty inbox says so on stderr and prints no data", async () => {
+    h.stdout.text = "";
+    h.stderr.text = "";
+    assert.equal(await h.cli("inbox"), 0);
+    assert.equal(h.stdout.text, "");
+    assert.equal(h.stderr.text, "No unread messages.\n");
+    assert.equal(await h.cli("--json", "inbox"), 0);
+    assert.equal(h.stdout.text, "[]\n");
+  });
+
+  await t.step("a stored login needs no request to the homeserver", () => {
+    assert.equal(h.requests.length, 0);
+  });
+
+  await t.step("another user's inbox in the same file is not shown", async () => {
+    await h.store((s) => s.commitBatch([message(9)], "c1"), "@carol:hs.test");
+    h.stdout.text = "";
+    assert.equal(await h.cli("--json", "inbox", "--peek"), 0);
+    assert.equal(h.stdout.text, "[]\n");
+  });
+});
+
+Deno.test("wait", async (t) => {
+  await t.step("--timeout 1 with an empty inbox exits 7 on virtual time", async () => {
+    await using h = await harness();
+    await h.login();
+    const started = h.clock.time;
+    const realStart = performance.now();
+    assert.equal(await h.cli("wait", "--timeout", "1"), ExitCode.timeout);
+    assert.equal(ExitCode.timeout, 7);
+    assert.equal(h.stderr.text, "No message within 1 s.\n");
+    assert.equal(h.stdout.text, "");
+    assert.equal(h.clock.time - started, 1_000);
+    assert.deepEqual(h.clock.sleeps, [250, 250, 250, 250]);
+    assert.ok(performance.now() - realStart < 900, "no real waiting");
+  });
+
+  await t.step("a waiting message is printed, marked read, exit 0", async () => {
+    await using h = await harness();
+    await h.login();
+    await h.store((s) => s.commitBatch([message(2), message(1)], "s1"));
+    assert.equal(await h.cli("wait"), 0);
+    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:01] @alice:hs.test (direct): note 1"]);
+    assert.deepEqual((await h.store((s) => s.unread())).map((m) => m.eventId), ["$m2"]);
+    assert.deepEqual(h.clock.sleeps, []);
+  });
+
+  await t.step("--json prints one message object", async () => {
+    await using h = await harness();
+    await h.login();
+    await h.store((s) =>
+      s.commitBatch([message(1, { msgtype: "m.notice", autoReply: false })], "s")
+    );
+    assert.equal(await h.cli("--json", "wait", "--timeout", "5"), 0);
+    const printed = JSON.parse(h.stdout.text);
+    assert.equal(printed.event_id, "$m1");
+    assert.equal(printed.auto_reply, false);
+  });
+
+  await t.step(
+    "a message written while waiting (by another connection) ends the wait",
+    async () => {
+      const clock = new VirtualClock();
+      let polls = 0;
+      const hook: { write?: () => Promise<unknown> } = {};
+      await using h = await harness(noRequests, {
+        sleep: async (ms, signal) => {
+          if (++polls === 3) await hook.write?.();
+          return await clock.sleep(ms, signal);
+        },
+        now: clock.now,
+      });
+      hook.write = () => h.store((s) => s.commitBatch([message(5)], "s5"));
+      await h.login();
+      const code = await clock.run(runCli(["wait", "--timeout", "30"], h.deps));
+      assert.equal(code, 0);
+      assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:05] @alice:hs.test (direct): note 5"]);
+      assert.equal(polls, 3);
+      assert.deepEqual(await h.store((s) => s.unread()), []);
+    },
+  );
+
+  await t.step("--timeout x is a usage error", async () => {
+    await using h = await harness();
+    await h.login();
+    const err = await rejection(h.cli("wait", "--timeout", "x"));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.message, 'The timeout "x" is not a number of seconds.');
+    const negative = await rejection(h.cli("wait", "--timeout", "-3"));
+    assert.ok(negative instanceof UsageError);
+  });
+});
+
+const LOGIN_OK = { user_id: BOB, access_token: "new-token", device_id: "DEV1" };
+
+Deno.test("login with a password, then again", async (t) => {
+  await using h = await harness(() => json(LOGIN_OK));
+  h.env.CCHAT_PASSWORD = "hunter2";
+
+  await t.step("a password login stores the token with mode 0600", async () => {
+    assert.equal(await h.cli("login", "--homeserver", HS, "--user", "bob"), 0);
+    assert.equal(h.stdout.text, `Logged in as ${BOB} on ${HS}.\n`);
+    assert.deepEqual(h.requests.map(call), [`POST ${V3}/login`]);
+    assert.deepEqual(h.requests[0].body, {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: "bob" },
+      password: "hunter2",
+      initial_device_display_name: "cchat",
+    });
+    const path = credentialsPath(h.configDir);
+    assert.ok(await exists(path));
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.deepEqual(await readCredentials(h.configDir), {
+      homeserver: HS,
+      userId: BOB,
+      accessToken: "new-token",
+      deviceId: "DEV1",
+    });
+    assert.ok(!h.stdout.text.includes("new-token"), "the token is never printed");
+    assert.ok(!h.stderr.text.includes("new-token"), "the token is never printed");
+  });
+
+  await t.step("a second login reuses the stored one without any request", async () => {
+    h.stdout.text = "";
+    assert.equal(await h.cli("login", "--homeserver", HS, "--user", "bob"), 0);
+    assert.equal(h.stdout.text, `Already logged in as ${BOB} on ${HS}.\n`);
+    assert.equal(await h.cli("login"), 0);
+    assert.equal(h.requests.length, 1);
+  });
+
+  await t.step("--json reports already_logged_in", async () => {
+    h.stdout.text = "";
+    assert.equal(await h.cli("--json", "login", "--user", BOB), 0);
+    assert.deepEqual(JSON.parse(h.stdout.text), {
+      user_id: BOB,
+      homeserver: HS,
+      device_id: "DEV1",
+      already_logged_in: true,
+    });
+    assert.equal(h.requests.length, 1);
+  });
+
+  await t.step("--force logs in again", async () => {
+    h.stdout.text = "";
+    assert.equal(await h.cli("login", "--user", "bob", "--force", "--homeserver", HS), 0);
+    assert.equal(h.stdout.text, `Logged in as ${BOB} on ${HS}.\n`);
+    assert.equal(h.requests.length, 2);
+  });
+});
+
+Deno.test("login", async (t) => {
+  await t.step("a stored login of another user is replaced", async () => {
+    await using h = await harness(() => json({ ...LOGIN_OK, user_id: "@alice:hs.test" }));
+    await h.login();
+    h.env.CCHAT_PASSWORD = "pw";
+    assert.equal(await h.cli("login", "--homeserver", HS, "--user", "alice"), 0);
+    assert.equal(h.requests.length, 1);
+    assert.equal(h.stdout.text, `Logged in as @alice:hs.test on ${HS}.\n`);
+    assert.equal((await readCredentials(h.configDir))?.userId, "@alice:hs.test");
+    assert.equal((await Deno.stat(credentialsPath(h.configDir))).mode! & 0o777, 0o600);
+  });
+
+  await t.step("a 403 is an auth error (exit 4) naming the user and homeserver", async () => {
+    await using h = await harness(() =>
+      json({ errcode: "M_FORBIDDEN", error: "Invalid username or password" }, 403)
+    );
+    h.env.CCHAT_PASSWORD = "wrong";
+    const err = await rejection(h.cli("login", "--homeserver", HS, "--user", "bob"));
+    assert.ok(err instanceof CchatError);
+    assert.equal(err.exitCode, ExitCode.auth);
+    assert.equal(err.exitCode, 4);
+    assert.equal(err.message, `Wrong user name or password for "bob" on "${HS}".`);
+    assert.match(err.hint ?? "", /Check both/);
+    assert.equal(h.requests.length, 1, "a password login is never retried");
+    assert.equal(await exists(credentialsPath(h.configDir)), false);
+  });
+
+  await t.step("--token stores CCHAT_ACCESS_TOKEN after a whoami", async () => {
+    await using h = await harness((r) =>
+      r.url.pathname === `${V3}/account/whoami`
+        ? json({ user_id: "@carol:hs.test", device_id: "DEVC" })
+        : noRequests(r)
+    );
+    h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    assert.equal(await h.cli("login", "--homeserver", HS, "--token"), 0);
+    assert.deepEqual(h.requests.map(call), [`GET ${V3}/account/whoami`]);
+    assert.equal(h.requests[0].headers.get("authorization"), "Bearer env-token");
+    assert.deepEqual(await readCredentials(h.configDir), {
+      homeserver: HS,
+      userId: "@carol:hs.test",
+      accessToken: "env-token",
+      deviceId: "DEVC",
+    });
+    assert.equal(h.stdout.text, `Logged in as @carol:hs.test on ${HS}.\n`);
+    assert.equal((await Deno.stat(credentialsPath(h.configDir))).mode! & 0o777, 0o600);
+  });
+
+  await t.step("--token reads the first line of stdin when the env has none", async () => {
+    const stdin = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("piped-token\nignored\n"));
+        c.close();
+      },
+    });
+    await using h = await harness(() => json({ user_id: "@dan:hs.test" }), { stdin });
+    assert.equal(await h.cli("login", "--homeserver", HS, "--token"), 0);
+    assert.equal(h.requests[0].headers.get("authorization"), "Bearer piped-token");
+    assert.equal((await readCredentials(h.configDir))?.accessToken, "piped-token");
+  });
+
+  await t.step("no password (no env, empty stdin) is a usage error, no request", async () => {
+    await using h = await harness();
+    const err = await rejection(h.cli("login", "--homeserver", HS, "--user", "bob"));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.message, "No password was given.");
+    assert.equal(h.requests.length, 0);
+    assert.equal(await exists(credentialsPath(h.configDir)), false);
+  });
+
+  await t.step("no token for --token is a usage error", async () => {
+    await using h = await harness();
+    const err = await rejection(h.cli("login", "--homeserver", HS, "--token"));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.message, "No access token was given.");
+    assert.equal(h.requests.length, 0);
+  });
+
+  await t.step("a password login without --user is a usage error", async () => {
+    await using h = await harness();
+    h.env.CCHAT_PASSWORD = "pw";
+    const err = await rejection(h.cli("login", "--homeserver", HS));
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.message, "Password login needs --user NAME.");
+  });
+
+  await t.step("no homeserver is a config error", async () => {
+    await using h = await harness();
+    h.env.CCHAT_PASSWORD = "pw";
+    const err = await rejection(h.cli("login", "--user", "bob"));
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, "No homeserver to log in to.");
+  });
+
+  await t.step("a bad --homeserver is a config error naming the flag", async () => {
+    await using h = await harness();
+    const err = await rejection(h.cli("login", "--homeserver", "hs.test", "--user", "bob"));
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /--homeserver flag is "hs\.test"/);
+  });
+});
+
+Deno.test("logout", async (t) => {
+  await t.step("POSTs /logout with the stored token and removes the file", async () => {
+    await using h = await harness(() => json({}));
+    await h.login();
+    assert.equal(await h.cli("logout"), 0);
+    assert.deepEqual(h.requests.map(call), [`POST ${V3}/logout`]);
+    assert.equal(h.requests[0].headers.get("authorization"), "Bearer stored-token");
+    assert.equal(h.stdout.text, `Logged out ${BOB}.\n`);
+    assert.equal(await exists(credentialsPath(h.configDir)), false);
+  });
+
+  await t.step("a 401 (token already dead) still removes the file", async () => {
+    await using h = await harness(() => json({ errcode: "M_UNKNOWN_TOKEN", error: "gone" }, 401));
+    await h.login();
+    assert.equal(await h.cli("--json", "logout"), 0);
+    assert.deepEqual(JSON.parse(h.stdout.text), { logged_out: true, user_id: BOB });
+    assert.equal(h.requests.length, 1);
+    assert.equal(await exists(credentialsPath(h.configDir)), false);
+  });
+
+  await t.step("another failure keeps the stored login", async () => {
+    await using h = await harness(() => json({ errcode: "M_UNKNOWN", error: "boom" }, 500));
+    await h.login();
+    const err = await rejection(h.cli("logout"));
+    assert.equal(err.status, 500);
+    assert.equal(await exists(credentialsPath(h.configDir)), true);
+  });
+
+  await t.step("without a login: Not logged in, no request", async () => {
+    await using h = await harness();
+    assert.equal(await h.cli("logout"), 0);
+    assert.equal(h.stdout.text, "Not logged in.\n");
+    assert.equal(h.requests.length, 0);
+    h.stdout.text = "";
+    assert.equal(await h.cli("--json", "logout"), 0);
+    assert.deepEqual(JSON.parse(h.stdout.text), { logged_out: false, user_id: null });
+  });
+});
+
+Deno.test("send checks its input before any request", async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    ["an empty message", ["send", ""], /^The message is empty\.$/],
+    ["a blank message", ["send", "  \n "], /^The message is empty\.$/],
+    [
+      "an oversize message",
+      ["send", "x".repeat(MAX_CONTENT_BYTES + 1)],
+      new RegExp(
+        `^The message is \\d+ bytes; the homeserver takes at most ${MAX_CONTENT_BYTES}\\.$`,
+      ),
+    ],
+    [
+      "an oversize message in multi-byte characters",
+      ["send", "é".repeat(MAX_CONTENT_BYTES / 2)],
+      /bytes; the homeserver takes at most 64000\./,
+    ],
+    ["a bad --to name", ["send", "--to", "Bad Name", "hi"], /agent name "Bad Name"/],
+    ["the reserved --to lobby", ["send", "--to", "lobby", "hi"], /reserved for the shared lobby/],
+    ["an empty --to", ["send", "--to", "", "hi"], /The agent name is empty\./],
+  ];
+  for (const [label, args, message] of cases) {
+    await t.step(`${label} is a usage error`, async () => {
+      await using h = await harness();
+      await h.login();
+      const err = await rejection(h.cli(...args));
+      assert.ok(err instanceof UsageError, `${label}: ${err}`);
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, message);
+      assert.equal(h.requests.length, 0, "no request was made");
+      assert.equal(h.stdout.text, "");
+    });
+  }
+
+  await t.step("64,000 bytes of content is still accepted (up to the session)", async () => {
+    await using h = await harness();
+    // No login: getting as far as the session check proves the size passed.
+    const overhead = JSON.stringify({ msgtype: "m.text", body: "", "m.mentions": {} }).length;
+    const err = await rejection(h.cli("send", "y".repeat(MAX_CONTENT_BYTES - overhead)));
+    assert.ok(err instanceof ConfigError);
+  });
+
+  await t.step('"-" reads the text from stdin, dropping one final newline', async () => {
+    const stdin = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("from stdin\n"));
+        c.close();
+      },
+    });
+    await using h = await harness(
+      (r) => r.method === "GET" ? json({ room_id: "!lobby:hs.test" }) : json({ event_id: "$s" }),
+      { stdin },
+    );
+    await h.login();
+    assert.equal(await h.cli("send", "-"), 0);
+    assert.equal((h.requests.at(-1)!.body as { body: string }).body, "from stdin");
+  });
+});
+
+/** A homeserver that knows the lobby and the agent "builder", and accepts sends. */
+function homeserver(options: { whoami?: string; firstSend?: number } = {}): Handler {
+  let sends = 0;
+  return (r) => {
+    const p = decodeURIComponent(r.url.pathname);
+    if (p === `${V3}/account/whoami`) return json({ user_id: options.whoami ?? BOB });
+    if (p === `${V3}/directory/room/#agents-lobby:hs.test`) {
+      return json({ room_id: "!lobby:hs.test" });
+    }
+    if (p === `${V3}/directory/room/#agents-builder:hs.test`) {
+      return json({ room_id: "!builder:hs.test" });
+    }
+    if (p.startsWith(`${V3}/join/`)) return json({ room_id: "!builder:hs.test" });
+    if (r.method === "PUT" && p.includes("/send/m.room.message/")) {
+      sends++;
+      if (sends === 1 && options.firstSend) {
+        return json({ errcode: "M_FORBIDDEN", error: "not in room" }, options.firstSend);
+      }
+      return json({ event_id: `$sent${sends}` });
+    }
+    return json({ errcode: "M_UNRECOGNIZED", error: p }, 404);
+  };
+}
+
+Deno.test("send", async (t) => {
+  await t.step("with CCHAT_ACCESS_TOKEN, a whoami comes first", async () => {
+    await using h = await harness(homeserver({ whoami: "@carol:hs.test" }));
+    h.env.CCHAT_HOMESERVER = HS;
+    h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    assert.equal(await h.cli("send", "hello lobby"), 0);
+    assert.deepEqual(h.requests.map(call).slice(0, 2), [
+      `GET ${V3}/account/whoami`,
+      `GET ${V3}/directory/room/#agents-lobby:hs.test`,
+    ]);
+    assert.equal(h.requests.length, 3);
+    assert.match(call(h.requests[2]), /^PUT .*\/rooms\/!lobby:hs\.test\/send\/m\.room\.message\//);
+    for (const r of h.requests) assert.equal(r.headers.get("authorization"), "Bearer env-token");
+    assert.deepEqual(h.requests[2].body, {
+      msgtype: "m.text",
+      body: "hello lobby",
+      "m.mentions": {},
+    });
+    assert.equal(h.stdout.text, "$sent1\n");
+  });
+
+  await t.step("with a stored login there is no whoami, and the lobby id is cached", async () => {
+    await using h = await harness(homeserver());
+    await h.login();
+    assert.equal(await h.cli("send", "one"), 0);
+    assert.equal(await h.cli("send", "two"), 0);
+    assert.deepEqual(h.requests.map((r) => r.method), ["GET", "PUT", "PUT"]);
+    assert.equal(call(h.requests[0]), `GET ${V3}/directory/room/#agents-lobby:hs.test`);
+    assert.equal(h.stdout.text, "$sent1\n$sent2\n");
+  });
+
+  await t.step("--to, --notice, --reply with --json", async () => {
+    await using h = await harness(homeserver());
+    await h.login();
+    assert.equal(
+      await h.cli("--json", "send", "--to", "builder", "--notice", "--reply", "$p", "done"),
+      0,
+    );
+    assert.deepEqual(JSON.parse(h.stdout.text), {
+      event_id: "$sent1",
+      room_id: "!builder:hs.test",
+      to: "builder",
+    });
+    const put = h.requests.at(-1)!;
+    assert.match(call(put), /\/rooms\/!builder:hs\.test\/send\//);
+    assert.deepEqual(put.body, {
+      msgtype: "m.notice",
+      body: "done",
+      "m.mentions": {},
+      "m.relates_to": { "m.in_reply_to": { event_id: "$p" } },
+    });
+  });
+
+  await t.step("a 403 on send joins through our server and resends the same txn", async () => {
+    await using h = await harness(homeserver({ firstSend: 403 }));
+    await h.login();
+    assert.equal(await h.cli("send", "--to", "builder", "hi"), 0);
+    const calls = h.requests.map(call);
+    assert.equal(calls.length, 4);
+    assert.equal(calls[2], `POST ${V3}/join/!builder:hs.test`);
+    assert.equal(h.requests[2].url.searchParams.get("via"), "hs.test");
+    assert.equal(calls[1], calls[3], "the retry reuses the transaction id");
+    assert.equal(h.stdout.text, "$sent2\n");
+  });
+
+  await t.step("an unknown --to agent names the agent", async () => {
+    await using h = await harness((r) => {
+      const p = decodeURIComponent(r.url.pathname);
+      if (p.startsWith(`${V3}/join/`)) return json({ errcode: "M_NOT_FOUND", error: "no" }, 404);
+      return json({ errcode: "M_NOT_FOUND", error: "no" }, 404);
+    });
+    await h.login();
+    const err = await rejection(h.cli("send", "--to", "ghost", "hi"));
+    assert.ok(err instanceof CchatError);
+    assert.equal(err.message, 'No agent is called "ghost".');
+    assert.match(err.hint ?? "", /cchat who/);
+    assert.ok(!h.requests.some((r) => r.url.pathname.includes("/send/")), "nothing was sent");
+  });
+});
+
+Deno.test("status", async (t) => {
+  const daemon = (lastSyncAt: number | null, state: "running" | "stopped" = "running") => ({
+    pid: 99,
+    name: "builder",
+    startedAt: 0,
+    lastSyncAt,
+    state,
+    lastError: lastSyncAt === null ? null : "sync failed: 502",
+    spaceId: "!space:hs.test",
+    lobbyId: "!lobby:hs.test",
+    roomId: "!builder:hs.test",
+    droppedSenders: 0,
+  });
+  const spaceFound: Handler = () => json({ room_id: "!space:hs.test" });
+
+  await t.step("no daemon record: exit 8, not running", async () => {
+    await using h = await harness(spaceFound);
+    await h.login();
+    assert.equal(await h.cli("status"), ExitCode.stale);
+    assert.deepEqual(h.stdout.lines, [
+      `user        ${BOB}`,
+      `homeserver  ${HS}`,
+      "space       #agents:hs.test (reachable)",
+      "daemon      not running",
+    ]);
+    assert.equal(call(h.requests[0]), `GET ${V3}/directory/room/#agents:hs.test`);
+  });
+
+  await t.step("a fresh daemon: exit 0", async () => {
+    await using h = await harness(spaceFound);
+    await h.login();
+    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time - 10_000)));
+    assert.equal(await h.cli("status"), 0);
+    assert.equal(
+      h.stdout.lines[3],
+      'daemon      running as "builder" (pid 99), last sync 10s ago',
+    );
+  });
+
+  await t.step("a daemon silent for two long-polls and the slack is stale: exit 8", async () => {
+    await using h = await harness(spaceFound);
+    await h.login();
+    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time - 75_000)));
+    assert.equal(await h.cli("--json", "status"), 8);
+    const printed = JSON.parse(h.stdout.text);
+    assert.equal(printed.daemon.alive, false);
+    assert.equal(printed.daemon.last_sync_age_ms, 75_000);
+    assert.equal(printed.space, "ok");
+    assert.equal(printed.homeserver_reachable, true);
+  });
+
+  await t.step("a stopped daemon is not running, a missing Space says so", async () => {
+    await using h = await harness(() => json({ errcode: "M_NOT_FOUND", error: "no" }, 404));
+    await h.login();
+    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time, "stopped")));
+    assert.equal(await h.cli("status"), 8);
+    assert.equal(h.stdout.lines[2], "space       #agents:hs.test (missing)");
+    assert.equal(h.stdout.lines[3], "daemon      not running");
+  });
+
+  await t.step("an unreachable homeserver with a live daemon: exit 5", async () => {
+    await using h = await harness(() => {
+      throw new TypeError("connection refused");
+    });
+    await h.login();
+    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time)));
+    assert.equal(await h.cli("status"), ExitCode.unreachable);
+    assert.equal(h.stdout.lines[1], `homeserver  ${HS} (unreachable)`);
+    assert.equal(h.stdout.lines[2], "space       #agents:hs.test (unreachable)");
+  });
+});
