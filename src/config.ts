@@ -27,19 +27,21 @@ interface KeySpec {
   key: keyof Config;
   file: string;
   env: string;
+  /** The command-line flag that sets it, where one does. */
+  flag?: string;
   parse: (raw: string) => unknown;
   describe: string;
 }
 
 const seconds = (min: number) => (raw: string) => {
-  const value = Number(raw);
+  const value = raw.trim() === "" ? NaN : Number(raw);
   if (!Number.isFinite(value) || value < min) {
     throw new Error(`a number of seconds of at least ${min}`);
   }
   return Math.round(value * 1000);
 };
 const positive = (raw: string) => {
-  const value = Number(raw);
+  const value = raw.trim() === "" ? NaN : Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error("a positive number");
   return value;
 };
@@ -54,12 +56,18 @@ const text = (raw: string) => {
 };
 const url = (raw: string) => {
   try {
-    const parsed = new URL(raw);
+    const parsed = new URL(raw.trim());
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
-    return raw.replace(/\/+$/, "");
+    return raw.trim().replace(/\/+$/, "");
   } catch {
     throw new Error('an http(s) URL such as "https://matrix.example.org"');
   }
+};
+const prefix = (raw: string) => {
+  if (!/^[a-z0-9._=-]+$/.test(raw)) {
+    throw new Error('lower-case letters, digits, ".", "_", "-" or "="');
+  }
+  return raw;
 };
 const list = (raw: string) => raw.split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -71,14 +79,22 @@ export const CONFIG_KEYS: KeySpec[] = [
     env: "CCHAT_HOMESERVER",
     parse: url,
     describe: "homeserver base URL",
+    flag: "--homeserver",
   },
   // Checked by validateAgentName where a name is needed, so a bad one is a usage error.
-  { key: "name", file: "name", env: "CCHAT_NAME", parse: (raw) => raw, describe: "agent name" },
+  {
+    key: "name",
+    file: "name",
+    env: "CCHAT_NAME",
+    parse: (raw) => raw,
+    describe: "agent name",
+    flag: "--name",
+  },
   {
     key: "aliasPrefix",
     file: "alias_prefix",
     env: "CCHAT_ALIAS_PREFIX",
-    parse: text,
+    parse: prefix,
     describe: "alias prefix",
   },
   {
@@ -94,6 +110,7 @@ export const CONFIG_KEYS: KeySpec[] = [
     env: "CCHAT_HEARTBEAT_INTERVAL",
     parse: seconds(1),
     describe: "heartbeat interval",
+    flag: "--interval",
   },
   {
     key: "staleAfter",
@@ -162,9 +179,12 @@ export function resolveConfig(sources: Sources): Config {
   }
   for (const spec of CONFIG_KEYS) {
     const candidates: [string | undefined, string][] = [
-      [sources.flags[spec.key], `the --${flagName(spec.key)} flag`],
+      [sources.flags[spec.key], `the ${spec.flag ?? `--${spec.file.replaceAll("_", "-")}`} flag`],
       [sources.env(spec.env), `$${spec.env}`],
-      [fileValue(sources.file[spec.file]), `"${spec.file}" in "${sources.filePath}"`],
+      [
+        fileValue(sources.file[spec.file], spec.file, sources.filePath),
+        `"${spec.file}" in "${sources.filePath}"`,
+      ],
     ];
     const chosen = candidates.find(([raw]) => raw !== undefined);
     if (!chosen) continue;
@@ -183,12 +203,17 @@ export function resolveConfig(sources: Sources): Config {
   return config;
 }
 
-function fileValue(value: unknown): string | undefined {
+/** A file value as the text a flag would carry; objects have no such text and are refused. */
+function fileValue(value: unknown, key: string, filePath: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  return Array.isArray(value) ? value.join(",") : String(value);
+  if (Array.isArray(value)) return value.join(",");
+  if (typeof value === "object") {
+    throw new ConfigError(`"${key}" in the config file "${filePath}" is an object.`, {
+      hint: "Give it a text, a number, true/false, or a list.",
+    });
+  }
+  return String(value);
 }
-
-const flagName = (key: keyof Config) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** XDG locations, so several users and CI jobs never share state by accident. */
 export function defaultDirs(env: Deps["env"]): { configDir: string; dataDir: string } {

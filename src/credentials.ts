@@ -46,7 +46,6 @@ export async function readCredentials(configDir: string): Promise<Credentials | 
 
 /** Written to a private temporary file and renamed, so a crash never leaves half a token. */
 export async function writeCredentials(configDir: string, credentials: Credentials): Promise<void> {
-  await Deno.mkdir(configDir, { recursive: true, mode: 0o700 });
   const path = credentialsPath(configDir);
   const temporary = `${path}.${crypto.randomUUID()}.tmp`;
   const body = JSON.stringify(
@@ -60,6 +59,7 @@ export async function writeCredentials(configDir: string, credentials: Credentia
     2,
   );
   try {
+    await Deno.mkdir(configDir, { recursive: true, mode: 0o700 });
     await Deno.writeTextFile(temporary, body + "\n", { mode: 0o600, createNew: true });
     await Deno.rename(temporary, path);
   } catch (err) {

@@ -249,14 +249,14 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
   });
 
   await t.step("empty text", () => {
-    const flag = configError(sources({ flags: { aliasPrefix: "   " } }));
+    const flag = configError(sources({ flags: { dataDir: "   " } }));
     assert.equal(
       flag.message,
-      `The ${describe("aliasPrefix")} from the --alias-prefix flag is "   ", not a non-empty text.`,
+      `The ${describe("dataDir")} from the --data-dir flag is "   ", not a non-empty text.`,
     );
-    assert.equal(flag.hint, "Fix the --alias-prefix flag.");
-    const file = configError(sources({ file: { alias_prefix: "" } }));
-    assert.match(file.message, /from "alias_prefix" in "\/etc\/cchat\/config\.json" is ""/);
+    assert.equal(flag.hint, "Fix the --data-dir flag.");
+    const file = configError(sources({ file: { data_dir: "" } }));
+    assert.match(file.message, /from "data_dir" in "\/etc\/cchat\/config\.json" is ""/);
     const env = configError(sources({ env: { CCHAT_DATA_DIR: "" } }));
     assert.match(env.message, /from \$CCHAT_DATA_DIR is "", not a non-empty text\./);
   });
@@ -278,6 +278,39 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
     for (const key of ["homeserver", "name", "alias_prefix", "allowed_servers", "data_dir"]) {
       assert.ok(err.hint?.includes(key), key);
     }
+  });
+});
+
+Deno.test("resolveConfig edge values", async (t) => {
+  await t.step("an empty number of seconds is refused, not read as 0", () => {
+    const err = configError(sources({ env: { CCHAT_MAX_RETRY_WAIT: "" } }));
+    assert.match(err.message, /\$CCHAT_MAX_RETRY_WAIT is "", not a number of seconds/);
+    assert.match(
+      configError(sources({ env: { CCHAT_STALE_AFTER: " " } })).message,
+      /not a positive number/,
+    );
+  });
+  await t.step("a homeserver URL is trimmed of spaces and trailing slashes", () => {
+    assert.equal(
+      resolveConfig(sources({ env: { CCHAT_HOMESERVER: " https://x.org/ " } })).homeserver,
+      "https://x.org",
+    );
+  });
+  await t.step("an object in the file is refused by key", () => {
+    const err = configError(sources({ file: { alias_prefix: { a: 1 } } }));
+    assert.match(err.message, /"alias_prefix" in the config file ".*" is an object\./);
+  });
+  await t.step("an alias prefix must be alias-safe", () => {
+    assert.match(
+      configError(sources({ env: { CCHAT_ALIAS_PREFIX: "My Agents" } })).message,
+      /"My Agents", not lower-case/,
+    );
+  });
+  await t.step("the daemon's flag is named as the user typed it", () => {
+    assert.match(
+      configError(sources({ flags: { heartbeatIntervalMs: "0" } })).message,
+      /the --interval flag is "0"/,
+    );
   });
 });
 

@@ -171,3 +171,17 @@ Deno.test("credentials", async (t) => {
     });
   });
 });
+
+Deno.test("an uncreatable config directory is a ConfigError with a hint", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await assert.rejects(
+      writeCredentials(`${dir}/file/cchat`, { homeserver: "h", userId: "@a:h", accessToken: "t" }),
+      (err: unknown) =>
+        err instanceof ConfigError && /Cannot store the login/.test(err.message) && !!err.hint,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,6 +11,7 @@ import { MatrixHttp } from "../matrix/http.ts";
 import { RateGates } from "../matrix/rate_gate.ts";
 import type { Output } from "../output.ts";
 import { AgentCache } from "../space/cache.ts";
+import { openKvWithRetry } from "../space/kv.ts";
 import { serverNameOf, validateAgentName } from "../space/names.ts";
 import { SpaceManager } from "../space/space.ts";
 import { Store } from "../daemon/store.ts";
@@ -72,7 +73,7 @@ export async function openSession(
   const userId = envToken ? (await client.whoami()).userId : stored!.userId;
   const serverName = serverNameOf(userId);
   await Deno.mkdir(config.dataDir, { recursive: true });
-  const kv = await deps.openKv(`${config.dataDir}/cchat.kv`);
+  const kv = await openKvWithRetry(deps.openKv, `${config.dataDir}/cchat.kv`, deps);
   const log = { warn: (m: string) => out.warn(m), debug: (m: string) => out.debug(m) };
   const cache = new AgentCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
   return {

@@ -26,7 +26,8 @@ export async function run(deps: Deps, out: Output, options: LoginOptions): Promi
   const sameAccount = stored && (!config.homeserver || config.homeserver === stored.homeserver) &&
     (!options.user || stored.userId === options.user ||
       stored.userId.startsWith(`@${options.user}:`));
-  if (stored && sameAccount && !options.force) {
+  // A given token is always taken; a password login is skipped when one is stored.
+  if (stored && sameAccount && !options.force && !options.token) {
     report(out, stored.userId, stored.homeserver, stored.deviceId, true);
     return ExitCode.ok;
   }
@@ -37,7 +38,7 @@ export async function run(deps: Deps, out: Output, options: LoginOptions): Promi
     });
   }
   const http = transport(deps, config, homeserver, out);
-  let login;
+  let login: { userId: string; accessToken: string; deviceId?: string };
   if (options.token) {
     const accessToken = await readSecret(deps, "CCHAT_ACCESS_TOKEN");
     if (!accessToken) {
@@ -46,7 +47,7 @@ export async function run(deps: Deps, out: Output, options: LoginOptions): Promi
       });
     }
     const who = await new MatrixClient(http.withToken(accessToken)).whoami();
-    login = { userId: who.userId, accessToken, deviceId: who.deviceId ?? "" };
+    login = { userId: who.userId, accessToken, deviceId: who.deviceId };
   } else {
     if (!options.user) {
       throw new UsageError("Password login needs --user NAME.", { hint: "Or use --token." });

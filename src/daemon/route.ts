@@ -28,10 +28,14 @@ function mentions(event: MatrixEvent, userId: string): boolean {
 function relation(event: MatrixEvent): { replyTo?: string; threadRoot?: string } {
   const relates = event.content["m.relates_to"] as Record<string, unknown> | undefined;
   if (typeof relates !== "object" || relates === null) return {};
-  const inReplyTo = relates["m.in_reply_to"] as { event_id?: unknown } | undefined;
-  const replyTo = typeof inReplyTo?.event_id === "string" ? inReplyTo.event_id : undefined;
   const threadRoot = relates.rel_type === "m.thread" && typeof relates.event_id === "string"
     ? relates.event_id
+    : undefined;
+  // In a thread, a reply marked as a fallback only serves clients without threads.
+  const fallback = threadRoot !== undefined && relates.is_falling_back === true;
+  const inReplyTo = relates["m.in_reply_to"] as { event_id?: unknown } | undefined;
+  const replyTo = !fallback && typeof inReplyTo?.event_id === "string"
+    ? inReplyTo.event_id
     : undefined;
   return { replyTo, threadRoot };
 }

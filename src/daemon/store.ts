@@ -118,8 +118,8 @@ export class Store {
     const ids: string[] = [];
     const list = this.#kv.list<string>({ prefix: this.#key("unread") });
     for await (const entry of list) {
-      ids.push(entry.value);
       if (ids.length >= limit) break;
+      ids.push(entry.value);
     }
     const messages: InboxMessage[] = [];
     for (const id of ids) {

@@ -31,6 +31,8 @@ export class RateGate {
    */
   async enter(maxWaitMs: number, signal?: AbortSignal): Promise<number> {
     for (;;) {
+      // An open gate never holds, so a wall clock stepping back cannot stall requests.
+      if (this.#spacing === 0) return 0;
       const now = this.clock.now();
       const slot = Math.max(now, this.#releaseAt);
       if (slot - now > maxWaitMs) return slot - now;
@@ -64,7 +66,11 @@ export class RateGate {
 
   /** A request went through. */
   passed(): void {
-    if (this.#waiting === 0 && this.clock.now() >= this.#releaseAt) this.#spacing = 0;
+    if (this.#waiting === 0 && this.clock.now() >= this.#releaseAt) {
+      this.#spacing = 0;
+      this.#holdUntil = 0;
+      this.#releaseAt = 0;
+    }
   }
 }
 

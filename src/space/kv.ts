@@ -58,3 +58,12 @@ export function commitWithRetry(
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
   return withLockRetry(() => makeAtomic().commit(), deps, attempts);
 }
+
+/** Opens a KV file; two processes creating the same new file at once can briefly lock each other out. */
+export function openKvWithRetry(
+  open: (path: string) => Promise<Deno.Kv>,
+  path: string,
+  deps: LockRetryDeps,
+): Promise<Deno.Kv> {
+  return withLockRetry(() => open(path), deps);
+}

@@ -208,6 +208,16 @@ Deno.test("wait", async (t) => {
     assert.ok(performance.now() - realStart < 900, "no real waiting");
   });
 
+  await t.step("the last poll is cut short to end on the deadline", async () => {
+    await using h = await harness();
+    await h.login();
+    const started = h.clock.time;
+    assert.equal(await h.cli("wait", "--timeout", "0.6"), 7);
+    assert.deepEqual(h.clock.sleeps, [250, 250, 100]);
+    assert.equal(h.clock.time - started, 600);
+    assert.equal(h.stderr.text, "No message within 0.6 s.\n");
+  });
+
   await t.step("a waiting message is printed, marked read, exit 0", async () => {
     await using h = await harness();
     await h.login();

@@ -171,6 +171,20 @@ Deno.test("route: how a message reaches the inbox", async (t) => {
     assert.equal(m.replyTo, undefined);
   });
 
+  await t.step("the reply fallback of a plain thread message is not a reply", () => {
+    const e = event({}, {
+      "m.relates_to": {
+        rel_type: "m.thread",
+        event_id: "$root",
+        is_falling_back: true,
+        "m.in_reply_to": { event_id: "$root" },
+      },
+    });
+    const m = inbox(route(e, OWN, ctx));
+    assert.equal(m.threadRoot, "$root");
+    assert.equal(m.replyTo, undefined);
+  });
+
   await t.step("other relations and malformed ones carry neither", () => {
     const annotation = event({}, {
       "m.relates_to": { rel_type: "m.annotation", event_id: "$x" },

@@ -170,6 +170,14 @@ Deno.test("Store.unread", async (t) => {
   });
 });
 
+Deno.test("Store.unread with a limit of 0 returns nothing", async () => {
+  await withStore(async (store) => {
+    await store.commitBatch([message(1)], "s1");
+    assert.deepEqual(await store.unread(0), []);
+    assert.equal((await store.unread()).length, 1);
+  });
+});
+
 Deno.test("Store filter ids and daemon status", async (t) => {
   await t.step("filterId / saveFilterId by hash", async () => {
     await withStore(async (store) => {

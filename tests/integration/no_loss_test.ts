@@ -48,7 +48,7 @@ Deno.test("8. 200 messages through a SIGKILL and a homeserver restart: all of th
       }
     })();
     const reach = (count: number) =>
-      eventually(`${count} sent`, async () => sent >= count ? true : undefined, 60_000);
+      eventually(`${count} sent`, () => Promise.resolve(sent >= count ? true : undefined), 60_000);
 
     await reach(40);
     await daemon.stop("SIGKILL");

@@ -313,6 +313,22 @@ Deno.test("a 429 holds every request on the token and releases them paced", asyn
     assert.ok(Math.max(...sends.attempts.values()) <= MAX_ATTEMPTS);
   });
 
+  await t.step("a wall clock stepping back never holds an open gate", async () => {
+    const clock = new VirtualClock();
+    const fake = fakeFetch(() => json({}), clock);
+    const http = new MatrixHttp({
+      baseUrl: BASE,
+      accessToken: TOKEN,
+      deps: { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 },
+    });
+    const requests = fake.requests;
+    await clock.run(http.request("GET", "/a"));
+    clock.time -= 200_000;
+    await clock.run(http.request("GET", "/b"));
+    assert.equal(requests.length, 2);
+    assert.deepEqual(clock.sleeps, []);
+  });
+
   await t.step("another token is not held", async () => {
     const { clock, requests, client } = onLimitedServer(1, 5000);
     const a = client("a");

@@ -17,7 +17,10 @@ interface Finished {
   stderr: string;
 }
 
-async function runWorker(kvPath: string, worker: string): Promise<Finished> {
+/** Both workers start writing at this moment, after their start-up, so their writes always contend. */
+const startAt = () => Date.now() + 1500;
+
+async function runWorker(kvPath: string, worker: string, start: number): Promise<Finished> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -28,6 +31,7 @@ async function runWorker(kvPath: string, worker: string): Promise<Finished> {
       kvPath,
       worker,
       `${COUNT}`,
+      `${start}`,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -49,7 +53,8 @@ Deno.test("two processes share one AgentCache file without losing or corrupting 
   try {
     const kvPath = join(dir, "cache.sqlite3");
     const started = performance.now();
-    const finished = await Promise.all(WORKERS.map((worker) => runWorker(kvPath, worker)));
+    const start = startAt();
+    const finished = await Promise.all(WORKERS.map((worker) => runWorker(kvPath, worker, start)));
     const wallMs = Math.round(performance.now() - started);
 
     for (const { worker, code, stderr } of finished) {

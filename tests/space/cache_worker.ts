@@ -3,9 +3,10 @@
  * through AgentCache, checks its own entries, and prints as JSON its lock
  * retries and the window in which it wrote.
  *
- * Usage: deno run --allow-read --allow-write --unstable-kv cache_worker.ts KVPATH WORKER_ID COUNT
+ * Usage: deno run --allow-read --allow-write --unstable-kv cache_worker.ts KVPATH WORKER_ID COUNT START_AT
  */
 import { realSleep, type Sleep } from "../../src/deps.ts";
+import { openKvWithRetry } from "../../src/space/kv.ts";
 import { AgentCache } from "../../src/space/cache.ts";
 
 export const NAMESPACE = "https://hs.example|agents";
@@ -22,10 +23,13 @@ export interface WorkerReport {
 export const roomFor = (name: string): string => `!${name}:hs.example`;
 export const userFor = (worker: string): string => `@w${worker}:hs.example`;
 
-async function main([path, worker, countArg]: string[]): Promise<void> {
+async function main([path, worker, countArg, startArg]: string[]): Promise<void> {
   const count = Number(countArg);
-  if (!path || !worker || !Number.isInteger(count) || count < 1) {
-    throw new Error(`Bad arguments "${Deno.args.join(" ")}"; expected KVPATH WORKER_ID COUNT`);
+  const startAt = Number(startArg);
+  if (!path || !worker || !Number.isInteger(count) || count < 1 || !Number.isFinite(startAt)) {
+    throw new Error(
+      `Bad arguments "${Deno.args.join(" ")}"; expected KVPATH WORKER_ID COUNT START_AT`,
+    );
   }
   // Every backoff sleep is one retry of a locked call.
   let lockRetries = 0;
@@ -33,11 +37,12 @@ async function main([path, worker, countArg]: string[]): Promise<void> {
     lockRetries++;
     return realSleep(ms, signal);
   };
-  const kv = await Deno.openKv(path);
+  const kv = await openKvWithRetry(Deno.openKv, path, { sleep, random: Math.random });
   try {
     const cache = new AgentCache(kv, { now: Date.now, sleep, random: Math.random }, {
       namespace: NAMESPACE,
     });
+    await realSleep(Math.max(0, startAt - Date.now()));
     const startedAt = Date.now();
     for (let i = 0; i < count; i++) {
       const name = `w${worker}-n${i}`;
