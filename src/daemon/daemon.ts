@@ -72,10 +72,16 @@ export class Daemon {
     const targets = [place.roomId, place.directory.lobbyId].filter((id): id is string =>
       id !== null
     );
-    const beating = this.#beatLoop(targets, signal);
+    // The heartbeat stops with the sync loop, whether that ends by a signal or by an error.
+    const beats = new AbortController();
+    const stopBeats = () => beats.abort();
+    signal.addEventListener("abort", stopBeats, { once: true });
+    const beating = this.#beatLoop(targets, beats.signal);
     try {
       await this.#syncLoop(place, signal);
     } finally {
+      beats.abort();
+      signal.removeEventListener("abort", stopBeats);
       await beating;
       try {
         await this.#heartbeat.beat(targets, "offline");

@@ -110,3 +110,26 @@ Deno.test("7. with the Space unavailable the daemon runs and send, who and inbox
     for (const daemon of daemons) await daemon.stop();
   }
 });
+
+Deno.test("senders from servers not allowed are dropped and counted", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using guarded = await agentCli(hs, await freshUser(hs, "guarded"), "guarded", {
+    prefix,
+    extraEnv: { CCHAT_ALLOWED_SERVERS: "trusted.example" },
+  });
+  await using local = await agentCli(hs, await freshUser(hs, "local"), "local", { prefix });
+  const daemon = guarded.daemon();
+  try {
+    await statusOf(local, "guarded", "online");
+    assert.equal((await local.run(["send", "--to", "guarded", "let me in"])).code, 0);
+    const dropped = await eventually("the drop to be counted", async () => {
+      const status = JSON.parse((await guarded.run(["--json", "status"])).stdout);
+      return status.daemon?.droppedSenders > 0 ? status.daemon.droppedSenders : undefined;
+    });
+    assert.equal(dropped, 1);
+    assert.equal((await guarded.run(["inbox", "--peek"])).stderr, "No unread messages.\n");
+  } finally {
+    await daemon.stop();
+  }
+});
