@@ -119,16 +119,15 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
   });
 
   await t.step("federate, alias prefix, stale_after, max_retry_wait, sync_timeout", () => {
-    const fromFile = resolveConfig(sources({
-      file: {
-        federate: true,
-        alias_prefix: "bots",
-        stale_after: 2.5,
-        max_retry_wait: 0,
-        sync_timeout: 45,
-        data_dir: "/data/from-file",
-      },
-    }));
+    const file = {
+      federate: true,
+      alias_prefix: "bots",
+      stale_after: 2.5,
+      max_retry_wait: 0,
+      sync_timeout: 45,
+      data_dir: "/data/from-file",
+    };
+    const fromFile = resolveConfig(sources({ file }));
     assert.equal(fromFile.federate, true);
     assert.equal(fromFile.aliasPrefix, "bots");
     assert.equal(fromFile.staleAfter, 2.5);
@@ -145,14 +144,7 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
         CCHAT_SYNC_TIMEOUT: "2",
         CCHAT_DATA_DIR: "/data/from-env",
       },
-      file: {
-        federate: true,
-        alias_prefix: "bots",
-        stale_after: 2.5,
-        max_retry_wait: 0,
-        sync_timeout: 45,
-        data_dir: "/data/from-file",
-      },
+      file,
     }));
     assert.equal(envWins.federate, false);
     assert.equal(envWins.aliasPrefix, "envbots");
