@@ -250,13 +250,15 @@ async function waitUntilAnswering(state: ServerState, dataDir: string, logStart:
   let failure = `Synapse did not answer on "${state.baseUrl}" within 120 s.`;
   while (Date.now() < deadline) {
     if (await answers(state.baseUrl)) return;
-    if (!await isAlive(state, dataDir)) {
+    if (!await isAlive(state, dataDir, { justStarted: true })) {
       failure = `Synapse exited during startup (${state.route} route).`;
       break;
     }
     await sleep(200);
   }
-  throw new CchatError(failure, { hint: await logHint(state, dataDir, logStart) });
+  // The log's tail goes into the message too: a test runner shows the message, not the hint.
+  const log = await logHint(state, dataDir, logStart);
+  throw new CchatError(`${failure}\n${log}`, { hint: log });
 }
 
 /** The end of this start's output: the log file, or the container's output under Docker. */

@@ -74,7 +74,17 @@ export async function pickRunner(): Promise<Runner> {
   });
 }
 
-export async function isAlive(state: ServerState, dataDir: string): Promise<boolean> {
+/**
+ * Whether the server still runs. A pid read back from a state file must also
+ * still be Synapse on this data dir (pids get reused); one just spawned is ours
+ * by construction and may not have exec'd into Synapse yet, so `justStarted`
+ * skips that check.
+ */
+export async function isAlive(
+  state: ServerState,
+  dataDir: string,
+  options: { justStarted?: boolean } = {},
+): Promise<boolean> {
   if (state.route === "docker") {
     if (!state.container) return false;
     try {
@@ -89,14 +99,24 @@ export async function isAlive(state: ServerState, dataDir: string): Promise<bool
       return false;
     }
   }
-  return state.pid !== undefined && await isOurProcess(state.pid, dataDir);
+  if (state.pid === undefined) return false;
+  return options.justStarted ? await isRunning(state.pid) : await isOurProcess(state.pid, dataDir);
 }
 
-/** Alive, not a zombie, and still Synapse on this data dir (pids get reused). */
-async function isOurProcess(pid: number, dataDir: string): Promise<boolean> {
+/** The process exists and is not a zombie. */
+async function isRunning(pid: number): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Running, and still Synapse on this data dir (pids get reused). */
+async function isOurProcess(pid: number, dataDir: string): Promise<boolean> {
+  if (!await isRunning(pid)) return false;
+  try {
     const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
     return cmdline.includes(paths(dataDir).config);
   } catch {
