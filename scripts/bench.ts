@@ -1,4 +1,72 @@
-/** `deno task bench`: the benchmark suite is not written yet; this says so instead of failing. */
+/**
+ * `deno task bench [--only a,b] [--samples N] [--json FILE]`: measures cchat
+ * on the local homeserver and prints one table. Comparisons are ratios taken in
+ * the same run, with alternating samples, because the machines are noisy.
+ */
+import { parseArgs } from "node:util";
+import { cchatCacheDir, startHomeserver } from "./homeserver.ts";
+import { type BenchContext, renderTable, type Row, type Section } from "./bench/report.ts";
+import { run as boot } from "./bench/boot.ts";
+import { run as filter } from "./bench/filter.ts";
+import { run as memory } from "./bench/memory.ts";
+import { run as receive } from "./bench/receive.ts";
+import { run as send } from "./bench/send.ts";
+import { run as who } from "./bench/who.ts";
+
+/** In the order they run: the mass boot, which restarts servers, last. */
+const SECTIONS: Record<string, Section> = { send, receive, who, filter, memory, boot };
+
+export const BENCH_PORT = 18460;
+
 if (import.meta.main) {
-  console.error("The benchmarks are not written yet: they arrive with the benchmarks issue.");
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      only: { type: "string" },
+      samples: { type: "string", default: "20" },
+      json: { type: "string" },
+    },
+  });
+  const only = values.only?.split(",").map((s) => s.trim()) ?? Object.keys(SECTIONS);
+  const unknown = only.filter((name) => !(name in SECTIONS));
+  if (unknown.length) {
+    console.error(
+      `error: Unknown section "${unknown[0]}". Sections: ${Object.keys(SECTIONS).join(", ")}.`,
+    );
+    Deno.exit(2);
+  }
+  const samples = Number(values.samples);
+  if (!Number.isInteger(samples) || samples < 1) {
+    console.error(`error: --samples "${values.samples}" is not a whole number of at least 1.`);
+    Deno.exit(2);
+  }
+  const server = await startHomeserver({
+    dataDir: `${cchatCacheDir()}/bench-homeserver/fast`,
+    port: BENCH_PORT,
+    limits: "off",
+  });
+  const context: BenchContext = {
+    baseUrl: server.baseUrl,
+    serverName: server.serverName,
+    registrationSecret: server.registrationSecret,
+    samples,
+    note: (message) => console.error(message),
+  };
+  const machine = `${navigator.hardwareConcurrency} cores, ${
+    Math.round(Deno.systemMemoryInfo().total / 2 ** 30)
+  } GiB, ${Deno.build.os} ${Deno.build.arch}, Deno ${Deno.version.deno}`;
+  const rows: Row[] = [];
+  for (const name of only) {
+    context.note(`== ${name}`);
+    rows.push(...await SECTIONS[name](context));
+  }
+  console.log(`cchat benchmarks on ${machine}\n`);
+  console.log(renderTable(rows));
+  if (values.json) {
+    await Deno.writeTextFile(
+      values.json,
+      JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2) + "\n",
+    );
+    console.error(`Wrote ${values.json}.`);
+  }
 }

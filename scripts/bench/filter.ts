@@ -1,0 +1,5 @@
+import type { Row, Section } from "./report.ts";
+
+/** Placeholder until this section is written. */
+export const run: Section = (): Promise<Row[]> =>
+  Promise.resolve([{ section: "filter", metric: "not measured yet", value: "-" }]);

@@ -1,0 +1,39 @@
+/** One row of the benchmark table: what was measured, the figure, the target, and whether it was met. */
+export interface Row {
+  section: string;
+  metric: string;
+  value: string;
+  target?: string;
+  met?: boolean;
+  /** Raw numbers for --json. */
+  data?: Record<string, unknown>;
+}
+
+export type Section = (context: BenchContext) => Promise<Row[]>;
+
+export interface BenchContext {
+  /** Base URL and shared secret of the limits-off bench homeserver. */
+  baseUrl: string;
+  serverName: string;
+  registrationSecret: string;
+  /** Samples per contender where a distribution is reported (at least 20). */
+  samples: number;
+  /** Progress on stderr. */
+  note(message: string): void;
+}
+
+export function renderTable(rows: Row[]): string {
+  const header = ["SECTION", "METRIC", "VALUE", "TARGET", "MET"];
+  const cells = rows.map((r) => [
+    r.section,
+    r.metric,
+    r.value,
+    r.target ?? "",
+    r.met === undefined ? "" : r.met ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return [header, ...cells].map((c) =>
+    c.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
+  )
+    .join("\n");
+}
