@@ -56,14 +56,25 @@ export async function run(deps: Deps, out: Output, options: SendOptions): Promis
   try {
     eventId = await session.client.sendText(roomId, message, txnId);
   } catch (err) {
-    // Not in the room yet: join through our own server and send the same transaction again.
+    // Not in the room yet: join it and send the same transaction again.
     if (!(err instanceof MatrixError && err.status === 403)) throw err;
-    await session.client.join(roomId, [session.serverName]);
+    await join(session, roomId);
     eventId = await session.client.sendText(roomId, message, txnId);
   }
   if (out.json) out.data({ event_id: eventId, room_id: roomId, to: options.to ?? "lobby" });
   else out.line(eventId);
   return 0;
+}
+
+/** Agent rooms admit members of the Space: a sender that never booted joins the Space first. */
+async function join(session: Session, roomId: string): Promise<void> {
+  try {
+    await session.client.join(roomId, [session.serverName]);
+  } catch (err) {
+    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    await session.spaces.open({ create: false });
+    await session.client.join(roomId, [session.serverName]);
+  }
 }
 
 async function agentRoomOrSuggest(session: Session, name: string): Promise<string> {

@@ -133,3 +133,19 @@ Deno.test("senders from servers not allowed are dropped and counted", async () =
     await daemon.stop();
   }
 });
+
+Deno.test("an agent that never booted can still send to another agent's room", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using target = await agentCli(hs, await freshUser(hs, "target"), "target", { prefix });
+  await using newcomer = await agentCli(hs, await freshUser(hs, "newcomer"), "newcomer", {
+    prefix,
+  });
+  assert.equal((await target.run(["heartbeat"])).code, 0);
+  const sent = await newcomer.run(["send", "--to", "target", "first words"]);
+  assert.equal(sent.code, 0, sent.stderr);
+  const roomId =
+    (await clientFor(hs, target.user).resolveAlias(`#${prefix}-target:${hs.serverName}`)).roomId;
+  const { chunk } = await clientFor(hs, target.user).messages(roomId, { limit: 5 });
+  assert.equal(chunk.find((e) => e.event_id === sent.stdout.trim())?.content.body, "first words");
+});
