@@ -14,7 +14,7 @@ export interface GateClock {
  * the shortest wait seen in this episode: one slow limiter (room creation)
  * must not halve the pace of every send. A wait in this queue is not an
  * attempt. Once a request succeeds with nobody queued behind it, the gate
- * opens fully again.
+ * opens fully again, so requests made one after another are never paced.
  */
 export class RateGate {
   #holdUntil = 0;
@@ -66,7 +66,8 @@ export class RateGate {
 
   /** A request went through. */
   passed(): void {
-    if (this.#waiting === 0 && this.clock.now() >= this.#releaseAt) {
+    // Requests that follow one another (pages of a listing) do not compete: only a queue is paced.
+    if (this.#waiting === 0) {
       this.#spacing = 0;
       this.#holdUntil = 0;
       this.#releaseAt = 0;

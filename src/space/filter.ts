@@ -1,21 +1,14 @@
 import type { SyncFilter } from "../matrix/types.ts";
-import { EVENT_AGENT, EVENT_HEARTBEAT } from "./names.ts";
-
-/** The state an agent reads: who is in the room, what the room is called, and cchat's own types. */
-const STATE_TYPES = [
-  "m.room.member",
-  "m.room.name",
-  "m.room.canonical_alias",
-  EVENT_AGENT,
-  EVENT_HEARTBEAT,
-];
+import { EVENT_AGENT } from "./names.ts";
 
 /**
- * The daemon's /sync filter: messages, cchat's own events, state and
- * membership; no presence, account data, typing or receipts, and members
- * loaded lazily. The timeline keeps only messages: Synapse moves the state
- * changes it drops into `state`, where the state filter keeps what the daemon
- * reads. Only the event fields the daemon reads are sent.
+ * The daemon's /sync filter. The daemon routes messages and reads no room
+ * state, so the timeline keeps only messages and the state keeps only cchat's
+ * own agent profile. Dropped: presence, account data, typing, receipts, member
+ * lists (Synapse re-sends lazy-loaded members on incremental syncs) and other
+ * agents' heartbeats (each beat would wake every daemon's long-poll). Invites
+ * and leaves arrive in their own sections of the sync, whatever this says.
+ * Only the event fields the daemon reads are sent.
  */
 export const AGENT_SYNC_FILTER: SyncFilter = {
   event_fields: ["type", "content", "sender", "event_id", "origin_server_ts", "state_key"],
@@ -23,8 +16,8 @@ export const AGENT_SYNC_FILTER: SyncFilter = {
   presence: { not_types: ["*"] },
   account_data: { not_types: ["*"] },
   room: {
-    timeline: { types: ["m.room.message"], limit: 50, lazy_load_members: true },
-    state: { types: STATE_TYPES, lazy_load_members: true },
+    timeline: { types: ["m.room.message"], limit: 50 },
+    state: { types: [EVENT_AGENT] },
     ephemeral: { not_types: ["*"] },
     account_data: { not_types: ["*"] },
   },

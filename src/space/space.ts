@@ -163,17 +163,21 @@ export class SpaceManager {
       create
         ? (await this.ensureRoom(alias, request)).roomId
         : await this.#joinSoon(alias, { missingIsFinal: true });
-    let spaceId: string | null = null;
-    try {
-      spaceId = await room(this.aliases.space, spaceRoom(this.#roomOptions())) ?? null;
-    } catch (err) {
-      if (!isRefusal(err)) throw err;
-      this.options.log.warn(
-        `The Space "${this.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
-          "working in lobby-only mode.",
-      );
-    }
-    const lobbyId = await room(this.aliases.lobby, lobbyRoom(this.#roomOptions()));
+    // The two rooms do not depend on each other: one round trip, not two.
+    const [spaceId, lobbyId] = await Promise.all([
+      room(this.aliases.space, spaceRoom(this.#roomOptions())).then(
+        (id) => id ?? null,
+        (err) => {
+          if (!isRefusal(err)) throw err;
+          this.options.log.warn(
+            `The Space "${this.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
+              "working in lobby-only mode.",
+          );
+          return null;
+        },
+      ),
+      room(this.aliases.lobby, lobbyRoom(this.#roomOptions())),
+    ]);
     return lobbyId === undefined ? null : { spaceId, lobbyId };
   }
 
