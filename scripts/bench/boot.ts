@@ -87,9 +87,8 @@ export const run: Section = async (context: BenchContext): Promise<Row[]> => {
     context.note(`boot: default limits in force (createRoom #${refusedAt} got a 429)`);
     const a = await fleet(context, hs, users.slice(0, AGENTS), observerA, "A", true);
     const b = await fleet(context, hs, users.slice(AGENTS), observerB, "B", false);
-    const speedup = a.allOnlineMs !== null && b.allOnlineMs !== null
-      ? ratio(b.allOnlineMs, a.allOnlineMs)
-      : "-";
+    // The server's clock, not who: a who poll under this load takes up to minutes.
+    const lastA = a.perAgentRegisteredMs?.max, lastB = b.perAgentRegisteredMs?.max;
     return [
       {
         section: "boot",
@@ -101,9 +100,9 @@ export const run: Section = async (context: BenchContext): Promise<Row[]> => {
       ...fleetRows(b, "B, no jitter"),
       {
         section: "boot",
-        metric: "time to all online, B / A",
-        value: speedup,
-        data: { a: a.allOnlineMs, b: b.allOnlineMs },
+        metric: "last registration, B / A",
+        value: lastA && lastB ? ratio(lastB, lastA) : "-",
+        data: { a: lastA, b: lastB, whoA: a.allOnlineMs, whoB: b.allOnlineMs },
       },
     ];
   } finally {

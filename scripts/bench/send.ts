@@ -8,17 +8,17 @@ import { agentCli } from "../../tests/support/cli.ts";
 import { freshUser } from "../../tests/support/homeserver.ts";
 import { uniquePrefix } from "../../tests/support/matrix.ts";
 import type { Row, Section } from "./report.ts";
-import { alternate, exec, ms, ratio, summarize, type Summary } from "./stats.ts";
+import {
+  alternate,
+  CCHAT,
+  CCHAT_PERMISSIONS,
+  ms,
+  ratio,
+  summarize,
+  type Summary,
+} from "./stats.ts";
+import { run as runCommand } from "../homeserver/routes.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-/** The permissions of the `cchat` task in deno.json, so the process is the one users run. */
-const CCHAT_PERMISSIONS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--allow-sys=hostname",
-];
 /** Debian's interpreter: the package installs nio there, not into a pyenv one. */
 const PYTHON = "/usr/bin/python3";
 const TARGET_RATIO = 1.5;
@@ -91,11 +91,11 @@ export const run: Section = async (context) => {
 
     // A contender is one whole process, run to a clean exit.
     const spawn = (command: string, args: string[], env?: Record<string, string>) => async () => {
-      await exec(command, args, { env });
+      await runCommand(command, args, { env });
     };
     context.note(`send: ${context.samples} alternating rounds of 5 processes`);
     const samples = await alternate({
-      cchat: spawn(deno, ["run", ...CCHAT_PERMISSIONS, MAIN, "send", "--to", "b", body], cchatEnv),
+      cchat: spawn(deno, [...CCHAT, "send", "--to", "b", body], cchatEnv),
       // A fresh transaction id per run, or the server would answer with the first event.
       curl: () =>
         spawn("curl", [
@@ -112,7 +112,7 @@ export const run: Section = async (context) => {
           sendUrl(crypto.randomUUID()),
         ])(),
       nio: spawn(PYTHON, ["-c", NIO_SEND], nioEnv),
-      help: spawn(deno, ["run", ...CCHAT_PERMISSIONS, MAIN, "--help"]),
+      help: spawn(deno, [...CCHAT, "--help"]),
       empty: spawn(deno, ["run", ...CCHAT_PERMISSIONS, empty]),
     }, context.samples);
     return rows({
@@ -198,13 +198,13 @@ async function cchatOk(
 
 /** Installs Debian's matrix-nio when the system python lacks it, refreshing the index only if needed. */
 async function ensureNio(note: (message: string) => void): Promise<void> {
-  const hasNio = () => exec(PYTHON, ["-c", "import nio"]).then(() => true, () => false);
+  const hasNio = () => runCommand(PYTHON, ["-c", "import nio"]).then(() => true, () => false);
   if (await hasNio()) return;
   note("send: installing python3-matrix-nio, the peer");
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => exec("apt-get", ["install", "-y", "python3-matrix-nio"], { env });
+  const install = () => runCommand("apt-get", ["install", "-y", "python3-matrix-nio"], { env });
   await install().catch(async () => {
-    await exec("apt-get", ["update"], { env });
+    await runCommand("apt-get", ["update"], { env });
     await install();
   });
   if (!await hasNio()) {

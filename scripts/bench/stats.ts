@@ -47,33 +47,21 @@ export async function alternate(
   return samples;
 }
 
-/** Runs a command to completion; fails loudly with its stderr when it does not exit 0. */
-export async function exec(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string } = {},
-): Promise<string> {
-  const child = new Deno.Command(command, {
-    args,
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  if (code !== 0) {
-    throw new Error(
-      `"${command} ${args.join(" ")}" exited ${code}: ${decoder.decode(stderr).trim()}`,
-    );
-  }
-  return decoder.decode(stdout);
-}
-
 export const ms = (value: number) => `${value.toFixed(value < 10 ? 1 : 0)} ms`;
 export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+/** The permissions of the `cchat` task in deno.json: the process users run, not `-A`. */
+export const CCHAT_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-sys=hostname",
+];
+
+/** `deno` arguments that run cchat as users do; append the command. */
+export const CCHAT = [
+  "run",
+  ...CCHAT_PERMISSIONS,
+  new URL("../../main.ts", import.meta.url).pathname,
+];

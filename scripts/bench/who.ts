@@ -7,30 +7,20 @@ import { realDeps } from "../../src/deps.ts";
 import { agentCli } from "../../tests/support/cli.ts";
 import { Fleet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
-import { alternate, exec, ms, ratio, summarize, type Summary } from "./stats.ts";
+import { alternate, CCHAT, ms, ratio, summarize, type Summary } from "./stats.ts";
+import { run as runCommand } from "../homeserver/routes.ts";
 
 const SIZES = [1, 10, 100, 200];
 /** Allowed growth of the whole-process median from 1 to 200 agents. */
 const MAX_RATIO = 2;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-/** The permissions of the compiled binary (`deno task cchat`), not -A. */
-const RUN = [
-  "run",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--allow-sys=hostname",
-  MAIN,
-];
 
 /**
- * `cchat who` as a whole process, the same as `exec` but with CCHAT_DEBUG=1,
+ * `cchat who` as a whole process, like `runCommand` but with CCHAT_DEBUG=1,
  * whose stderr tells how many times the server rate limited the run.
  */
 async function whoProcess(env: Record<string, string>): Promise<number> {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [...RUN, "who"],
+    args: [...CCHAT, "who"],
     env: { ...env, CCHAT_DEBUG: "1" },
     stdin: "null",
     stdout: "piped",
@@ -144,7 +134,8 @@ export const run: Section = async (context) => {
     const trace = await traceWho(agent.env, labels, size);
     const limited: number[] = [];
     const samples = await alternate({
-      help: async () => void await exec(Deno.execPath(), [...RUN, "--help"], { env: agent.env }),
+      help: async () =>
+        void await runCommand(Deno.execPath(), [...CCHAT, "--help"], { env: agent.env }),
       who: async () => void limited.push(await whoProcess(agent.env)),
     }, context.samples);
     // Warm-up rounds are not samples; their rate limits are not counted either.

@@ -11,7 +11,7 @@ const note = (message: string) => console.error(message);
 const tail = (text: string, lines = 15) => text.trimEnd().split("\n").slice(-lines).join("\n");
 
 /** Runs a command to completion; a non-zero exit throws with the end of its output. */
-async function run(
+export async function run(
   command: string,
   args: string[],
   options: { env?: Record<string, string>; stdin?: string } = {},

@@ -219,9 +219,30 @@ export class SpaceManager {
     return this.#cachedRoom(name, this.aliases.agent(name));
   }
 
-  /** The lobby's room id, cached under "lobby", a name no agent may take. */
+  /** The lobby's room id, cached under a key no agent name can be. */
   lobbyRoom(): Promise<string> {
-    return this.#cachedRoom("lobby", this.aliases.lobby);
+    return this.#cachedRoom("#lobby", this.aliases.lobby);
+  }
+
+  /** The Space's room id, cached under a key no agent name can be. */
+  spaceRoom(): Promise<string> {
+    return this.#cachedRoom("#space", this.aliases.space);
+  }
+
+  /**
+   * The directory's room ids from the cache or the aliases, with no write: a
+   * reader that is already a member must not POST a join on every look. Null
+   * when there is no lobby yet. Reading may still be refused (403) when the
+   * caller is not a member; `open({ create: false })` then joins.
+   */
+  async knownDirectory(): Promise<Directory | null> {
+    const orNull = (lookup: Promise<string>) =>
+      lookup.catch((err) => isNotFound(err) ? null : Promise.reject(err));
+    const [spaceId, lobbyId] = await Promise.all([
+      orNull(this.spaceRoom()),
+      orNull(this.lobbyRoom()),
+    ]);
+    return lobbyId === null ? null : { spaceId, lobbyId };
   }
 
   /** Forgets a cached room that turned out wrong, so the next lookup asks the server. */
