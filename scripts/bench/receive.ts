@@ -10,7 +10,7 @@ import { agentCli, eventually } from "../../tests/support/cli.ts";
 import { freshUser } from "../../tests/support/homeserver.ts";
 import { clientFor, realTime, uniquePrefix } from "../../tests/support/matrix.ts";
 import type { Row, Section } from "./report.ts";
-import { ms, ratio, summarize, type Summary } from "./stats.ts";
+import { ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 
 const TARGET_RATIO = 1.2;
 /** Apart enough that every message is its own sync on both sides. */
@@ -174,7 +174,6 @@ export const run: Section = async (context) => {
 function rows(
   s: Record<"daemon" | "committed" | "floor" | "kvWrite" | "storeRead", Summary>,
 ): Row[] {
-  const spread = (x: Summary) => `p50 ${ms(x.median)}, p95 ${ms(x.p95)}`;
   const vsFloor = s.daemon.median / s.floor.median;
   const met = vsFloor <= TARGET_RATIO;
   const why = `by its own clock the daemon has committed at p50 ${ms(s.committed.median)}, ${

@@ -14,6 +14,7 @@ import {
   CCHAT_PERMISSIONS,
   ms,
   ratio,
+  spread,
   summarize,
   type Summary,
 } from "./stats.ts";
@@ -128,7 +129,6 @@ export const run: Section = async (context) => {
 };
 
 function rows(s: Record<"cchat" | "curl" | "nio" | "help" | "empty", Summary>): Row[] {
-  const spread = (x: Summary) => `p50 ${ms(x.median)}, p95 ${ms(x.p95)}`;
   const vsCurl = s.cchat.median / s.curl.median;
   const met = vsCurl <= TARGET_RATIO;
   // Where cchat's time goes: start-up (--help) splits into the runtime and loading cchat.

@@ -49,6 +49,8 @@ export async function alternate(
 
 export const ms = (value: number) => `${value.toFixed(value < 10 ? 1 : 0)} ms`;
 export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+/** A distribution as the table shows it. */
+export const spread = (x: Summary) => `p50 ${ms(x.median)}, p95 ${ms(x.p95)}`;
 
 /** The permissions of the `cchat` task in deno.json: the process users run, not `-A`. */
 export const CCHAT_PERMISSIONS = [
