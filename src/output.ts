@@ -17,7 +17,6 @@ const paint = (code: number) => (text: string, on: boolean) =>
 const red = paint(31);
 const yellow = paint(33);
 const dim = paint(2);
-export const green = paint(32);
 
 /** Data goes to stdout, everything said about it to stderr. */
 export class Output {

@@ -84,10 +84,6 @@ export class MatrixHttp {
     });
   }
 
-  get hasToken(): boolean {
-    return this.#accessToken !== undefined;
-  }
-
   /**
    * Sends one request with at most MAX_ATTEMPTS attempts. 429s wait as the
    * server asks, through the token's gate; network errors and 502/503/504

@@ -159,13 +159,10 @@ export class SpaceManager {
   open(options: { create: false }): Promise<Directory | null>;
   async open(options: { create?: boolean } = {}): Promise<Directory | null> {
     const create = options.create ?? true;
-    const room = async (alias: string, request: CreateRoomRequest) =>
-      create
-        ? (await this.ensureRoom(alias, request)).roomId
-        : await this.#joinSoon(alias, { missingIsFinal: true });
+    const existing = (alias: string) => this.#joinSoon(alias, { missingIsFinal: true });
     // The two rooms do not depend on each other: one round trip, not two.
     const [spaceId, lobbyId] = await Promise.all([
-      room(this.aliases.space, spaceRoom(this.#roomOptions())).then(
+      (create ? this.ensureSpace() : existing(this.aliases.space)).then(
         (id) => id ?? null,
         (err) => {
           if (!isRefusal(err)) throw err;
@@ -176,7 +173,7 @@ export class SpaceManager {
           return null;
         },
       ),
-      room(this.aliases.lobby, lobbyRoom(this.#roomOptions())),
+      create ? this.ensureLobby() : existing(this.aliases.lobby),
     ]);
     return lobbyId === undefined ? null : { spaceId, lobbyId };
   }
