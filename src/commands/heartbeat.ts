@@ -45,12 +45,6 @@ export async function run(deps: Deps, out: Output, options: HeartbeatOptions): P
 
 async function register(session: Session, name: string, host: string): Promise<string[]> {
   await session.spaces.forget(name);
-  const directory = await session.spaces.open();
-  if (directory.spaceId === null) return [directory.lobbyId];
-  const roomId = await session.spaces.registerAgent(
-    name,
-    { host, version: VERSION },
-    directory.spaceId,
-  );
-  return [roomId, directory.lobbyId];
+  const { directory, roomId } = await session.spaces.enter(name, { host, version: VERSION });
+  return roomId === null ? [directory.lobbyId] : [roomId, directory.lobbyId];
 }

@@ -96,14 +96,11 @@ export class Daemon {
   async #boot(
     signal: AbortSignal,
   ): Promise<{ directory: Directory; roomId: string | null } | undefined> {
-    const { spaces, identity, ephemeral, deps, log } = this.#o;
+    const { spaces, identity, ephemeral, log } = this.#o;
     if (ephemeral) await spaces.startupJitter();
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        const directory = await spaces.open();
-        const roomId = directory.spaceId === null
-          ? null
-          : await spaces.registerAgent(identity.name, identity, directory.spaceId);
+        const { directory, roomId } = await spaces.enter(identity.name, identity);
         await this.#report({
           spaceId: directory.spaceId,
           lobbyId: directory.lobbyId,
@@ -114,15 +111,19 @@ export class Daemon {
         return { directory, roomId };
       } catch (err) {
         if (!isTransient(err)) throw err;
-        const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
-        log.warn(
-          `Booting failed (${(err as Error).message}); retrying in ${Math.ceil(wait / 1000)} s.`,
-        );
-        await this.#report({ state: "retrying", lastError: (err as Error).message });
-        await deps.sleep(wait, signal).catch(() => {});
+        await this.#retryLater("Booting", err as Error, attempt, signal);
       }
     }
     return undefined;
+  }
+
+  /** A passing failure: say so, record it for `cchat status`, and back off before the next try. */
+  async #retryLater(step: string, err: Error, attempt: number, signal: AbortSignal): Promise<void> {
+    const { deps, log } = this.#o;
+    const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
+    log.warn(`${step} failed (${err.message}); retrying in ${Math.ceil(wait / 1000)} s.`);
+    await this.#report({ state: "retrying", lastError: err.message });
+    await deps.sleep(wait, signal).catch(() => {});
   }
 
   async #beatLoop(targets: string[], signal: AbortSignal): Promise<void> {
@@ -168,13 +169,7 @@ export class Daemon {
       } catch (err) {
         if (signal.aborted) break;
         if (!isTransient(err)) throw err;
-        failures++;
-        const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(failures, deps.random, 1000));
-        log.warn(
-          `Sync failed (${(err as Error).message}); retrying in ${Math.ceil(wait / 1000)} s.`,
-        );
-        await this.#report({ state: "retrying", lastError: (err as Error).message });
-        await deps.sleep(wait, signal).catch(() => {});
+        await this.#retryLater("Sync", err as Error, ++failures, signal);
       }
     }
   }

@@ -211,6 +211,21 @@ export class SpaceManager {
     return roomId;
   }
 
+  /**
+   * Opens the directory and registers the agent in it: what an agent does
+   * before it beats. In lobby-only mode it has no room of its own (null).
+   */
+  async enter(
+    name: string,
+    profile: AgentProfile,
+  ): Promise<{ directory: Directory; roomId: string | null }> {
+    const directory = await this.open();
+    const roomId = directory.spaceId === null
+      ? null
+      : await this.registerAgent(name, profile, directory.spaceId);
+    return { directory, roomId };
+  }
+
   /** The room of agent `name`: from the cache when fresh, else by its alias. */
   agentRoom(name: string): Promise<string> {
     return this.#cachedRoom(name, this.aliases.agent(name));

@@ -7,6 +7,7 @@ import { writeCredentials } from "../../src/credentials.ts";
 import type { TestHomeserver, TestUser } from "./homeserver.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export interface CliResult {
   code: number;
@@ -45,7 +46,6 @@ export async function cchat(
   await writer.write(new TextEncoder().encode(stdin));
   await writer.close();
   const { code, stdout, stderr } = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
 }
 
@@ -103,7 +103,6 @@ export async function agentCli(
             // Already gone; its output still tells why.
           }
           const { code, stdout, stderr } = await output;
-          const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
           return { code, stdout: decode(stdout), stderr: decode(stderr) };
         },
       };
