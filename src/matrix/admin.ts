@@ -4,6 +4,7 @@
  * registration switched off.
  */
 
+import { toHex } from "../encoding.ts";
 import { CchatError, MatrixError, NetworkError } from "../errors.ts";
 
 export interface RegisteredUser {
@@ -64,7 +65,7 @@ export async function registrationMac(
   );
   const message = [nonce, username, password, admin ? "admin" : "notadmin"].join("\0");
   const signature = await crypto.subtle.sign("HMAC", key, encoder.encode(message));
-  return Array.from(new Uint8Array(signature), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(signature);
 }
 
 async function call(
