@@ -1,6 +1,6 @@
 import { runCli } from "./src/cli.ts";
 import { realDeps } from "./src/deps.ts";
-import { exitCodeOf, formatFatal, useColor } from "./src/output.ts";
+import { exitCodeOf, outputFor } from "./src/output.ts";
 
 if (import.meta.main) {
   const deps = realDeps();
@@ -8,10 +8,7 @@ if (import.meta.main) {
   try {
     code = await runCli(Deno.args, deps);
   } catch (err) {
-    deps.stderr.write(formatFatal(err, {
-      color: useColor(deps.env, deps.stderrIsTerminal),
-      debug: deps.env("CCHAT_DEBUG") === "1",
-    }));
+    outputFor(deps, false).fatal(err);
     code = exitCodeOf(err);
   }
   Deno.exit(code);

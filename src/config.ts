@@ -2,9 +2,15 @@
  * Configuration: flags > CCHAT_* environment > config file > defaults.
  * Resolution is pure; reading and writing files is kept at the edges.
  */
+import {
+  DEFAULT_ALIAS_PREFIX,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_RETRY_WAIT_MS,
+  DEFAULT_STALE_AFTER,
+  DEFAULT_SYNC_TIMEOUT_MS,
+} from "./defaults.ts";
 import { ConfigError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
-import { DEFAULT_ALIAS_PREFIX } from "./space/names.ts";
 
 export interface Config {
   homeserver?: string;
@@ -23,17 +29,23 @@ export interface Config {
   configDir: string;
 }
 
-interface KeySpec {
-  key: keyof Config;
+/** The settings a user can give; the directories are derived. */
+type SettingKey = Exclude<keyof Config, "configDir">;
+
+interface KeySpec<K extends SettingKey> {
+  key: K;
+  /** The setting's name: its key in the config file, and how flags name it. */
   file: string;
   env: string;
   /** The command-line flag that sets it, where one does. */
   flag?: string;
-  parse: (raw: string) => unknown;
+  parse: (raw: string) => Config[K];
   describe: string;
 }
 
-const seconds = (min: number) => (raw: string) => {
+type AnySpec = { [K in SettingKey]: KeySpec<K> }[SettingKey];
+
+const seconds = (min: number) => (raw: string): number => {
   const value = raw.trim() === "" ? NaN : Number(raw);
   if (!Number.isFinite(value) || value < min) {
     throw new Error(`a number of seconds of at least ${min}`);
@@ -69,10 +81,10 @@ const prefix = (raw: string) => {
   }
   return raw;
 };
-const list = (raw: string) => raw.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (raw: string): string[] => raw.split(",").map((s) => s.trim()).filter(Boolean);
 
 /** Every setting, in the order the README's table lists them. */
-export const CONFIG_KEYS: KeySpec[] = [
+export const CONFIG_KEYS = [
   {
     key: "homeserver",
     file: "homeserver",
@@ -147,10 +159,16 @@ export const CONFIG_KEYS: KeySpec[] = [
     parse: text,
     describe: "data directory",
   },
-];
+] as const satisfies readonly AnySpec[];
+
+/** A setting's name, as the config file spells it: `heartbeat_interval`, `name`, … */
+export type SettingName = typeof CONFIG_KEYS[number]["file"];
+
+/** Values given on the command line, keyed by setting name, as the user typed them. */
+export type FlagValues = Partial<Record<SettingName, string>>;
 
 export interface Sources {
-  flags: Partial<Record<keyof Config, string>>;
+  flags: FlagValues;
   env: (name: string) => string | undefined;
   file: Record<string, unknown>;
   filePath: string;
@@ -162,14 +180,14 @@ export function resolveConfig(sources: Sources): Config {
   const config: Config = {
     aliasPrefix: DEFAULT_ALIAS_PREFIX,
     federate: false,
-    heartbeatIntervalMs: 60_000,
-    staleAfter: 3,
-    maxRetryWaitMs: 120_000,
-    syncTimeoutMs: 30_000,
+    heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+    staleAfter: DEFAULT_STALE_AFTER,
+    maxRetryWaitMs: DEFAULT_MAX_RETRY_WAIT_MS,
+    syncTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS,
     allowedServers: [],
     ...sources.defaults,
   };
-  const known = new Set(CONFIG_KEYS.map((k) => k.file));
+  const known = new Set<string>(CONFIG_KEYS.map((k) => k.file));
   for (const key of Object.keys(sources.file)) {
     if (!known.has(key)) {
       throw new ConfigError(`The config file "${sources.filePath}" has the unknown key "${key}".`, {
@@ -177,9 +195,12 @@ export function resolveConfig(sources: Sources): Config {
       });
     }
   }
-  for (const spec of CONFIG_KEYS) {
+  for (const spec of CONFIG_KEYS as readonly AnySpec[]) {
     const candidates: [string | undefined, string][] = [
-      [sources.flags[spec.key], `the ${spec.flag ?? `--${spec.file.replaceAll("_", "-")}`} flag`],
+      [
+        sources.flags[spec.file as SettingName],
+        `the ${spec.flag ?? `--${spec.file.replaceAll("_", "-")}`} flag`,
+      ],
       [sources.env(spec.env), `$${spec.env}`],
       [
         fileValue(sources.file[spec.file], spec.file, sources.filePath),
@@ -190,7 +211,7 @@ export function resolveConfig(sources: Sources): Config {
     if (!chosen) continue;
     const [raw, origin] = chosen as [string, string];
     try {
-      (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(raw);
+      assign(config, spec, raw);
     } catch (err) {
       throw new ConfigError(
         `The ${spec.describe} from ${origin} is "${raw}", not ${(err as Error).message}.`,
@@ -201,6 +222,10 @@ export function resolveConfig(sources: Sources): Config {
     }
   }
   return config;
+}
+
+function assign<K extends SettingKey>(config: Config, spec: KeySpec<K>, raw: string): void {
+  config[spec.key] = spec.parse(raw);
 }
 
 /** A file value as the text a flag would carry; objects have no such text and are refused. */

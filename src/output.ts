@@ -1,5 +1,6 @@
 import { CchatError, ExitCode } from "./errors.ts";
 import type { Deps } from "./deps.ts";
+import type { Logger } from "./log.ts";
 
 export interface OutputOptions {
   json: boolean;
@@ -19,7 +20,7 @@ const yellow = paint(33);
 const dim = paint(2);
 
 /** Data goes to stdout, everything said about it to stderr. */
-export class Output {
+export class Output implements Logger {
   constructor(
     private readonly sinks: Pick<Deps, "stdout" | "stderr">,
     readonly options: OutputOptions,
@@ -43,8 +44,13 @@ export class Output {
     this.sinks.stderr.write(`${yellow("warning:", this.options.color)} ${message}\n`);
   }
 
-  note(message: string): void {
+  info(message: string): void {
     this.sinks.stderr.write(message + "\n");
+  }
+
+  /** A failure that ends the command: one line, a hint, and a stack only when debugging. */
+  fatal(err: unknown): void {
+    this.sinks.stderr.write(formatFatal(err, this.options));
   }
 
   debug(message: string): void {
@@ -52,6 +58,15 @@ export class Output {
       this.sinks.stderr.write(dim(`debug: ${message}`, this.options.color) + "\n");
     }
   }
+}
+
+/** The output a command writes through, shaped by --json, NO_COLOR and CCHAT_DEBUG. */
+export function outputFor(deps: Deps, json: boolean): Output {
+  return new Output(deps, {
+    json,
+    color: useColor(deps.env, deps.stderrIsTerminal),
+    debug: deps.env("CCHAT_DEBUG") === "1",
+  });
 }
 
 /** Left-aligned columns separated by two spaces, for human output. */

@@ -100,7 +100,7 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
 
   await t.step("heartbeat interval in seconds becomes milliseconds", () => {
     const all = sources({
-      flags: { heartbeatIntervalMs: "5" },
+      flags: { heartbeat_interval: "5" },
       env: { CCHAT_HEARTBEAT_INTERVAL: "10" },
       file: { heartbeat_interval: 20 },
     });
@@ -154,7 +154,7 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
     assert.equal(envWins.dataDir, "/data/from-env");
 
     const flagWins = resolveConfig(sources({
-      flags: { federate: "YES", dataDir: "/data/from-flag" },
+      flags: { federate: "YES", data_dir: "/data/from-flag" },
       env: { CCHAT_FEDERATE: "no", CCHAT_DATA_DIR: "/data/from-env" },
     }));
     assert.equal(flagWins.federate, true);
@@ -221,7 +221,7 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
   });
 
   await t.step("seconds below the minimum", () => {
-    const err = configError(sources({ flags: { heartbeatIntervalMs: "0.5" } }));
+    const err = configError(sources({ flags: { heartbeat_interval: "0.5" } }));
     assert.match(err.message, /is "0\.5", not a number of seconds of at least 1\./);
     assert.match(err.message, /flag/);
   });
@@ -241,7 +241,7 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
   });
 
   await t.step("empty text", () => {
-    const flag = configError(sources({ flags: { dataDir: "   " } }));
+    const flag = configError(sources({ flags: { data_dir: "   " } }));
     assert.equal(
       flag.message,
       `The ${describe("dataDir")} from the --data-dir flag is "   ", not a non-empty text.`,
@@ -300,7 +300,7 @@ Deno.test("resolveConfig edge values", async (t) => {
   });
   await t.step("the daemon's flag is named as the user typed it", () => {
     assert.match(
-      configError(sources({ flags: { heartbeatIntervalMs: "0" } })).message,
+      configError(sources({ flags: { heartbeat_interval: "0" } })).message,
       /the --interval flag is "0"/,
     );
   });
@@ -441,7 +441,7 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
       env.XDG_CONFIG_HOME = `${dir}/xdg-config`;
       env.XDG_STATE_HOME = `${dir}/xdg-state`;
       env.CCHAT_NAME = "from-env";
-      const config = await loadConfig(deps, { heartbeatIntervalMs: "2" });
+      const config = await loadConfig(deps, { heartbeat_interval: "2" });
       assert.deepEqual(config, {
         homeserver: "https://file.example",
         name: "from-env",

@@ -18,7 +18,7 @@ Deno.test("Output", async (t) => {
     out.line("row");
     out.data({ a: 1 });
     out.warn("careful");
-    out.note("fyi");
+    out.info("fyi");
     out.debug("hidden");
     assert.equal(s.stdout.text, 'row\n{"a":1}\n');
     assert.equal(s.stderr.text, "warning: careful\nfyi\n");

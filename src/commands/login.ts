@@ -1,103 +1,63 @@
-import { loadConfig } from "../config.ts";
-import { deleteCredentials, readCredentials, writeCredentials } from "../credentials.ts";
-import type { Deps } from "../deps.ts";
-import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
-import { MatrixClient } from "../matrix/client.ts";
-import type { Output } from "../output.ts";
-import { transport } from "./context.ts";
-import { readSecret } from "./input.ts";
+import { object } from "@optique/core/constructs";
+import { message } from "@optique/core/message";
+import { map, optional, withDefault } from "@optique/core/modifiers";
+import { command, flag, option } from "@optique/core/primitives";
+import { string } from "@optique/core/valueparser";
+import { login, logout } from "../ops/account.ts";
+import { action, jsonFlag } from "./common.ts";
 
-export interface LoginOptions {
-  homeserver?: string;
-  user?: string;
-  /** Take an existing token (CCHAT_ACCESS_TOKEN or stdin) instead of a password. */
-  token: boolean;
-  /** Log in again even when a login is stored. */
-  force: boolean;
-}
-
-/**
- * Logs in once and stores the token (mode 0600). Synapse allows about one
- * password login per account every few minutes, so a stored login is reused.
- */
-export async function run(deps: Deps, out: Output, options: LoginOptions): Promise<number> {
-  const config = await loadConfig(deps, { homeserver: options.homeserver });
-  const stored = await readCredentials(config.configDir);
-  const sameAccount = stored && (!config.homeserver || config.homeserver === stored.homeserver) &&
-    (!options.user || stored.userId === options.user ||
-      stored.userId.startsWith(`@${options.user}:`));
-  // A given token is always taken; a password login is skipped when one is stored.
-  if (stored && sameAccount && !options.force && !options.token) {
-    report(out, stored.userId, stored.homeserver, stored.deviceId, true);
-    return ExitCode.ok;
-  }
-  const homeserver = config.homeserver;
-  if (!homeserver) {
-    throw new ConfigError("No homeserver to log in to.", {
-      hint: "Pass --homeserver URL, or set CCHAT_HOMESERVER.",
-    });
-  }
-  const http = transport(deps, config, homeserver, out);
-  let login: { userId: string; accessToken: string; deviceId?: string };
-  if (options.token) {
-    const accessToken = await readSecret(deps, "CCHAT_ACCESS_TOKEN");
-    if (!accessToken) {
-      throw new UsageError("No access token was given.", {
-        hint: 'Set CCHAT_ACCESS_TOKEN, or pipe the token into "cchat login --token".',
-      });
-    }
-    const who = await new MatrixClient(http.withToken(accessToken)).whoami();
-    login = { userId: who.userId, accessToken, deviceId: who.deviceId };
-  } else {
-    if (!options.user) {
-      throw new UsageError("Password login needs --user NAME.", { hint: "Or use --token." });
-    }
-    const password = await readSecret(deps, "CCHAT_PASSWORD");
-    if (!password) {
-      throw new UsageError("No password was given.", {
-        hint: 'Set CCHAT_PASSWORD, or pipe the password into "cchat login".',
-      });
-    }
-    try {
-      login = await MatrixClient.login(http, { user: options.user, password, deviceName: "cchat" });
-    } catch (err) {
-      if (err instanceof MatrixError && err.status === 403) {
-        throw new CchatError(
-          `Wrong user name or password for "${options.user}" on "${homeserver}".`,
-          {
-            hint: "Check both and try again; Synapse allows only a few attempts a minute.",
-            exitCode: ExitCode.auth,
-            cause: err,
-          },
+export const loginCommand = command(
+  "login",
+  map(
+    object({
+      json: jsonFlag,
+      homeserver: optional(option("--homeserver", string({ metavar: "URL" }), {
+        description: message`the homeserver's base URL`,
+      })),
+      user: optional(option("--user", string({ metavar: "NAME" }), {
+        description: message`the user name or Matrix id`,
+      })),
+      token: withDefault(
+        flag("--token", {
+          description: message`store an existing access token from CCHAT_ACCESS_TOKEN or stdin`,
+        }),
+        false,
+      ),
+      force: withDefault(
+        flag("--force", { description: message`log in again even when a login is stored` }),
+        false,
+      ),
+    }),
+    action(async (options, out, deps) => {
+      const account = await login({ deps, log: out }, options);
+      if (out.json) out.data(account);
+      else {
+        out.line(
+          `${
+            account.already_logged_in ? "Already logged in" : "Logged in"
+          } as ${account.user_id} on ${account.homeserver}.`,
         );
       }
-      throw err;
-    }
-  }
-  if (stored) await deleteCredentials(config.configDir);
-  await writeCredentials(config.configDir, { homeserver, ...login });
-  report(out, login.userId, homeserver, login.deviceId, false);
-  return ExitCode.ok;
-}
+      return 0;
+    }),
+  ),
+  {
+    brief: message`Log in once and store the token`,
+    description:
+      message`Log in once and store the token (mode 0600). The password comes from CCHAT_PASSWORD or the first line of stdin, never from the command line.`,
+  },
+);
 
-function report(
-  out: Output,
-  userId: string,
-  homeserver: string,
-  deviceId: string | undefined,
-  already: boolean,
-) {
-  if (out.json) {
-    return out.data({
-      user_id: userId,
-      homeserver,
-      device_id: deviceId ?? null,
-      already_logged_in: already,
-    });
-  }
-  out.line(
-    already
-      ? `Already logged in as ${userId} on ${homeserver}.`
-      : `Logged in as ${userId} on ${homeserver}.`,
-  );
-}
+export const logoutCommand = command(
+  "logout",
+  map(
+    object({ json: jsonFlag }),
+    action(async (_options, out, deps) => {
+      const result = await logout({ deps, log: out });
+      if (out.json) out.data(result);
+      else out.line(result.logged_out ? `Logged out ${result.user_id}.` : "Not logged in.");
+      return 0;
+    }),
+  ),
+  { brief: message`End the session on the server and forget the stored token` },
+);

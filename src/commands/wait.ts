@@ -1,39 +1,33 @@
-import type { Deps } from "../deps.ts";
-import { ExitCode, UsageError } from "../errors.ts";
-import type { Output } from "../output.ts";
-import { openSession } from "./context.ts";
-import { formatMessage, messageJson } from "./inbox.ts";
+import { object } from "@optique/core/constructs";
+import { message } from "@optique/core/message";
+import { map, optional } from "@optique/core/modifiers";
+import { command, option } from "@optique/core/primitives";
+import { float } from "@optique/core/valueparser";
+import { ExitCode } from "../errors.ts";
+import { wait } from "../ops/inbox.ts";
+import { action, jsonFlag } from "./common.ts";
+import { formatMessage } from "./text.ts";
 
-export interface WaitOptions {
-  timeout?: string;
-}
-
-/** The daemon is another process and kv.watch misses its writes, so the inbox is polled. */
-export const POLL_INTERVAL_MS = 250;
-
-/** Blocks until an unread message arrives, prints it and marks it read; exits 7 on timeout. */
-export async function run(deps: Deps, out: Output, options: WaitOptions): Promise<number> {
-  const timeoutMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
-  if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
-    throw new UsageError(`The timeout "${options.timeout}" is not a number of seconds.`, {
-      hint: "For example --timeout 30.",
-    });
-  }
-  await using session = await openSession(deps, out, {});
-  const deadline = deps.now() + timeoutMs;
-  for (;;) {
-    const [message] = await session.store.unread(1);
-    if (message) {
-      if (out.json) out.data(messageJson(message));
-      else out.line(formatMessage(message));
-      await session.store.markRead([message]);
-      return ExitCode.ok;
-    }
-    const left = deadline - deps.now();
-    if (left <= 0) {
-      out.note(`No message within ${options.timeout} s.`);
-      return ExitCode.timeout;
-    }
-    await deps.sleep(Math.min(POLL_INTERVAL_MS, left));
-  }
-}
+export const waitCommand = command(
+  "wait",
+  map(
+    object({
+      json: jsonFlag,
+      timeout: optional(option("--timeout", float({ metavar: "SECONDS" }), {
+        description: message`give up after this long (exit 7)`,
+      })),
+    }),
+    action(async (options, out, deps) => {
+      const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+      const received = await wait({ deps, log: out }, { timeoutMs });
+      if (received === null) {
+        out.info(`No message within ${options.timeout} s.`);
+        return ExitCode.timeout;
+      }
+      if (out.json) out.data(received);
+      else out.line(formatMessage(received));
+      return 0;
+    }),
+  ),
+  { brief: message`Block until a message arrives, print it and mark it read` },
+);

@@ -3,29 +3,33 @@
  * filtered /sync loop that fills the inbox, and a heartbeat beside it. It
  * outlives a missing homeserver and rate limits, and says goodbye on shutdown.
  */
+import { backoffMs } from "../backoff.ts";
 import type { Deps } from "../deps.ts";
 import { MatrixError, NetworkError, RateLimitError } from "../errors.ts";
-import type { MatrixClient } from "../matrix/client.ts";
-import { backoffMs } from "../matrix/retry.ts";
+import type { Logger } from "../log.ts";
 import type { SyncResponse } from "../matrix/types.ts";
+import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER } from "../space/filter.ts";
-import type { Directory, Logger, SpaceManager } from "../space/space.ts";
-import { Heartbeat, type HeartbeatIdentity } from "./heartbeat.ts";
+import { enter, type Membership } from "../space/registration.ts";
+import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { route, type RouteContext } from "./route.ts";
-import type { DaemonStatus, InboxMessage, Store } from "./store.ts";
+import type { Store } from "./store.ts";
+import type { DaemonStatus, InboxMessage } from "./types.ts";
 
 export interface DaemonOptions {
-  client: MatrixClient;
-  spaces: SpaceManager;
+  space: SpaceEnv;
   store: Store;
   identity: HeartbeatIdentity;
   syncTimeoutMs: number;
   ephemeral: boolean;
   allowedServers: string[];
   deps: Pick<Deps, "now" | "sleep" | "random">;
-  log: Logger & { info(message: string): void };
+  log: Logger;
   pid: number;
 }
+
+/** Ephemeral agents wait up to this long before their first Space call, so a fleet boots spread out. */
+export const STARTUP_JITTER_MAX_MS = 2000;
 
 /** Retry waits grow to this and stay there while the homeserver is away. */
 export const MAX_RETRY_DELAY_MS = 30_000;
@@ -38,13 +42,13 @@ function isTransient(err: unknown): boolean {
 }
 
 export class Daemon {
-  readonly #o: DaemonOptions;
-  readonly #heartbeat: Heartbeat;
+  readonly #options: DaemonOptions;
+  readonly #heartbeat: HeartbeatWriter;
   #status: DaemonStatus;
 
   constructor(options: DaemonOptions) {
-    this.#o = options;
-    this.#heartbeat = new Heartbeat(options.client, options.identity, options.deps.now);
+    this.#options = options;
+    this.#heartbeat = new HeartbeatWriter(options.space.client, options.identity, options.deps.now);
     this.#status = {
       pid: options.pid,
       name: options.identity.name,
@@ -61,24 +65,24 @@ export class Daemon {
 
   async #report(change: Partial<DaemonStatus>): Promise<void> {
     this.#status = { ...this.#status, ...change };
-    await this.#o.store.saveDaemonStatus(this.#status);
+    await this.#options.store.saveDaemonStatus(this.#status);
   }
 
   /** Runs until `signal` aborts, then writes a final offline beat. */
   async run(signal: AbortSignal): Promise<void> {
     await this.#report({ state: "booting" });
-    const place = await this.#boot(signal);
-    if (!place) return await this.#report({ state: "stopped" });
-    const targets = [place.roomId, place.directory.lobbyId].filter((id): id is string =>
-      id !== null
-    );
+    const membership = await this.#boot(signal);
+    if (!membership) return await this.#report({ state: "stopped" });
+    const targets = [membership.roomId, membership.directory.lobbyId].filter((
+      id,
+    ): id is string => id !== null);
     // The heartbeat stops with the sync loop, whether that ends by a signal or by an error.
     const beats = new AbortController();
     const stopBeats = () => beats.abort();
     signal.addEventListener("abort", stopBeats, { once: true });
     const beating = this.#beatLoop(targets, beats.signal);
     try {
-      await this.#syncLoop(place, signal);
+      await this.#syncLoop(membership, signal);
     } finally {
       beats.abort();
       signal.removeEventListener("abort", stopBeats);
@@ -86,21 +90,19 @@ export class Daemon {
       try {
         await this.#heartbeat.beat(targets, "offline");
       } catch (err) {
-        this.#o.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
+        this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
       }
       await this.#report({ state: "stopped" });
     }
   }
 
   /** Boot steps are retried with backoff while the failure is transient; undefined when stopped first. */
-  async #boot(
-    signal: AbortSignal,
-  ): Promise<{ directory: Directory; roomId: string | null } | undefined> {
-    const { spaces, identity, ephemeral, log } = this.#o;
-    if (ephemeral) await spaces.startupJitter();
+  async #boot(signal: AbortSignal): Promise<Membership | undefined> {
+    const { space, identity, ephemeral, log } = this.#options;
+    if (ephemeral) await this.startupJitter();
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        const { directory, roomId } = await spaces.enter(identity.name, identity);
+        const { directory, roomId } = await enter(space, identity.name, identity);
         await this.#report({
           spaceId: directory.spaceId,
           lobbyId: directory.lobbyId,
@@ -117,9 +119,17 @@ export class Daemon {
     return undefined;
   }
 
+  /** Sleeps a random 0–2 s, so agents of a fleet that starts at once reach the server spread out. */
+  async startupJitter(): Promise<number> {
+    const delay = Math.floor(this.#options.deps.random() * STARTUP_JITTER_MAX_MS);
+    this.#options.log.debug(`startup jitter: waiting ${delay} ms`);
+    await this.#options.deps.sleep(delay);
+    return delay;
+  }
+
   /** A passing failure: say so, record it for `cchat status`, and back off before the next try. */
   async #retryLater(step: string, err: Error, attempt: number, signal: AbortSignal): Promise<void> {
-    const { deps, log } = this.#o;
+    const { deps, log } = this.#options;
     const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
     log.warn(`${step} failed (${err.message}); retrying in ${Math.ceil(wait / 1000)} s.`);
     await this.#report({ state: "retrying", lastError: err.message });
@@ -127,7 +137,7 @@ export class Daemon {
   }
 
   async #beatLoop(targets: string[], signal: AbortSignal): Promise<void> {
-    const { deps, identity, log } = this.#o;
+    const { deps, identity, log } = this.#options;
     while (!signal.aborted) {
       try {
         await this.#heartbeat.beat(targets, "online");
@@ -138,16 +148,13 @@ export class Daemon {
     }
   }
 
-  async #syncLoop(
-    place: { directory: Directory; roomId: string | null },
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { client, store, deps, log, identity, syncTimeoutMs } = this.#o;
+  async #syncLoop(membership: Membership, signal: AbortSignal): Promise<void> {
+    const { space: { client }, store, deps, log, identity, syncTimeoutMs } = this.#options;
     const context: RouteContext = {
       userId: identity.userId,
-      roomId: place.roomId,
-      lobbyId: place.directory.lobbyId,
-      allowedServers: new Set(this.#o.allowedServers),
+      roomId: membership.roomId,
+      lobbyId: membership.directory.lobbyId,
+      allowedServers: new Set(this.#options.allowedServers),
     };
     let since = await store.syncToken();
     for (let failures = 0; !signal.aborted;) {
@@ -175,7 +182,7 @@ export class Daemon {
   }
 
   async #filterId(): Promise<string> {
-    const { client, store, identity } = this.#o;
+    const { space: { client }, store, identity } = this.#options;
     const known = await store.filterId(FILTER_KEY);
     if (known) return known;
     const id = await client.uploadFilter(identity.userId, AGENT_SYNC_FILTER);
@@ -207,7 +214,7 @@ export class Daemon {
   async #backfill(roomId: string, from: string, since: string) {
     const older = [];
     for (let token: string | undefined = from; token;) {
-      const page = await this.#o.client.messages(roomId, {
+      const page = await this.#options.space.client.messages(roomId, {
         dir: "b",
         from: token,
         to: since,

@@ -1,7 +1,7 @@
 /** Which synced events reach the inbox, and as what. Pure, so every rule is tested directly. */
 import type { MatrixEvent } from "../matrix/types.ts";
-import { serverNameOf } from "../space/names.ts";
-import type { InboxMessage, Route } from "./store.ts";
+import { serverOfUserId } from "../matrix/ids.ts";
+import type { InboxMessage, Route } from "./types.ts";
 
 export interface RouteContext {
   userId: string;
@@ -51,13 +51,8 @@ export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Ve
   const body = event.content.body;
   const msgtype = event.content.msgtype;
   if (typeof body !== "string" || typeof msgtype !== "string") return { kind: "ignored" };
-  let server: string;
-  try {
-    server = serverNameOf(event.sender);
-  } catch {
-    return { kind: "dropped-sender" };
-  }
-  if (!ctx.allowedServers.has(server)) return { kind: "dropped-sender" };
+  const server = serverOfUserId(event.sender);
+  if (server === undefined || !ctx.allowedServers.has(server)) return { kind: "dropped-sender" };
   let where: Route;
   if (roomId === ctx.roomId) where = "direct";
   else if (mentions(event, ctx.userId)) where = "mention";

@@ -3,38 +3,8 @@
  * its own status. Commands read the same file from other processes.
  */
 import type { Deps } from "../deps.ts";
-import { commitWithRetry, withLockRetry } from "../space/kv.ts";
-
-export type Route = "direct" | "broadcast" | "mention";
-
-export interface InboxMessage {
-  eventId: string;
-  roomId: string;
-  route: Route;
-  sender: string;
-  body: string;
-  msgtype: string;
-  /** The server's timestamp. */
-  ts: number;
-  /** False for notices: an agent must never answer one automatically (loop guard). */
-  autoReply: boolean;
-  replyTo?: string;
-  threadRoot?: string;
-}
-
-export interface DaemonStatus {
-  pid: number;
-  name: string;
-  startedAt: number;
-  /** Last /sync that succeeded, by this machine's clock. */
-  lastSyncAt: number | null;
-  state: "booting" | "running" | "retrying" | "stopped";
-  lastError: string | null;
-  spaceId: string | null;
-  lobbyId: string | null;
-  roomId: string | null;
-  droppedSenders: number;
-}
+import { commitWithRetry, withLockRetry } from "../kv.ts";
+import type { DaemonStatus, InboxMessage } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;

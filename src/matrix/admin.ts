@@ -5,13 +5,9 @@
  */
 
 import { toHex } from "../encoding.ts";
-import { CchatError, MatrixError, NetworkError } from "../errors.ts";
-
-export interface RegisteredUser {
-  userId: string;
-  accessToken: string;
-  deviceId: string;
-}
+import { CchatError } from "../errors.ts";
+import type { MatrixHttp } from "./http.ts";
+import type { LoginResult } from "./types.ts";
 
 export interface NewUser {
   username: string;
@@ -21,30 +17,35 @@ export interface NewUser {
 
 const PATH = "/_synapse/admin/v1/register";
 
-/** Registers a user with the server's `registration_shared_secret`. */
+/** Registers a user with the server's `registration_shared_secret`, through a token-less transport. */
 export async function registerWithSharedSecret(
-  fetchFn: typeof fetch,
-  baseUrl: string,
+  http: MatrixHttp,
   sharedSecret: string,
   user: NewUser,
-): Promise<RegisteredUser> {
-  const url = baseUrl.replace(/\/+$/, "") + PATH;
-  const nonceBody = await call(fetchFn, url, "GET");
-  const nonce = stringField(nonceBody, "nonce", "GET");
+): Promise<LoginResult> {
+  const { nonce } = await http.request<Record<string, unknown>>("GET", PATH);
+  if (typeof nonce !== "string" || nonce === "") throw missing("nonce", "GET");
   const admin = user.admin ?? false;
   const mac = await registrationMac(sharedSecret, nonce, user.username, user.password, admin);
-  const body = await call(fetchFn, url, "POST", {
-    nonce,
-    username: user.username,
-    password: user.password,
-    admin,
-    mac,
+  const body = await http.request<Record<string, unknown>>("POST", PATH, {
+    body: { nonce, username: user.username, password: user.password, admin, mac },
   });
-  return {
-    userId: stringField(body, "user_id", "POST"),
-    accessToken: stringField(body, "access_token", "POST"),
-    deviceId: stringField(body, "device_id", "POST"),
+  const field = (name: string) => {
+    const value = body[name];
+    if (typeof value !== "string" || value === "") throw missing(name, "POST");
+    return value;
   };
+  return {
+    userId: field("user_id"),
+    accessToken: field("access_token"),
+    deviceId: field("device_id"),
+  };
+}
+
+function missing(name: string, method: string): CchatError {
+  return new CchatError(`${method} ${PATH} answered without a "${name}".`, {
+    hint: "Check that the base URL points at a Synapse homeserver.",
+  });
 }
 
 /** Lowercase hex HMAC-SHA1 over `nonce\0username\0password\0admin|notadmin`, as Synapse checks it. */
@@ -64,70 +65,5 @@ export async function registrationMac(
     ["sign"],
   );
   const message = [nonce, username, password, admin ? "admin" : "notadmin"].join("\0");
-  const signature = await crypto.subtle.sign("HMAC", key, encoder.encode(message));
-  return toHex(signature);
-}
-
-async function call(
-  fetchFn: typeof fetch,
-  url: string,
-  method: "GET" | "POST",
-  payload?: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  const request = `${method} ${PATH}`;
-  let response: Response;
-  try {
-    response = await fetchFn(url, {
-      method,
-      headers: payload ? { "content-type": "application/json" } : undefined,
-      body: payload ? JSON.stringify(payload) : undefined,
-    });
-  } catch (cause) {
-    throw new NetworkError(`Could not reach the homeserver at "${new URL(url).origin}".`, {
-      hint: 'Check that it is running, e.g. with "deno task homeserver status".',
-      cause,
-    });
-  }
-  const text = await response.text();
-  const body = parseObject(text);
-  if (!response.ok) {
-    throw new MatrixError({
-      status: response.status,
-      errcode: typeof body?.errcode === "string" ? body.errcode : "M_UNKNOWN",
-      error: typeof body?.error === "string"
-        ? body.error
-        : `HTTP ${response.status} ${response.statusText} without a Matrix error body`,
-      retryAfterMs: retryAfterMs(body, response.headers),
-      request,
-    });
-  }
-  if (!body) throw new CchatError(`${request} answered ${response.status} without a JSON object.`);
-  return body;
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? value as Record<string, unknown>
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function retryAfterMs(body: Record<string, unknown> | undefined, headers: Headers) {
-  if (typeof body?.retry_after_ms === "number") return body.retry_after_ms;
-  const seconds = Number(headers.get("retry-after") ?? NaN);
-  return Number.isFinite(seconds) ? seconds * 1000 : undefined;
-}
-
-function stringField(body: Record<string, unknown>, name: string, method: string): string {
-  const value = body[name];
-  if (typeof value !== "string" || value === "") {
-    throw new CchatError(`${method} ${PATH} answered without a "${name}".`, {
-      hint: "Check that the base URL points at a Synapse homeserver.",
-    });
-  }
-  return value;
+  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
 }

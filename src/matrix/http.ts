@@ -1,6 +1,8 @@
 import { MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Deps } from "../deps.ts";
-import { backoffMs, serverRetryHint } from "./retry.ts";
+import { backoffMs } from "../backoff.ts";
+import { DEFAULT_MAX_RETRY_WAIT_MS } from "../defaults.ts";
+import { serverRetryHint } from "./retry.ts";
 import { RateGates } from "./rate_gate.ts";
 
 /**
@@ -15,11 +17,6 @@ export function path(strings: TemplateStringsArray, ...values: string[]): string
 }
 
 export const MAX_ATTEMPTS = 3;
-/**
- * Synapse's default room-creation limit refills about once a minute, so a cap
- * below that would turn ordinary room creation into errors.
- */
-export const DEFAULT_MAX_RETRY_WAIT_MS = 120_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface HttpOptions {

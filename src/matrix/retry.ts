@@ -1,4 +1,4 @@
-/** Pure retry arithmetic: how long the server asked us to wait, and our own backoff. */
+/** How long the server asked us to wait, read from its answer. */
 
 /**
  * Milliseconds a `Retry-After` header asks for: delay-seconds or an HTTP-date.
@@ -25,15 +25,4 @@ export function serverRetryHint(
   return typeof fromBody === "number" && Number.isFinite(fromBody) && fromBody >= 0
     ? fromBody
     : undefined;
-}
-
-export const BACKOFF_BASE_MS = 500;
-
-/**
- * Exponential backoff with jitter for attempt 1, 2, …: half the step is fixed
- * and half random, so concurrent clients spread out but never retry at once.
- */
-export function backoffMs(attempt: number, random: () => number, baseMs = BACKOFF_BASE_MS): number {
-  const step = baseMs * 2 ** (attempt - 1);
-  return Math.round(step / 2 + random() * step / 2);
 }

@@ -1,5 +1,6 @@
 /** Pure reading of the directory: which rooms are agents, and who is online. */
 import type { HierarchyRoom, MatrixEvent } from "../matrix/types.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER } from "../defaults.ts";
 import { EVENT_HEARTBEAT } from "./names.ts";
 
 export type AgentStatus = "online" | "offline";
@@ -19,7 +20,7 @@ export interface Heartbeat {
 export interface Agent {
   name: string;
   userId: string;
-  /** Null when the agent's room is unknown (v1 mode with no Space entry). */
+  /** Null when the agent's room is unknown (lobby-only mode). */
   roomId: string | null;
   alias: string;
   status: AgentStatus;
@@ -57,7 +58,9 @@ export function parseHeartbeat(event: MatrixEvent): Heartbeat | string {
     name: c.name,
     status: c.status === "offline" ? "offline" : "online",
     seq: c.seq,
-    intervalMs: typeof c.interval_ms === "number" && c.interval_ms > 0 ? c.interval_ms : 60_000,
+    intervalMs: typeof c.interval_ms === "number" && c.interval_ms > 0
+      ? c.interval_ms
+      : DEFAULT_HEARTBEAT_INTERVAL_MS,
     host: typeof c.host === "string" ? c.host : "",
     version: typeof c.version === "string" ? c.version : "",
     ts: event.origin_server_ts,
@@ -77,7 +80,11 @@ export function heartbeatContent(beat: Omit<Heartbeat, "userId" | "ts">): Record
 }
 
 /** Online while the last beat is younger than `staleAfter` × its interval and not a goodbye. */
-export function statusOf(beat: Heartbeat | undefined, now: number, staleAfter = 3): AgentStatus {
+export function statusOf(
+  beat: Heartbeat | undefined,
+  now: number,
+  staleAfter = DEFAULT_STALE_AFTER,
+): AgentStatus {
   if (!beat || beat.status === "offline") return "offline";
   return now - beat.ts < staleAfter * beat.intervalMs ? "online" : "offline";
 }

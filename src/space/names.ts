@@ -4,7 +4,6 @@ import { UsageError } from "../errors.ts";
 export const EVENT_AGENT = "dev.cchat.agent";
 export const EVENT_HEARTBEAT = "dev.cchat.heartbeat";
 
-export const DEFAULT_ALIAS_PREFIX = "agents";
 export const MAX_NAME_LENGTH = 64;
 const NAME_PATTERN = /^[a-z0-9._=-]+$/;
 const RESERVED_NAMES = new Set(["lobby"]);
@@ -39,17 +38,6 @@ export function validateAgentName(name: string): string {
     });
   }
   return name;
-}
-
-/** The part after the first colon of a user id: the server that can vouch for joins. */
-export function serverNameOf(userId: string): string {
-  const colon = userId.indexOf(":");
-  if (!userId.startsWith("@") || colon < 0) {
-    throw new UsageError(`"${userId}" is not a Matrix user id.`, {
-      hint: 'A user id looks like "@name:example.org".',
-    });
-  }
-  return userId.slice(colon + 1);
 }
 
 export interface Aliases {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Daemon, type DaemonOptions } from "../../src/daemon/daemon.ts";
+import { Daemon, type DaemonOptions, STARTUP_JITTER_MAX_MS } from "../../src/daemon/daemon.ts";
 import { Store } from "../../src/daemon/store.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
-import { SpaceManager } from "../../src/space/space.ts";
+import { spaceEnv } from "../../src/space/env.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const ME = "@agent:hs";
@@ -32,10 +32,9 @@ async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {})
       statuses.push(`${status.state}${status.lastError ? `: ${status.lastError}` : ""}`);
       return save(status);
     };
-    const quiet = { warn: () => {}, debug: () => {} };
+    const quiet = { info: () => {}, warn: () => {}, debug: () => {} };
     const daemon = new Daemon({
-      client,
-      spaces: new SpaceManager({
+      space: spaceEnv({
         client,
         userId: ME,
         prefix: "agents",
@@ -188,4 +187,37 @@ Deno.test("an ephemeral agent waits its jitter before its first request", async 
   const run = await runDaemon(homeserver([]), { ephemeral: true });
   assert.equal(run.clock.sleeps[0], 1000);
   assert.ok(run.requests[0].at >= 1_700_000_000_000 + 1000);
+});
+
+Deno.test("startupJitter waits 0–2 s before anything else", async () => {
+  for (const random of [0, 0.5, 0.999999]) {
+    const clock = new VirtualClock();
+    const fake = fakeFetch(() => json({}), clock);
+    const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => random };
+    const client = new MatrixClient(
+      new MatrixHttp({ baseUrl: "http://hs.test", accessToken: "t", deps }),
+    );
+    const kv = await Deno.openKv(":memory:");
+    try {
+      const log = { info: () => {}, warn: () => {}, debug: () => {} };
+      const daemon = new Daemon({
+        space: spaceEnv({ client, userId: ME, prefix: "agents", federate: false, deps, log }),
+        store: new Store(kv, deps, ME),
+        identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 60_000 },
+        syncTimeoutMs: 30_000,
+        ephemeral: true,
+        allowedServers: ["hs"],
+        deps,
+        log,
+        pid: 7,
+      });
+      const delay = await clock.run(daemon.startupJitter());
+      assert.ok(delay >= 0 && delay < STARTUP_JITTER_MAX_MS);
+      assert.equal(delay, Math.floor(random * STARTUP_JITTER_MAX_MS));
+      assert.deepEqual(clock.sleeps, [delay]);
+      assert.equal(fake.requests.length, 0);
+    } finally {
+      kv.close();
+    }
+  }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type DaemonStatus, type InboxMessage, Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/daemon/store.ts";
+import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
 import { VirtualClock } from "../support/fakes.ts";
 
 const ME = "@me:hs";

@@ -2,6 +2,14 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { registerWithSharedSecret, registrationMac } from "../../src/matrix/admin.ts";
 import { MatrixError, NetworkError } from "../../src/errors.ts";
+import { MatrixHttp } from "../../src/matrix/http.ts";
+
+/** A token-less transport over `fetchFn` whose waits return at once. */
+const over = (fetchFn: typeof fetch, baseUrl: string) =>
+  new MatrixHttp({
+    baseUrl,
+    deps: { fetch: fetchFn, now: () => 0, sleep: () => Promise.resolve(), random: () => 0.5 },
+  });
 
 interface Seen {
   method: string;
@@ -49,7 +57,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
 
   await t.step("fetches a nonce, then posts a signed registration", async () => {
     const { fetchFn, seen } = fakeSynapse(ok, "n-42");
-    const user = await registerWithSharedSecret(fetchFn, "http://hs.test/", "sec", {
+    const user = await registerWithSharedSecret(over(fetchFn, "http://hs.test/"), "sec", {
       username: "alice",
       password: "pw",
     });
@@ -73,7 +81,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
 
   await t.step("admin: true is sent and signed as admin", async () => {
     const { fetchFn, seen } = fakeSynapse(ok);
-    await registerWithSharedSecret(fetchFn, "http://hs.test", "sec", {
+    await registerWithSharedSecret(over(fetchFn, "http://hs.test"), "sec", {
       username: "root",
       password: "pw",
       admin: true,
@@ -86,7 +94,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
     const { fetchFn } = fakeSynapse(() =>
       Response.json({ errcode: "M_USER_IN_USE", error: "User ID already taken." }, { status: 400 })
     );
-    const error = await registerWithSharedSecret(fetchFn, "http://hs.test", "sec-XYZ", {
+    const error = await registerWithSharedSecret(over(fetchFn, "http://hs.test"), "sec-XYZ", {
       username: "alice",
       password: "pw-XYZ",
     }).catch((e: unknown) => e);
@@ -105,7 +113,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
     const { fetchFn } = fakeSynapse(() =>
       new Response("slow down", { status: 429, headers: { "retry-after": "2" } })
     );
-    const error = await registerWithSharedSecret(fetchFn, "http://hs.test", "sec", {
+    const error = await registerWithSharedSecret(over(fetchFn, "http://hs.test"), "sec", {
       username: "alice",
       password: "pw",
     }).catch((e: unknown) => e);
@@ -122,7 +130,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
           status: 404,
         }),
       )) as typeof fetch;
-    const error = await registerWithSharedSecret(fetchFn, "http://hs.test", "sec", {
+    const error = await registerWithSharedSecret(over(fetchFn, "http://hs.test"), "sec", {
       username: "alice",
       password: "pw",
     }).catch((e: unknown) => e);
@@ -133,7 +141,7 @@ Deno.test("registerWithSharedSecret", async (t) => {
 
   await t.step("a network failure becomes a NetworkError with a hint", async () => {
     const fetchFn = (() => Promise.reject(new TypeError("connection refused"))) as typeof fetch;
-    const error = await registerWithSharedSecret(fetchFn, "http://127.0.0.1:9", "sec", {
+    const error = await registerWithSharedSecret(over(fetchFn, "http://127.0.0.1:9"), "sec", {
       username: "alice",
       password: "pw",
     }).catch((e: unknown) => e);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { backoffMs, parseRetryAfter, serverRetryHint } from "../../src/matrix/retry.ts";
+import { backoffMs } from "../../src/backoff.ts";
+import { parseRetryAfter, serverRetryHint } from "../../src/matrix/retry.ts";
 
 Deno.test("parseRetryAfter", async (t) => {
   const now = Date.UTC(2026, 0, 1, 12, 0, 0);

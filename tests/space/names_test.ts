@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../src/errors.ts";
-import {
-  aliasesFor,
-  aliasLocalpart,
-  serverNameOf,
-  validateAgentName,
-} from "../../src/space/names.ts";
+import { aliasesFor, aliasLocalpart, validateAgentName } from "../../src/space/names.ts";
 
 Deno.test("validateAgentName", async (t) => {
   await t.step("accepts the legal alphabet", () => {
@@ -49,9 +44,5 @@ Deno.test("aliases", async (t) => {
   });
   await t.step("validate the agent name", () => {
     assert.throws(() => aliasesFor("agents", "hs").agent("a b"), UsageError);
-  });
-  await t.step("serverNameOf takes everything after the first colon", () => {
-    assert.equal(serverNameOf("@a:example.org:8448"), "example.org:8448");
-    assert.throws(() => serverNameOf("nobody"), /"nobody" is not a Matrix user id/);
   });
 });

@@ -1,75 +1,67 @@
 /**
- * Agent name -> room, remembered in Deno KV so a send need not walk the Space
- * every time. Entries are hints: a caller that finds one wrong deletes it.
+ * Room ids by agent name (and the lobby's and the Space's under keys no name
+ * can be), remembered in Deno KV so a send need not resolve an alias every
+ * time. Entries are hints: `withRoom` in lookup.ts forgets one that fails.
  */
 import type { Sleep } from "../deps.ts";
-import { commitWithRetry, withLockRetry } from "./kv.ts";
+import { commitWithRetry, withLockRetry } from "../kv.ts";
 
-export const AGENT_CACHE_TTL_MS = 3_600_000;
+export const ROOM_CACHE_TTL_MS = 3_600_000;
 
-export interface CachedAgent {
+export interface RoomCacheEntry {
   roomId: string;
-  userId?: string;
-}
-
-export interface AgentCacheEntry extends CachedAgent {
   /** Wall-clock milliseconds after which the entry is a miss. */
   expiresAt: number;
 }
 
-export interface AgentCacheDeps {
+export interface RoomCacheDeps {
   now: () => number;
   sleep: Sleep;
   random: () => number;
 }
 
-export interface AgentCacheOptions {
+export interface RoomCacheOptions {
   /** Keeps homeservers and room prefixes apart, e.g. `"https://hs.example|agents"`. */
   namespace: string;
   ttlMs?: number;
 }
 
 /** The stored value when well formed; anything else reads as a miss. */
-function parseEntry(value: unknown): AgentCacheEntry | undefined {
+function parseEntry(value: unknown): RoomCacheEntry | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const { roomId, userId, expiresAt } = value as Record<string, unknown>;
+  const { roomId, expiresAt } = value as Record<string, unknown>;
   if (typeof roomId !== "string" || typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
     return undefined;
   }
-  if (userId === undefined) return { roomId, expiresAt };
-  return typeof userId === "string" ? { roomId, userId, expiresAt } : undefined;
+  return { roomId, expiresAt };
 }
 
-export class AgentCache {
+export class RoomCache {
   readonly #kv: Deno.Kv;
-  readonly #deps: AgentCacheDeps;
+  readonly #deps: RoomCacheDeps;
   readonly #namespace: string;
   readonly #ttlMs: number;
 
-  constructor(kv: Deno.Kv, deps: AgentCacheDeps, options: AgentCacheOptions) {
+  constructor(kv: Deno.Kv, deps: RoomCacheDeps, options: RoomCacheOptions) {
     this.#kv = kv;
     this.#deps = deps;
     this.#namespace = options.namespace;
-    this.#ttlMs = options.ttlMs ?? AGENT_CACHE_TTL_MS;
+    this.#ttlMs = options.ttlMs ?? ROOM_CACHE_TTL_MS;
   }
 
   #key(name: string): Deno.KvKey {
-    return ["agent-cache", this.#namespace, name];
+    return ["room-cache", this.#namespace, name];
   }
 
-  async get(name: string): Promise<AgentCacheEntry | undefined> {
+  async get(name: string): Promise<RoomCacheEntry | undefined> {
     const { value } = await withLockRetry(() => this.#kv.get(this.#key(name)), this.#deps);
     const entry = parseEntry(value);
     // KV drops expired keys up to a minute late, so the stored deadline decides.
     return entry && entry.expiresAt > this.#deps.now() ? entry : undefined;
   }
 
-  async set(name: string, agent: CachedAgent): Promise<void> {
-    const entry: AgentCacheEntry = {
-      roomId: agent.roomId,
-      ...(agent.userId === undefined ? {} : { userId: agent.userId }),
-      expiresAt: this.#deps.now() + this.#ttlMs,
-    };
+  async set(name: string, roomId: string): Promise<void> {
+    const entry: RoomCacheEntry = { roomId, expiresAt: this.#deps.now() + this.#ttlMs };
     // Without checks the commit cannot report a conflict, so its result says nothing.
     await commitWithRetry(
       () => this.#kv.atomic().set(this.#key(name), entry, { expireIn: this.#ttlMs }),

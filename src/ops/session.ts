@@ -1,40 +1,45 @@
 /**
- * What every command that talks to the homeserver needs, built once: the
- * configuration, the stored login, a client, the Space manager and the store.
+ * What every operation that talks to the homeserver needs, built once: the
+ * configuration, the stored login, a client, the Space and the store.
  */
-import { type Config, loadConfig, type Sources } from "../config.ts";
+import { type Config, type FlagValues, loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
+import { Store } from "../daemon/store.ts";
 import type { Deps } from "../deps.ts";
 import { ConfigError } from "../errors.ts";
+import { openKvWithRetry } from "../kv.ts";
+import type { Logger } from "../log.ts";
 import { MatrixClient } from "../matrix/client.ts";
 import { MatrixHttp } from "../matrix/http.ts";
 import { RateGates } from "../matrix/rate_gate.ts";
-import type { Output } from "../output.ts";
-import { AgentCache } from "../space/cache.ts";
-import { openKvWithRetry } from "../space/kv.ts";
-import { serverNameOf, validateAgentName } from "../space/names.ts";
-import { SpaceManager } from "../space/space.ts";
-import { Store } from "../daemon/store.ts";
+import { type SpaceEnv, spaceEnv } from "../space/env.ts";
+import { validateAgentName } from "../space/names.ts";
+import { RoomCache } from "../space/room_cache.ts";
+
+/** What an operation is given by its face: the outside world, and where to say what happens. */
+export interface OpContext {
+  deps: Deps;
+  log: Logger;
+}
 
 export interface Session {
   config: Config;
   homeserver: string;
   userId: string;
-  serverName: string;
   client: MatrixClient;
-  spaces: SpaceManager;
+  space: SpaceEnv;
   store: Store;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A transport for the configured homeserver, sharing one gate set per process. */
-export function transport(deps: Deps, config: Config, homeserver: string, out: Output): MatrixHttp {
+/** A token-less transport for `homeserver`, with the process's own rate gates. */
+export function transport(ctx: OpContext, config: Config, homeserver: string): MatrixHttp {
   return new MatrixHttp({
     baseUrl: homeserver,
-    deps,
-    gates: new RateGates(deps),
+    deps: ctx.deps,
+    gates: new RateGates(ctx.deps),
     maxRetryWaitMs: config.maxRetryWaitMs,
-    log: (message) => out.debug(message),
+    log: (message) => ctx.log.debug(message),
   });
 }
 
@@ -48,11 +53,8 @@ export function requireName(config: Config): string {
 }
 
 /** Opens a logged-in session: the stored login, or CCHAT_ACCESS_TOKEN with the configured homeserver. */
-export async function openSession(
-  deps: Deps,
-  out: Output,
-  flags: Sources["flags"],
-): Promise<Session> {
+export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promise<Session> {
+  const { deps } = ctx;
   const config = await loadConfig(deps, flags);
   const stored = await readCredentials(config.configDir);
   const envToken = deps.env("CCHAT_ACCESS_TOKEN");
@@ -68,27 +70,24 @@ export async function openSession(
       hint: 'Run "cchat login --homeserver URL --user NAME", or set CCHAT_ACCESS_TOKEN.',
     });
   }
-  const client = new MatrixClient(transport(deps, config, homeserver, out).withToken(token));
+  const client = new MatrixClient(transport(ctx, config, homeserver).withToken(token));
   // A token from the environment may belong to anyone; ask the server rather than trust the file.
   const userId = envToken ? (await client.whoami()).userId : stored!.userId;
-  const serverName = serverNameOf(userId);
   await Deno.mkdir(config.dataDir, { recursive: true });
   const kv = await openKvWithRetry(deps.openKv, `${config.dataDir}/cchat.kv`, deps);
-  const log = { warn: (m: string) => out.warn(m), debug: (m: string) => out.debug(m) };
-  const cache = new AgentCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
+  const cache = new RoomCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
   return {
     config,
     homeserver,
     userId,
-    serverName,
     client,
-    spaces: new SpaceManager({
+    space: spaceEnv({
       client,
       userId,
       prefix: config.aliasPrefix,
       federate: config.federate,
       deps,
-      log,
+      log: ctx.log,
       cache,
       staleAfter: config.staleAfter,
     }),

@@ -1,13 +1,13 @@
 /**
  * One of the processes of cache_processes_test.ts: hammers a shared KV file
- * through AgentCache, checks its own entries, and prints as JSON its lock
+ * through RoomCache, checks its own entries, and prints as JSON its lock
  * retries and the window in which it wrote.
  *
  * Usage: deno run --allow-read --allow-write --unstable-kv cache_worker.ts KVPATH WORKER_ID COUNT START_AT
  */
 import { realSleep, type Sleep } from "../../src/deps.ts";
-import { openKvWithRetry } from "../../src/space/kv.ts";
-import { AgentCache } from "../../src/space/cache.ts";
+import { openKvWithRetry } from "../../src/kv.ts";
+import { RoomCache } from "../../src/space/room_cache.ts";
 
 export const NAMESPACE = "https://hs.example|agents";
 export const SHARED_NAMES = ["shared-0", "shared-1", "shared-2"];
@@ -21,7 +21,6 @@ export interface WorkerReport {
 }
 
 export const roomFor = (name: string): string => `!${name}:hs.example`;
-export const userFor = (worker: string): string => `@w${worker}:hs.example`;
 
 async function main([path, worker, countArg, startArg]: string[]): Promise<void> {
   const count = Number(countArg);
@@ -39,16 +38,16 @@ async function main([path, worker, countArg, startArg]: string[]): Promise<void>
   };
   const kv = await openKvWithRetry(Deno.openKv, path, { sleep, random: Math.random });
   try {
-    const cache = new AgentCache(kv, { now: Date.now, sleep, random: Math.random }, {
+    const cache = new RoomCache(kv, { now: Date.now, sleep, random: Math.random }, {
       namespace: NAMESPACE,
     });
     await realSleep(Math.max(0, startAt - Date.now()));
     const startedAt = Date.now();
     for (let i = 0; i < count; i++) {
       const name = `w${worker}-n${i}`;
-      await cache.set(name, { roomId: roomFor(name), userId: userFor(worker) });
+      await cache.set(name, roomFor(name));
       const shared = SHARED_NAMES[i % SHARED_NAMES.length];
-      await cache.set(shared, { roomId: roomFor(`${shared}-w${worker}-${i}`) });
+      await cache.set(shared, roomFor(`${shared}-w${worker}-${i}`));
       const back = await cache.get(name);
       if (back?.roomId !== roomFor(name)) {
         throw new Error(`Read back "${JSON.stringify(back)}" for "${name}"`);

@@ -11,7 +11,7 @@ export interface HeartbeatIdentity {
 }
 
 /** Writes the agent's heartbeat state; every beat carries a new `seq` so the server never drops it. */
-export class Heartbeat {
+export class HeartbeatWriter {
   #seq = 0;
 
   constructor(

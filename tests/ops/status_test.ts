@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { staleAfterMs } from "../../src/commands/status.ts";
+import { staleAfterMs } from "../../src/ops/status.ts";
 
 Deno.test("staleAfterMs: two long-polls plus 15 s of slack", async (t) => {
   await t.step("the default 30 s long-poll", () => {

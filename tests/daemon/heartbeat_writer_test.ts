@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Heartbeat, type HeartbeatIdentity } from "../../src/daemon/heartbeat.ts";
+import { type HeartbeatIdentity, HeartbeatWriter } from "../../src/daemon/heartbeat_writer.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import {
@@ -28,13 +28,13 @@ function beater(handler: (r: RecordedRequest) => Response = () => json({ event_i
   });
   // The beat's own clock, apart from the transport's, so a test may move it at will.
   const beatClock = { time: clock.time };
-  const heartbeat = new Heartbeat(new MatrixClient(http), IDENTITY, () => beatClock.time);
+  const heartbeat = new HeartbeatWriter(new MatrixClient(http), IDENTITY, () => beatClock.time);
   return { heartbeat, clock, beatClock, requests: fake.requests };
 }
 
 const seqOf = (r: RecordedRequest) => (r.body as { seq: number }).seq;
 
-Deno.test("Heartbeat.beat", async (t) => {
+Deno.test("HeartbeatWriter.beat", async (t) => {
   await t.step("PUTs dev.cchat.heartbeat keyed by the user id to every room", async () => {
     const { heartbeat, requests } = beater();
     await heartbeat.beat(["!own:hs", "!lobby:hs"], "online");

@@ -1,0 +1,30 @@
+/** How data looks to people; `--json` prints the same data as it is. */
+import type { AgentView, MessageView } from "../ops/views.ts";
+import { formatTable } from "../output.ts";
+
+export const AGENT_COLUMNS = ["NAME", "STATUS", "LAST BEAT", "HOST", "ROOM"];
+
+/** "12s", "4m", "3h", "2d" ago; "never" without a beat. */
+export function formatAge(ms: number | null): string {
+  if (ms === null) return "never";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
+export function agentTable(agents: AgentView[]): string {
+  if (agents.length === 0) return "No agents yet.";
+  const rows = [...agents]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((a) => [a.name, a.status, formatAge(a.last_beat_age_ms), a.host || "-", a.room_alias]);
+  return formatTable(AGENT_COLUMNS, rows);
+}
+
+/** One message for people: when, who, how it reached us, and the text. */
+export function formatMessage(m: MessageView): string {
+  const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
+  const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
+  return `[${when}] ${m.sender} (${flags}): ${m.body}`;
+}

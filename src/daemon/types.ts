@@ -1,0 +1,32 @@
+/** What the daemon hands to readers: inbox messages and its own status. */
+
+export type Route = "direct" | "broadcast" | "mention";
+
+export interface InboxMessage {
+  eventId: string;
+  roomId: string;
+  route: Route;
+  sender: string;
+  body: string;
+  msgtype: string;
+  /** The server's timestamp. */
+  ts: number;
+  /** False for notices: an agent must never answer one automatically (loop guard). */
+  autoReply: boolean;
+  replyTo?: string;
+  threadRoot?: string;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  name: string;
+  startedAt: number;
+  /** Last /sync that succeeded, by this machine's clock. */
+  lastSyncAt: number | null;
+  state: "booting" | "running" | "retrying" | "stopped";
+  lastError: string | null;
+  spaceId: string | null;
+  lobbyId: string | null;
+  roomId: string | null;
+  droppedSenders: number;
+}

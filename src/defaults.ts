@@ -1,0 +1,16 @@
+/**
+ * Every default setting, once. The layers below the configuration (the HTTP
+ * wrapper, the directory reader, the daemon) fall back to the same numbers
+ * that `config.ts` gives a user who sets nothing.
+ */
+
+export const DEFAULT_ALIAS_PREFIX = "agents";
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000;
+/** Intervals after which a silent agent counts as offline. */
+export const DEFAULT_STALE_AFTER = 3;
+/**
+ * Synapse's default room-creation limit refills about once a minute, so a cap
+ * below that would turn ordinary room creation into errors.
+ */
+export const DEFAULT_MAX_RETRY_WAIT_MS = 120_000;
+export const DEFAULT_SYNC_TIMEOUT_MS = 30_000;

@@ -1,0 +1,101 @@
+/** Running as an agent: the long-running daemon, or one heartbeat for cron. */
+import { Daemon } from "../daemon/daemon.ts";
+import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
+import { MatrixError } from "../errors.ts";
+import type { AgentStatus } from "../space/agents.ts";
+import { agentRoomId, lobbyRoomId } from "../space/lookup.ts";
+import { validateAgentName } from "../space/names.ts";
+import { enter } from "../space/registration.ts";
+import { VERSION } from "../version.ts";
+import { type OpContext, openSession, requireName } from "./session.ts";
+
+export interface AgentOptions {
+  /** This agent's name; the configured one when absent. */
+  name?: string;
+}
+
+export interface HeartbeatOptions extends AgentOptions {
+  status: AgentStatus;
+}
+
+export interface HeartbeatResult {
+  name: string;
+  status: AgentStatus;
+  room_ids: string[];
+}
+
+/**
+ * One beat and exit, for cron: no login and no sync. The rooms come from the
+ * cache; when they are unknown or refuse the beat, the agent registers itself
+ * (idempotently) and beats again.
+ */
+export async function heartbeat(
+  ctx: OpContext,
+  options: HeartbeatOptions,
+): Promise<HeartbeatResult> {
+  // A bad name fails before any file or request is touched.
+  if (options.name !== undefined) validateAgentName(options.name);
+  await using session = await openSession(ctx, { name: options.name });
+  const { space, config } = session;
+  const name = requireName(config);
+  const host = ctx.deps.hostname();
+  const writer = new HeartbeatWriter(session.client, {
+    userId: session.userId,
+    name,
+    host,
+    version: VERSION,
+    intervalMs: config.heartbeatIntervalMs,
+  }, ctx.deps.now);
+  let rooms: string[];
+  try {
+    rooms = [await agentRoomId(space, name), await lobbyRoomId(space)];
+    await writer.beat(rooms, options.status);
+  } catch (err) {
+    if (!(err instanceof MatrixError && (err.status === 403 || err.status === 404))) throw err;
+    await space.cache?.delete(name);
+    const { directory, roomId } = await enter(space, name, { host, version: VERSION });
+    rooms = roomId === null ? [directory.lobbyId] : [roomId, directory.lobbyId];
+    await writer.beat(rooms, options.status);
+  }
+  return { name, status: options.status, room_ids: rooms };
+}
+
+export interface DaemonOptions extends AgentOptions {
+  ephemeral?: boolean;
+  /** Seconds between heartbeats, as the user gave them. */
+  interval?: string;
+}
+
+/** Runs the agent until `signal` aborts, then says goodbye with an offline beat. */
+export async function runDaemon(
+  ctx: OpContext,
+  options: DaemonOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  // A bad name fails before any file or request is touched.
+  if (options.name !== undefined) validateAgentName(options.name);
+  await using session = await openSession(ctx, {
+    name: options.name,
+    heartbeat_interval: options.interval,
+  });
+  const { config } = session;
+  await new Daemon({
+    space: session.space,
+    store: session.store,
+    identity: {
+      userId: session.userId,
+      name: requireName(config),
+      host: ctx.deps.hostname(),
+      version: VERSION,
+      intervalMs: config.heartbeatIntervalMs,
+    },
+    syncTimeoutMs: config.syncTimeoutMs,
+    ephemeral: options.ephemeral ?? false,
+    allowedServers: config.allowedServers.length
+      ? config.allowedServers
+      : [session.space.serverName],
+    deps: ctx.deps,
+    log: ctx.log,
+    pid: ctx.deps.pid,
+  }).run(signal);
+}

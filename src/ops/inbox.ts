@@ -1,0 +1,59 @@
+import { UsageError } from "../errors.ts";
+import { type OpContext, openSession } from "./session.ts";
+import { type MessageView, messageView } from "./views.ts";
+
+export interface InboxOptions {
+  /** Leave the messages unread. */
+  peek?: boolean;
+  limit?: number;
+}
+
+/** Unread messages, oldest first; reading marks them read unless `peek`. */
+export async function inbox(ctx: OpContext, options: InboxOptions = {}): Promise<MessageView[]> {
+  const limit = checkLimit(options.limit);
+  await using session = await openSession(ctx);
+  const messages = await session.store.unread(limit);
+  if (!options.peek) await session.store.markRead(messages);
+  return messages.map(messageView);
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return Infinity;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new UsageError(`The limit "${limit}" is not a whole number of at least 1.`, {
+      hint: "For example --limit 10.",
+    });
+  }
+  return limit;
+}
+
+export interface WaitOptions {
+  /** Give up after this long; forever when absent. */
+  timeoutMs?: number;
+}
+
+/** The daemon is another process and kv.watch misses its writes, so the inbox is polled. */
+export const POLL_INTERVAL_MS = 250;
+
+/** Blocks until an unread message arrives and marks it read; null at the timeout. */
+export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<MessageView | null> {
+  const timeoutMs = options.timeoutMs ?? Infinity;
+  if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new UsageError(`The timeout "${timeoutMs / 1000}" is not a number of seconds.`, {
+      hint: "For example --timeout 30.",
+    });
+  }
+  await using session = await openSession(ctx);
+  const { deps } = ctx;
+  const deadline = deps.now() + timeoutMs;
+  for (;;) {
+    const [message] = await session.store.unread(1);
+    if (message) {
+      await session.store.markRead([message]);
+      return messageView(message);
+    }
+    const left = deadline - deps.now();
+    if (left <= 0) return null;
+    await deps.sleep(Math.min(POLL_INTERVAL_MS, left));
+  }
+}

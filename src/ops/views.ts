@@ -1,0 +1,58 @@
+/**
+ * The data operations hand to their faces: snake_case like the Matrix API,
+ * so the CLI's --json and the MCP server's tool results are the same document.
+ */
+import type { InboxMessage, Route } from "../daemon/types.ts";
+import type { Agent, AgentStatus } from "../space/agents.ts";
+
+export interface AgentView {
+  name: string;
+  status: AgentStatus;
+  last_beat_age_ms: number | null;
+  host: string;
+  version: string;
+  user_id: string;
+  room_id: string | null;
+  room_alias: string;
+}
+
+export function agentView(agent: Agent): AgentView {
+  return {
+    name: agent.name,
+    status: agent.status,
+    last_beat_age_ms: agent.lastBeatAgeMs,
+    host: agent.host,
+    version: agent.version,
+    user_id: agent.userId,
+    room_id: agent.roomId,
+    room_alias: agent.alias,
+  };
+}
+
+export interface MessageView {
+  event_id: string;
+  room_id: string;
+  route: Route;
+  sender: string;
+  body: string;
+  msgtype: string;
+  ts: number;
+  auto_reply: boolean;
+  reply_to: string | null;
+  thread_root: string | null;
+}
+
+export function messageView(m: InboxMessage): MessageView {
+  return {
+    event_id: m.eventId,
+    room_id: m.roomId,
+    route: m.route,
+    sender: m.sender,
+    body: m.body,
+    msgtype: m.msgtype,
+    ts: m.ts,
+    auto_reply: m.autoReply,
+    reply_to: m.replyTo ?? null,
+    thread_root: m.threadRoot ?? null,
+  };
+}

@@ -1,0 +1,44 @@
+import { MatrixError } from "../errors.ts";
+import type { Agent } from "../space/agents.ts";
+import { type Directory, openDirectory } from "../space/directory.ts";
+import { listAgents } from "../space/roster.ts";
+import { type OpContext, openSession } from "./session.ts";
+import { type AgentView, agentView } from "./views.ts";
+
+export interface WhoOptions {
+  /** Also list agents that have been silent for more than a day. */
+  all?: boolean;
+}
+
+export interface WhoResult {
+  /** "lobby" in lobby-only mode, when there is no Space to list from. */
+  mode: "space" | "lobby";
+  agents: AgentView[];
+}
+
+export const FORGOTTEN_AFTER_MS = 24 * 3600_000;
+
+/** Lists the agents by name. Joins the Space and lobby only when refused, and never creates anything. */
+export async function who(ctx: OpContext, options: WhoOptions = {}): Promise<WhoResult> {
+  await using session = await openSession(ctx);
+  const { space } = session;
+  const list = async (directory: Directory | null) =>
+    directory ? await listAgents(space, directory) : [];
+  let directory = await openDirectory(space, "lookup");
+  let listed: Agent[];
+  try {
+    listed = await list(directory);
+  } catch (err) {
+    // Not a member yet, or the Space refuses us: joining also settles lobby-only mode.
+    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    directory = await openDirectory(space, "join");
+    listed = await list(directory);
+  }
+  const agents = listed.filter((agent) =>
+    options.all || agent.lastBeatAgeMs !== null && agent.lastBeatAgeMs < FORGOTTEN_AFTER_MS
+  );
+  return {
+    mode: directory?.spaceId ? "space" : "lobby",
+    agents: agents.sort((a, b) => a.name.localeCompare(b.name)).map(agentView),
+  };
+}

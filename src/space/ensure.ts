@@ -1,0 +1,63 @@
+/** Creating a room behind an alias, and settling the race when several agents create it at once. */
+import { MatrixError } from "../errors.ts";
+import type { CreateRoomRequest } from "../matrix/types.ts";
+import type { SpaceEnv } from "./env.ts";
+import { aliasLocalpart } from "./names.ts";
+
+const JOIN_RETRIES = 5;
+const JOIN_RETRY_BASE_MS = 200;
+
+/** What a creator that lost the race to an alias is told: 400 M_ROOM_IN_USE, or 409 in a true race. */
+function lostCreationRace(err: unknown): boolean {
+  return err instanceof MatrixError &&
+    (err.status === 400 && err.errcode === "M_ROOM_IN_USE" || err.status === 409);
+}
+
+export const isNotFound = (err: unknown) => err instanceof MatrixError && err.status === 404;
+
+/**
+ * Joins the room behind `alias`, creating it first when nobody has. Losing
+ * the creation race is normal: the winner's room is joined instead.
+ */
+export async function ensureRoom(
+  env: SpaceEnv,
+  alias: string,
+  request: CreateRoomRequest,
+): Promise<{ roomId: string; created: boolean }> {
+  const existing = await joinSoon(env, alias, { missingIsFinal: true });
+  if (existing !== undefined) return { roomId: existing, created: false };
+  try {
+    const roomId = await env.client.createRoom({
+      ...request,
+      room_alias_name: aliasLocalpart(alias),
+    });
+    return { roomId, created: true };
+  } catch (err) {
+    if (!lostCreationRace(err)) throw err;
+    env.log.debug(`lost the race to create "${alias}"; joining the winner's room`);
+  }
+  return { roomId: (await joinSoon(env, alias, { missingIsFinal: false }))!, created: false };
+}
+
+/**
+ * Synapse publishes an alias before it sets the new room's join rule, so a
+ * fresh room can refuse (403) or, right after a lost race, not resolve (404)
+ * for a moment: both are retried briefly. With `missingIsFinal`, a 404 on
+ * the first try means the room does not exist (undefined).
+ */
+export async function joinSoon(
+  env: SpaceEnv,
+  alias: string,
+  options: { missingIsFinal: boolean },
+): Promise<string | undefined> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await env.client.join(alias, [env.serverName]);
+    } catch (err) {
+      if (options.missingIsFinal && attempt === 1 && isNotFound(err)) return undefined;
+      const early = err instanceof MatrixError && (err.status === 403 || err.status === 404);
+      if (!early || attempt >= JOIN_RETRIES) throw err;
+      await env.deps.sleep(JOIN_RETRY_BASE_MS * attempt);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { commitWithRetry, LOCK_RETRY_ATTEMPTS, withLockRetry } from "../src/kv.ts";
+import { CchatError } from "../src/errors.ts";
+import { rejection } from "./support/fakes.ts";
+
+const START = 1_700_000_000_000;
+
+/** A fake clock and a sleep that records its waits and returns at once. */
+function fakeTime() {
+  const sleeps: number[] = [];
+  const deps = {
+    time: START,
+    now: () => deps.time,
+    sleep: (ms: number) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    random: () => 0.5,
+  };
+  return { deps, sleeps };
+}
+
+/** Runs `body` against a KV file in a fresh temp dir, closed and removed afterwards. */
+async function withKv(body: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-cache-" });
+  const kv = await Deno.openKv(join(dir, "cache.sqlite3"));
+  try {
+    await body(kv);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("commitWithRetry", async (t) => {
+  const key = ["retry-test"];
+
+  await t.step("retries 'database is locked' with growing short waits", async () => {
+    await withKv(async (kv) => {
+      const { deps, sleeps } = fakeTime();
+      let calls = 0;
+      const result = await commitWithRetry(() => {
+        calls++;
+        const op = kv.atomic().set(key, "written");
+        if (calls <= 2) op.commit = () => Promise.reject(new Error("database is locked"));
+        return op;
+      }, deps);
+      assert.equal(result.ok, true);
+      assert.equal(calls, 3);
+      assert.equal(sleeps.length, 2);
+      assert.ok(sleeps[0] >= 5 && sleeps[0] <= 10, `first wait ${sleeps[0]} ms`);
+      assert.ok(sleeps[1] > sleeps[0] && sleeps[1] <= 20, `second wait ${sleeps[1]} ms`);
+      assert.equal((await kv.get(key)).value, "written");
+    });
+  });
+
+  await t.step("rethrows any other error at once", async () => {
+    await withKv(async (kv) => {
+      const { deps, sleeps } = fakeTime();
+      const boom = new TypeError("Value too large");
+      let calls = 0;
+      const err = await rejection(commitWithRetry(() => {
+        calls++;
+        const op = kv.atomic().set(key, "never");
+        op.commit = () => Promise.reject(boom);
+        return op;
+      }, deps));
+      assert.equal(err, boom);
+      assert.equal(calls, 1);
+      assert.deepEqual(sleeps, []);
+      assert.equal((await kv.get(key)).value, null);
+    });
+  });
+
+  await t.step("throws a CchatError with a hint once every attempt was locked", async () => {
+    await withKv(async (kv) => {
+      const { deps, sleeps } = fakeTime();
+      const locked = new Error("database is locked");
+      let calls = 0;
+      const err = await rejection(commitWithRetry(() => {
+        calls++;
+        const op = kv.atomic().set(key, "never");
+        op.commit = () => Promise.reject(locked);
+        return op;
+      }, deps));
+      assert.ok(err instanceof CchatError);
+      assert.match(err.message, /stayed locked after "8" attempts/);
+      assert.match(err.hint ?? "", /another cchat process/i);
+      assert.equal(err.cause, locked);
+      assert.equal(calls, LOCK_RETRY_ATTEMPTS);
+      assert.equal(sleeps.length, LOCK_RETRY_ATTEMPTS - 1);
+      assert.ok(sleeps.every((ms) => ms >= 5 && ms <= 40), `waits ${sleeps.join(", ")} ms`);
+    });
+  });
+});
+
+Deno.test("withLockRetry", async (t) => {
+  await t.step("treats 'busy' as locked and honours a custom attempt count", async () => {
+    const { deps, sleeps } = fakeTime();
+    let calls = 0;
+    const err = await rejection(withLockRetry(
+      () => {
+        calls++;
+        return Promise.reject(new Error("SQLITE_BUSY: database busy"));
+      },
+      deps,
+      3,
+    ));
+    assert.ok(err instanceof CchatError);
+    assert.equal(calls, 3);
+    assert.equal(sleeps.length, 2);
+  });
+
+  await t.step("passes a value through and rethrows non-Error throws", async () => {
+    const { deps, sleeps } = fakeTime();
+    assert.equal(await withLockRetry(() => Promise.resolve(7), deps), 7);
+    const thrown = await withLockRetry(() => Promise.reject("database is locked"), deps).then(
+      () => "resolved",
+      (reason: unknown) => reason,
+    );
+    assert.equal(thrown, "database is locked");
+    assert.deepEqual(sleeps, []);
+  });
+});
