@@ -1,7 +1,6 @@
-/** The demo tour, run in-process against the real test homeserver. */
+/** The demo tour, run in-process through the CLI against the real test homeserver. */
 import assert from "node:assert/strict";
-import { outputFor } from "../../src/cli.ts";
-import { run } from "../../src/commands/demo.ts";
+import { runCli } from "../../src/cli.ts";
 import { realDeps } from "../../src/deps.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { CapturedSink } from "../support/fakes.ts";
@@ -13,12 +12,12 @@ Deno.test("the demo tours the Space twice over, the second time reusing its acco
   const tour = async (json: boolean) => {
     const stdout = new CapturedSink();
     const stderr = new CapturedSink();
-    const deps = { ...realDeps(), stdout, stderr };
-    const code = await run(deps, outputFor(deps, json), {
-      homeserver: hs.baseUrl,
-      registrationSecret: hs.registrationSecret,
-      prefix,
-    });
+    const real = realDeps();
+    const env = (name: string) =>
+      name === "CCHAT_REGISTRATION_SECRET" ? hs.registrationSecret : real.env(name);
+    const deps = { ...real, env, stdout, stderr };
+    const args = ["demo", "--homeserver", hs.baseUrl, "--prefix", prefix];
+    const code = await runCli(json ? [...args, "--json"] : args, deps);
     return { code, stdout: stdout.text, stderr: stderr.text };
   };
 
