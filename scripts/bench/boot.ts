@@ -13,7 +13,12 @@ import {
 } from "../../tests/support/cli.ts";
 import { freshUser, type TestUser } from "../../tests/support/homeserver.ts";
 import { uniquePrefix } from "../../tests/support/matrix.ts";
-import { cchatCacheDir, type Homeserver, startHomeserver, stopHomeserver } from "../homeserver.ts";
+import {
+  cchatCacheDir,
+  type Homeserver,
+  startHomeserver,
+  stopHomeserver,
+} from "../../harness/homeserver/mod.ts";
 import type { BenchContext, Row, Section } from "./report.ts";
 import { ratio, summarize, type Summary } from "./stats.ts";
 

@@ -18,7 +18,7 @@ import {
   summarize,
   type Summary,
 } from "./stats.ts";
-import { run as runCommand } from "../homeserver/routes.ts";
+import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 /** Debian's interpreter: the package installs nio there, not into a pyenv one. */
 const PYTHON = "/usr/bin/python3";

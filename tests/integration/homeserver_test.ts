@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startHomeserver, stopHomeserver } from "../../scripts/homeserver.ts";
+import { startHomeserver, stopHomeserver } from "../../harness/homeserver/mod.ts";
 import { freshUser, testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
 
 const SCRIPT = new URL("../../scripts/homeserver.ts", import.meta.url).pathname;

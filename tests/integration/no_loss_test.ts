@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { MatrixError, NetworkError } from "../../src/errors.ts";
-import { startHomeserver, stopHomeserver } from "../../scripts/homeserver.ts";
+import { startHomeserver, stopHomeserver } from "../../harness/homeserver/mod.ts";
 import { freshUser, testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
 import { clientFor, uniquePrefix } from "../support/matrix.ts";
 import { agentCli, eventually, statuses } from "../support/cli.ts";

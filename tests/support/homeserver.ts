@@ -6,7 +6,7 @@
 
 import { CchatError } from "../../src/errors.ts";
 import { registerWithSharedSecret } from "../../src/matrix/admin.ts";
-import { cchatCacheDir, startHomeserver, type StartOptions } from "../../scripts/homeserver.ts";
+import { cchatCacheDir, startHomeserver, type StartOptions } from "../../harness/homeserver/mod.ts";
 
 export type TestHomeserverKind = "fast" | "limited";
 
