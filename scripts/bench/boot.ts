@@ -10,9 +10,8 @@ import {
   type CliResult,
   type RunningDaemon,
   statuses,
-} from "../../tests/support/cli.ts";
-import { freshUser, type TestUser } from "../../tests/support/homeserver.ts";
-import { uniquePrefix } from "../../tests/support/matrix.ts";
+} from "../../harness/cli.ts";
+import { freshUser, type TestUser, uniquePrefix } from "../../harness/users.ts";
 import {
   cchatCacheDir,
   type Homeserver,

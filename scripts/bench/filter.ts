@@ -7,7 +7,7 @@ import pMap from "p-map";
 import { path } from "../../src/matrix/http.ts";
 import type { MatrixEvent, SyncFilter } from "../../src/matrix/types.ts";
 import { AGENT_SYNC_FILTER } from "../../src/space/filter.ts";
-import type { TestHomeserver } from "../../tests/support/homeserver.ts";
+import type { TestHomeserver } from "../../harness/users.ts";
 import { type RoomSet, sharedRoomSet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
 

@@ -4,7 +4,7 @@
  * runtime's floor) or load cchat's modules and sleep, all sampled from /proc
  * the same way at the same moments.
  */
-import { agentCli, eventually } from "../../tests/support/cli.ts";
+import { agentCli, eventually } from "../../harness/cli.ts";
 import { sharedRoomSet } from "./fleet.ts";
 import type { Section } from "./report.ts";
 

@@ -4,9 +4,8 @@
  * peer), with cchat's own start-up and the Deno runtime's beside them.
  */
 import { textContent } from "../../src/matrix/client.ts";
-import { agentCli } from "../../tests/support/cli.ts";
-import { freshUser } from "../../tests/support/homeserver.ts";
-import { uniquePrefix } from "../../tests/support/matrix.ts";
+import { agentCli } from "../../harness/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import type { Row, Section } from "./report.ts";
 import {
   alternate,

@@ -4,7 +4,7 @@
  */
 import { runCli } from "../../src/cli.ts";
 import { realDeps } from "../../src/deps.ts";
-import { agentCli } from "../../tests/support/cli.ts";
+import { agentCli } from "../../harness/cli.ts";
 import { Fleet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, CCHAT, ms, ratio, summarize, type Summary } from "./stats.ts";

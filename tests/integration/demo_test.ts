@@ -4,8 +4,8 @@ import { outputFor } from "../../src/cli.ts";
 import { run } from "../../src/commands/demo.ts";
 import { realDeps } from "../../src/deps.ts";
 import { testHomeserver } from "../support/homeserver.ts";
+import { uniquePrefix } from "../../harness/users.ts";
 import { CapturedSink } from "../support/fakes.ts";
-import { uniquePrefix } from "../support/matrix.ts";
 
 Deno.test("the demo tours the Space twice over, the second time reusing its accounts", async (t) => {
   const hs = await testHomeserver();

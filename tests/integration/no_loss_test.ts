@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { MatrixError, NetworkError } from "../../src/errors.ts";
 import { startHomeserver, stopHomeserver } from "../../harness/homeserver/mod.ts";
-import { freshUser, testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
-import { clientFor, uniquePrefix } from "../support/matrix.ts";
-import { agentCli, eventually, statuses } from "../support/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { agentCli, eventually, statuses } from "../../harness/cli.ts";
 
 const N = 200;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

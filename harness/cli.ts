@@ -1,12 +1,12 @@
 /**
  * The real `cchat` CLI as child processes, one private config and state
- * directory per agent, against the test homeserver. Children inherit
+ * directory per agent, against a real homeserver. Children inherit
  * DENO_COVERAGE_DIR, so their coverage counts.
  */
-import { writeCredentials } from "../../src/credentials.ts";
-import type { TestHomeserver, TestUser } from "./homeserver.ts";
+import { writeCredentials } from "../src/credentials.ts";
+import type { TestHomeserver, TestUser } from "./users.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export interface CliResult {
