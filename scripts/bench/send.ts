@@ -4,19 +4,10 @@
  * peer), with cchat's own start-up and the Deno runtime's beside them.
  */
 import { textContent } from "../../src/matrix/client.ts";
-import { agentCli } from "../../harness/cli.ts";
+import { agentCli, CCHAT, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import type { Row, Section } from "./report.ts";
-import {
-  alternate,
-  CCHAT,
-  CCHAT_PERMISSIONS,
-  ms,
-  ratio,
-  spread,
-  summarize,
-  type Summary,
-} from "./stats.ts";
+import { alternate, ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 /** Debian's interpreter: the package installs nio there, not into a pyenv one. */

@@ -4,10 +4,10 @@
  */
 import { runCli } from "../../src/cli.ts";
 import { realDeps } from "../../src/deps.ts";
-import { agentCli } from "../../harness/cli.ts";
+import { agentCli, CCHAT } from "../../harness/cli.ts";
 import { Fleet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
-import { alternate, CCHAT, ms, ratio, summarize, type Summary } from "./stats.ts";
+import { alternate, ms, ratio, summarize, type Summary } from "./stats.ts";
 import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 const SIZES = [1, 10, 100, 200];
