@@ -4,13 +4,7 @@ import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { AgentCache } from "../../src/space/cache.ts";
 import { SpaceManager, STARTUP_JITTER_MAX_MS } from "../../src/space/space.ts";
-import {
-  fakeFetch,
-  json,
-  type RecordedRequest,
-  rejection,
-  VirtualClock,
-} from "../support/fakes.ts";
+import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const ME = "@me:hs";
 const err = (status: number, errcode: string, headers: Record<string, string> = {}) =>
@@ -94,12 +88,11 @@ Deno.test("ensureRoom", async (t) => {
     const create = manager((r) =>
       isJoin(r) ? err(404, "M_NOT_FOUND") : err(400, "M_INVALID_PARAM")
     );
-    assert.equal(
-      (await create.clock.run(rejection(create.spaces.ensureSpace()))).errcode,
-      "M_INVALID_PARAM",
+    await create.clock.run(
+      assert.rejects(create.spaces.ensureSpace(), { errcode: "M_INVALID_PARAM" }),
     );
     const join = manager(() => err(403, "M_FORBIDDEN"));
-    assert.equal((await join.clock.run(rejection(join.spaces.ensureSpace()))).status, 403);
+    await join.clock.run(assert.rejects(join.spaces.ensureSpace(), { status: 403 }));
   });
 
   await t.step("gives up joining the winner after a few tries", async () => {
@@ -108,8 +101,7 @@ Deno.test("ensureRoom", async (t) => {
       if (isCreate(r)) return err(400, "M_ROOM_IN_USE");
       return ++joins === 1 ? err(404, "M_NOT_FOUND") : err(403, "M_FORBIDDEN");
     });
-    const failure = await clock.run(rejection(spaces.ensureSpace()));
-    assert.equal(failure.status, 403);
+    await clock.run(assert.rejects(spaces.ensureSpace(), { status: 403 }));
     assert.equal(requests.filter(isJoin).length, 1 + 5);
   });
 });
@@ -140,11 +132,9 @@ Deno.test("open degrades to lobby-only mode when the Space is unavailable", asyn
     "rate limits and unreachable servers propagate for the caller to retry",
     async () => {
       const limited = manager(() => err(429, "M_LIMIT_EXCEEDED", { "retry-after": "500" }));
-      assert.ok(
-        await limited.clock.run(rejection(limited.spaces.open())) instanceof RateLimitError,
-      );
+      await limited.clock.run(assert.rejects(limited.spaces.open(), RateLimitError));
       const down = manager(() => Promise.reject(new TypeError("refused")));
-      assert.ok(await down.clock.run(rejection(down.spaces.open())) instanceof NetworkError);
+      await down.clock.run(assert.rejects(down.spaces.open(), NetworkError));
     },
   );
 });
@@ -194,27 +184,39 @@ Deno.test("registerAgent", async (t) => {
     const { spaces, clock } = manager((r) =>
       r.method === "PUT" ? err(403, "M_FORBIDDEN") : json({ room_id: "!bob" })
     );
-    const failure = await clock.run(
-      rejection(spaces.registerAgent("bob", { host: "h", version: "v" }, "!space")),
+    await clock.run(
+      assert.rejects(
+        spaces.registerAgent("bob", { host: "h", version: "v" }, "!space"),
+        (failure: Error) => {
+          assert.ok(failure instanceof CchatError);
+          assert.match(failure.message, /The agent name "bob" belongs to another account\./);
+          return true;
+        },
+      ),
     );
-    assert.ok(failure instanceof CchatError);
-    assert.match(failure.message, /The agent name "bob" belongs to another account\./);
   });
 
   await t.step("other failures propagate unchanged", async () => {
     const { spaces, clock } = manager((r) =>
       r.method === "PUT" ? err(500, "M_UNKNOWN") : json({ room_id: "!bob" })
     );
-    const failure = await clock.run(
-      rejection(spaces.registerAgent("bob", { host: "h", version: "v" }, "!space")),
+    await clock.run(
+      assert.rejects(
+        spaces.registerAgent("bob", { host: "h", version: "v" }, "!space"),
+        (failure: Error) => {
+          assert.ok(failure instanceof MatrixError);
+          assert.equal(failure.status, 500);
+          return true;
+        },
+      ),
     );
-    assert.ok(failure instanceof MatrixError);
-    assert.equal(failure.status, 500);
   });
 
   await t.step("rejects a bad name before any request", async () => {
     const { spaces, clock, requests } = manager(() => json({}));
-    await clock.run(rejection(spaces.registerAgent("a:b", { host: "h", version: "v" }, "!space")));
+    await clock.run(
+      assert.rejects(spaces.registerAgent("a:b", { host: "h", version: "v" }, "!space")),
+    );
     assert.equal(requests.length, 0);
   });
 });
@@ -336,10 +338,8 @@ Deno.test("listAgents", async (t) => {
       if (p.endsWith("!lobby/state")) return json([]);
       return err(500, "M_UNKNOWN");
     });
-    assert.equal(
-      (await clock.run(rejection(spaces.listAgents({ spaceId: "!space", lobbyId: "!lobby" }))))
-        .status,
-      500,
+    await clock.run(
+      assert.rejects(spaces.listAgents({ spaceId: "!space", lobbyId: "!lobby" }), { status: 500 }),
     );
   });
 
