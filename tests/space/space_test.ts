@@ -226,7 +226,7 @@ Deno.test("agentRoom uses the cache before the alias", async () => {
   try {
     const { spaces, clock, calls } = manager(() => json({ room_id: "!bob", servers: ["hs"] }), {
       cache: (c) =>
-        new AgentCache(kv, { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
+        new AgentCache(c.realKv(kv), { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
           namespace: "test",
         }),
     });
