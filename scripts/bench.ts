@@ -4,7 +4,9 @@
  * the same run, with alternating samples, because the machines are noisy.
  */
 import { parseArgs } from "node:util";
-import { cchatCacheDir, startHomeserver } from "./homeserver.ts";
+import { ExitCode, UsageError } from "../src/errors.ts";
+import { cchatCacheDir, startHomeserver } from "../harness/homeserver/mod.ts";
+import { runScript } from "../harness/script.ts";
 import { type BenchContext, renderTable, type Row, type Section } from "./bench/report.ts";
 import { run as boot } from "./bench/boot.ts";
 import { run as filter } from "./bench/filter.ts";
@@ -16,9 +18,9 @@ import { run as who } from "./bench/who.ts";
 /** In the order they run: the mass boot, which restarts servers, last. */
 const SECTIONS: Record<string, Section> = { send, receive, who, filter, memory, boot };
 
-export const BENCH_PORT = 18460;
+const BENCH_PORT = 18460;
 
-if (import.meta.main) {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
@@ -30,15 +32,13 @@ if (import.meta.main) {
   const only = values.only?.split(",").map((s) => s.trim()) ?? Object.keys(SECTIONS);
   const unknown = only.filter((name) => !(name in SECTIONS));
   if (unknown.length) {
-    console.error(
-      `error: Unknown section "${unknown[0]}". Sections: ${Object.keys(SECTIONS).join(", ")}.`,
+    throw new UsageError(
+      `Unknown section "${unknown[0]}". Sections: ${Object.keys(SECTIONS).join(", ")}.`,
     );
-    Deno.exit(2);
   }
   const samples = Number(values.samples);
   if (!Number.isInteger(samples) || samples < 1) {
-    console.error(`error: --samples "${values.samples}" is not a whole number of at least 1.`);
-    Deno.exit(2);
+    throw new UsageError(`--samples "${values.samples}" is not a whole number of at least 1.`);
   }
   const server = await startHomeserver({
     dataDir: `${cchatCacheDir()}/bench-homeserver/fast`,
@@ -69,4 +69,7 @@ if (import.meta.main) {
     );
     console.error(`Wrote ${values.json}.`);
   }
+  return ExitCode.ok;
 }
+
+if (import.meta.main) await runScript(main);

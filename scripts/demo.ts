@@ -1,10 +1,11 @@
 /**
- * `deno task demo`: starts the local homeserver (see scripts/homeserver.ts)
+ * `deno task demo`: starts the local homeserver (see harness/homeserver/)
  * and runs `cchat demo` against it. Arguments pass through, e.g. `--json`.
  */
-import { DEFAULT_PORT, defaultDataDir, startHomeserver } from "./homeserver.ts";
+import { DEFAULT_PORT, defaultDataDir, startHomeserver } from "../harness/homeserver/mod.ts";
+import { runScript } from "../harness/script.ts";
 
-if (import.meta.main) {
+async function main(): Promise<number> {
   const server = await startHomeserver({
     dataDir: defaultDataDir(),
     port: DEFAULT_PORT,
@@ -23,6 +24,7 @@ if (import.meta.main) {
     // The secret travels in the environment, never on a command line that ps shows.
     env: { CCHAT_REGISTRATION_SECRET: server.registrationSecret },
   });
-  const { code } = await cchat.spawn().status;
-  Deno.exit(code);
+  return (await cchat.spawn().status).code;
 }
+
+if (import.meta.main) await runScript(main);

@@ -3,7 +3,7 @@ import { runCli } from "../src/cli.ts";
 import { UsageError } from "../src/errors.ts";
 import { outputFor } from "../src/output.ts";
 import { VERSION } from "../src/version.ts";
-import { fakeDeps, rejection } from "./support/fakes.ts";
+import { fakeDeps } from "./support/fakes.ts";
 
 Deno.test("runCli", async (t) => {
   await t.step("--help lists the commands and exits 0", async () => {
@@ -36,23 +36,32 @@ Deno.test("runCli", async (t) => {
   });
   await t.step("an unknown option is a usage error with a hint", async () => {
     const { deps, stderr } = fakeDeps();
-    const err = await rejection(runCli(["who", "--bogus"], deps));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.message, "Unexpected option or subcommand: `--bogus`.");
-    assert.match(err.hint ?? "", /cchat --help/);
+    await assert.rejects(runCli(["who", "--bogus"], deps), (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.equal(err.message, "Unexpected option or subcommand: `--bogus`.");
+      assert.match(err.hint ?? "", /cchat --help/);
+      return true;
+    });
     assert.equal(stderr.text, "");
   });
   await t.step("a missing required option is a usage error", async () => {
     const { deps } = fakeDeps();
-    const err = await rejection(runCli(["demo"], deps));
-    assert.ok(err instanceof UsageError);
-    assert.match(err.message, /--homeserver/);
+    await assert.rejects(runCli(["demo"], deps), (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /--homeserver/);
+      return true;
+    });
   });
   await t.step("demo refuses to run without the registration secret", async () => {
     const { deps } = fakeDeps();
-    const err = await rejection(runCli(["demo", "--homeserver", "http://127.0.0.1:1"], deps));
-    assert.ok(err instanceof UsageError);
-    assert.match(err.message, /registration shared secret/);
+    await assert.rejects(
+      runCli(["demo", "--homeserver", "http://127.0.0.1:1"], deps),
+      (err: Error) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(err.message, /registration shared secret/);
+        return true;
+      },
+    );
   });
   await t.step("outputFor reads --json, NO_COLOR and CCHAT_DEBUG", () => {
     const { deps, env } = fakeDeps({ stderrIsTerminal: true });

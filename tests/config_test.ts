@@ -9,7 +9,7 @@ import {
   type Sources,
 } from "../src/config.ts";
 import { ConfigError, ExitCode } from "../src/errors.ts";
-import { fakeDeps, rejection } from "./support/fakes.ts";
+import { fakeDeps } from "./support/fakes.ts";
 
 const FILE = "/etc/cchat/config.json";
 
@@ -392,29 +392,35 @@ Deno.test("readConfigFile", async (t) => {
     await t.step("invalid JSON is a ConfigError naming the path", async () => {
       const path = `${dir}/broken.json`;
       await Deno.writeTextFile(path, "{ name: builder");
-      const err = await rejection(readConfigFile(path));
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.exitCode, 3);
-      assert.ok(err.message.startsWith(`The config file "${path}" is not a JSON object (`));
-      assert.match(err.hint ?? "", /homeserver/);
+      await assert.rejects(readConfigFile(path), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.exitCode, 3);
+        assert.ok(err.message.startsWith(`The config file "${path}" is not a JSON object (`));
+        assert.match(err.hint ?? "", /homeserver/);
+        return true;
+      });
     });
     for (const [label, body] of [["an array", "[1, 2]"], ["null", "null"], ["a string", '"x"']]) {
       await t.step(`${label} is a ConfigError naming the path`, async () => {
         const path = `${dir}/not-object.json`;
         await Deno.writeTextFile(path, body);
-        const err = await rejection(readConfigFile(path));
-        assert.ok(err instanceof ConfigError);
-        assert.equal(
-          err.message,
-          `The config file "${path}" is not a JSON object (not an object).`,
-        );
+        await assert.rejects(readConfigFile(path), (err: Error) => {
+          assert.ok(err instanceof ConfigError);
+          assert.equal(
+            err.message,
+            `The config file "${path}" is not a JSON object (not an object).`,
+          );
+          return true;
+        });
       });
     }
     await t.step("a directory in place of the file is a ConfigError naming the path", async () => {
-      const err = await rejection(readConfigFile(dir));
-      assert.ok(err instanceof ConfigError);
-      assert.ok(err.message.includes(`"${dir}"`));
-      assert.equal(err.exitCode, 3);
+      await assert.rejects(readConfigFile(dir), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.message.includes(`"${dir}"`));
+        assert.equal(err.exitCode, 3);
+        return true;
+      });
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -462,13 +468,15 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
       await Deno.writeTextFile(bad, JSON.stringify({ stale_after: -2 }));
       const { deps, env } = fakeDeps();
       env.CCHAT_CONFIG = bad;
-      const err = await rejection(loadConfig(deps, {}));
-      assert.ok(err instanceof ConfigError);
-      assert.equal(
-        err.message,
-        `The ${describe("staleAfter")} from "stale_after" in "${bad}" is "-2", ` +
-          "not a positive number.",
-      );
+      await assert.rejects(loadConfig(deps, {}), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(
+          err.message,
+          `The ${describe("staleAfter")} from "stale_after" in "${bad}" is "-2", ` +
+            "not a positive number.",
+        );
+        return true;
+      });
     });
 
     await t.step("no file at all gives the defaults", async () => {

@@ -7,7 +7,6 @@ import {
   writeCredentials,
 } from "../src/credentials.ts";
 import { ConfigError } from "../src/errors.ts";
-import { rejection } from "./support/fakes.ts";
 
 const LOGIN: Credentials = {
   homeserver: "https://hs.example",
@@ -84,11 +83,13 @@ Deno.test("credentials", async (t) => {
     await withDir(async (dir) => {
       // A directory where the file should go: the rename over it fails.
       await Deno.mkdir(`${credentialsPath(dir)}/occupied`, { recursive: true });
-      const err = await rejection(writeCredentials(dir, LOGIN));
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.exitCode, 3);
-      assert.ok(err.message.startsWith(`Cannot store the login in "${credentialsPath(dir)}"`));
-      assert.match(err.hint ?? "", /writable/);
+      await assert.rejects(writeCredentials(dir, LOGIN), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.exitCode, 3);
+        assert.ok(err.message.startsWith(`Cannot store the login in "${credentialsPath(dir)}"`));
+        assert.match(err.hint ?? "", /writable/);
+        return true;
+      });
       assert.deepEqual(await names(dir), ["credentials.json"]);
       assert.ok((await Deno.stat(credentialsPath(dir))).isDirectory);
     });
@@ -99,8 +100,7 @@ Deno.test("credentials", async (t) => {
       // The "directory" is a file, so mkdir fails before anything is written.
       const blocker = `${dir}/blocker`;
       await Deno.writeTextFile(blocker, "");
-      const err = await rejection(writeCredentials(`${blocker}/cchat`, LOGIN));
-      assert.ok(err instanceof Error);
+      await assert.rejects(writeCredentials(`${blocker}/cchat`, LOGIN), Error);
       assert.deepEqual(await names(dir), ["blocker"]);
     });
   });
@@ -127,11 +127,13 @@ Deno.test("credentials", async (t) => {
     await t.step(`${label} is a damaged login (ConfigError with a hint)`, async () => {
       await withDir(async (dir) => {
         await Deno.writeTextFile(credentialsPath(dir), body);
-        const err = await rejection(readCredentials(dir));
-        assert.ok(err instanceof ConfigError);
-        assert.equal(err.exitCode, 3);
-        assert.equal(err.message, `The stored login "${credentialsPath(dir)}" is damaged.`);
-        assert.equal(err.hint, 'Run "cchat logout", then "cchat login" again.');
+        await assert.rejects(readCredentials(dir), (err: Error) => {
+          assert.ok(err instanceof ConfigError);
+          assert.equal(err.exitCode, 3);
+          assert.equal(err.message, `The stored login "${credentialsPath(dir)}" is damaged.`);
+          assert.equal(err.hint, 'Run "cchat logout", then "cchat login" again.');
+          return true;
+        });
       });
     });
   }
@@ -154,10 +156,12 @@ Deno.test("credentials", async (t) => {
   await t.step("an unreadable login (a directory) is a ConfigError naming the path", async () => {
     await withDir(async (dir) => {
       await Deno.mkdir(credentialsPath(dir));
-      const err = await rejection(readCredentials(dir));
-      assert.ok(err instanceof ConfigError);
-      assert.ok(err.message.startsWith(`Cannot read the stored login "${credentialsPath(dir)}"`));
-      assert.match(err.hint ?? "", /log in again/);
+      await assert.rejects(readCredentials(dir), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.message.startsWith(`Cannot read the stored login "${credentialsPath(dir)}"`));
+        assert.match(err.hint ?? "", /log in again/);
+        return true;
+      });
     });
   });
 

@@ -4,16 +4,24 @@
  * its own homeserver, since it needs the default limits the others turn off.
  */
 import pMap from "p-map";
+import { type DaemonStatus, Store } from "../../src/daemon/store.ts";
+import { realSleep } from "../../src/deps.ts";
 import {
   type AgentCli,
   agentCli,
   type CliResult,
   type RunningDaemon,
   statuses,
-} from "../../tests/support/cli.ts";
-import { freshUser, type TestUser } from "../../tests/support/homeserver.ts";
-import { uniquePrefix } from "../../tests/support/matrix.ts";
-import { cchatCacheDir, type Homeserver, startHomeserver, stopHomeserver } from "../homeserver.ts";
+} from "../../harness/cli.ts";
+import { realTime } from "../../harness/matrix.ts";
+import { cpuSeconds, isRunning, statusKiB } from "../../harness/proc.ts";
+import { freshUser, type TestUser, uniquePrefix } from "../../harness/users.ts";
+import {
+  cchatCacheDir,
+  type Homeserver,
+  startHomeserver,
+  stopHomeserver,
+} from "../../harness/homeserver/mod.ts";
 import type { BenchContext, Row, Section } from "./report.ts";
 import { ratio, summarize, type Summary } from "./stats.ts";
 
@@ -28,11 +36,10 @@ const SYNC_TIMEOUT_S = 30;
 const STOP_GRACE_MS = 180_000;
 /** Synapse's default rc_room_creation allows a burst of 10; past this many the limits are off. */
 const CREATE_PROBE_MAX = 20;
-/** USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux x86_64 build. */
-const CLOCK_TICKS_PER_S = 100;
 const TARGET = "100/100, zero crashes";
 
-interface Fleet {
+/** One mass boot of a fleet of daemons, and what it measured. */
+interface BootRun {
   label: string;
   ephemeral: boolean;
   prefix: string;
@@ -47,8 +54,12 @@ interface Fleet {
   waits429: number;
   overThreeAttempts: number;
   bootRetries: number;
-  /** Agents whose stderr says they booted. */
+  /** Agents whose daemon recorded its place in the Space in its store. */
   booted: number;
+  /** Agents whose daemon recorded a successful /sync. */
+  synced: number;
+  /** The daemons' recorded states after the stop; a clean stop leaves them all "stopped". */
+  finalStates: Record<string, number>;
   /** Sync, heartbeat and other warnings that are not boot retries. */
   otherWarnings: Record<string, number>;
   exitedEarly: string[];
@@ -85,8 +96,8 @@ export const run: Section = async (context: BenchContext): Promise<Row[]> => {
     hs = await startHomeserver({ dataDir, port: PORT, limits: "default" });
     const refusedAt = await createRoomBurst(hs, probe);
     context.note(`boot: default limits in force (createRoom #${refusedAt} got a 429)`);
-    const a = await fleet(context, hs, users.slice(0, AGENTS), observerA, "A", true);
-    const b = await fleet(context, hs, users.slice(AGENTS), observerB, "B", false);
+    const a = await bootFleet(context, hs, users.slice(0, AGENTS), observerA, "A", true);
+    const b = await bootFleet(context, hs, users.slice(AGENTS), observerB, "B", false);
     // The server's clock, not who: a who poll under this load takes up to minutes.
     const lastA = a.perAgentRegisteredMs?.max, lastB = b.perAgentRegisteredMs?.max;
     return [
@@ -96,8 +107,8 @@ export const run: Section = async (context: BenchContext): Promise<Row[]> => {
         value: `createRoom #${refusedAt} refused (429)`,
         data: { refusedAt },
       },
-      ...fleetRows(a, "A, jitter"),
-      ...fleetRows(b, "B, no jitter"),
+      ...bootRows(a, "A, jitter"),
+      ...bootRows(b, "B, no jitter"),
       {
         section: "boot",
         metric: "last registration, B / A",
@@ -127,14 +138,14 @@ async function createRoomBurst(hs: Homeserver, user: TestUser): Promise<number> 
   );
 }
 
-async function fleet(
+async function bootFleet(
   context: BenchContext,
   hs: Homeserver,
   users: TestUser[],
   observerUser: TestUser,
   label: string,
   ephemeral: boolean,
-): Promise<Fleet> {
+): Promise<BootRun> {
   const prefix = uniquePrefix();
   const options = { prefix, interval: INTERVAL_S, syncTimeout: SYNC_TIMEOUT_S };
   const agents = await Promise.all(
@@ -155,13 +166,14 @@ async function fleet(
     const spawnedAt = Date.now();
     const started = performance.now();
     for (const agent of agents) daemons.push(agent.daemon(ephemeral ? ["--ephemeral"] : []));
-    const watch = await observe(context, label, agents, observer, started);
+    const watch = await observe(context, label, agents, daemons, observer, started);
     const synapseCpuAfter = hs.pid === undefined ? undefined : await cpuSeconds(hs.pid);
     const stopStarted = performance.now();
     const stopped = await stopAll(agents, daemons.splice(0));
     const stopMs = Math.round(performance.now() - stopStarted);
     const registeredAt = await registrationTimes(hs, observerUser, prefix, users);
-    const result = tally({ label, ephemeral, prefix }, watch, stopped, {
+    const recorded = await Promise.all(agents.map(daemonStatus));
+    const result = tally({ label, ephemeral, prefix }, watch, stopped, recorded, {
       stopMs,
       perAgentRegisteredMs: registeredAt.length
         ? summarize(registeredAt.map((at) => at - spawnedAt))
@@ -198,6 +210,7 @@ async function observe(
   context: BenchContext,
   label: string,
   agents: AgentCli[],
+  daemons: RunningDaemon[],
   observer: AgentCli,
   started: number,
 ): Promise<Watch> {
@@ -211,7 +224,7 @@ async function observe(
     whoFailures: {},
     timeline: [],
   };
-  const pids = new Map<string, number>();
+  const pids = new Map(agents.map((agent, i) => [agent.name, daemons[i].pid]));
   let lastNote = 0;
   while (performance.now() - started < CAP_MS) {
     const pollStarted = performance.now();
@@ -233,9 +246,8 @@ async function observe(
     const took = (performance.now() - pollStarted) / 1000;
     watch.timeline.push([tenths(elapsed / 1000), registered, online.length, tenths(took), ok]);
 
-    await findPids(agents, pids);
     for (const [name, pid] of pids) {
-      if (!watch.exitedEarly.includes(name) && !await isAlive(pid)) {
+      if (!watch.exitedEarly.includes(name) && !await isRunning(pid)) {
         watch.exitedEarly.push(name);
         context.note(`boot ${label}: daemon ${name} (pid ${pid}) exited after ${seconds(elapsed)}`);
       }
@@ -255,7 +267,7 @@ async function observe(
       watch.allOnlineMs = elapsed;
       break;
     }
-    await sleep(Math.max(0, POLL_MS - (performance.now() - pollStarted)));
+    await realSleep(Math.max(0, POLL_MS - (performance.now() - pollStarted)));
   }
   const cpu = await Promise.all([...pids.values()].map(cpuSeconds));
   watch.daemonCpuS = Math.round(cpu.reduce((sum: number, s) => sum + (s ?? 0), 0));
@@ -312,22 +324,42 @@ async function registrationTimes(
     .map((event) => event.origin_server_ts);
 }
 
+/** What an agent's daemon recorded in its store, read after the daemon stopped. */
+async function daemonStatus(agent: AgentCli): Promise<DaemonStatus | undefined> {
+  const path = `${agent.env.XDG_STATE_HOME}/cchat/cchat.kv`;
+  // A daemon that died before opening its store left no file to open.
+  if (!await Deno.stat(path).then(() => true, () => false)) return undefined;
+  const kv = await Deno.openKv(path);
+  try {
+    return await new Store(kv, realTime, agent.user.userId).daemonStatus();
+  } finally {
+    kv.close();
+  }
+}
+
 function tally(
-  run: Pick<Fleet, "label" | "ephemeral" | "prefix">,
+  run: Pick<BootRun, "label" | "ephemeral" | "prefix">,
   watch: Watch,
   stopped: { name: string; result: CliResult; hung: boolean }[],
-  measured: Pick<Fleet, "stopMs" | "perAgentRegisteredMs" | "synapseCpuS">,
-): Fleet {
+  recorded: (DaemonStatus | undefined)[],
+  measured: Pick<BootRun, "stopMs" | "perAgentRegisteredMs" | "synapseCpuS">,
+): BootRun {
+  const finalStates: Record<string, number> = {};
+  for (const status of recorded) {
+    const state = status?.state ?? "never recorded";
+    finalStates[state] = (finalStates[state] ?? 0) + 1;
+  }
+  // The store keeps only the latest error of each daemon; how often requests
+  // waited on a 429, gave up, or retried the boot is only ever said on stderr.
   const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
   const otherWarnings: Record<string, number> = {};
   const crashTails: Record<string, string> = {};
-  let waits429 = 0, overThreeAttempts = 0, bootRetries = 0, booted = 0;
+  let waits429 = 0, overThreeAttempts = 0, bootRetries = 0;
   for (const { name, result } of stopped) {
     const err = result.stderr;
     waits429 += count(err, /rate limited, waiting \d+ ms \(attempt \d+\)/g);
     overThreeAttempts += count(err, /still rate limited after 3 attempts/g);
     bootRetries += count(err, /^warning: Booting failed \(/gm);
-    booted += count(err, /^Agent ".*" is up/gm);
     for (const line of err.split("\n")) {
       // Warnings other than boot retries, keyed without their numbers so alike ones add up.
       if (!line.startsWith("warning: ") || line.startsWith("warning: Booting failed")) continue;
@@ -350,7 +382,10 @@ function tally(
     waits429,
     overThreeAttempts,
     bootRetries,
-    booted,
+    // The daemon records the lobby once its boot has entered the Space.
+    booted: recorded.filter((status) => status?.lobbyId).length,
+    synced: recorded.filter((status) => status?.lastSyncAt).length,
+    finalStates,
     otherWarnings,
     exitedEarly: watch.exitedEarly,
     nonZeroExits: stopped.filter((s) => s.result.code !== 0).map((s) => ({
@@ -369,7 +404,7 @@ function tally(
   };
 }
 
-function fleetRows(f: Fleet, run: string): Row[] {
+function bootRows(f: BootRun, run: string): Row[] {
   const row = (metric: string, value: string, extra: Partial<Row> = {}): Row => ({
     section: "boot",
     metric: `${run}: ${metric}`,
@@ -416,58 +451,10 @@ function fleetRows(f: Fleet, run: string): Row[] {
   ];
 }
 
-/** Fills in the pid of every daemon: the process whose environment holds the agent's config dir. */
-async function findPids(agents: AgentCli[], pids: Map<string, number>): Promise<void> {
-  if (pids.size === agents.length) return;
-  const byConfig = new Map(agents.map((a) => [`XDG_CONFIG_HOME=${a.env.XDG_CONFIG_HOME}`, a.name]));
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const pid = Number(entry.name);
-    const [environ, cmdline] = await Promise.all([
-      readProc(pid, "environ"),
-      readProc(pid, "cmdline"),
-    ]);
-    if (!environ || !cmdline?.split("\0").includes("daemon")) continue;
-    const name = environ.split("\0").map((v) => byConfig.get(v)).find((n) => n !== undefined);
-    if (name !== undefined && !pids.has(name)) pids.set(name, pid);
-  }
-}
-
-/** The fields of /proc/PID/stat after the command name, which may hold spaces. */
-async function statFields(pid: number): Promise<string[] | undefined> {
-  const stat = await readProc(pid, "stat");
-  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-
-/** A reaped process is gone from /proc; one not yet reaped is a zombie ("Z"). */
-async function isAlive(pid: number): Promise<boolean> {
-  const fields = await statFields(pid);
-  return fields !== undefined && fields[0] !== "Z";
-}
-
-/** User plus system CPU time so far (stat fields 14 and 15). */
-async function cpuSeconds(pid: number): Promise<number | undefined> {
-  const fields = await statFields(pid);
-  return fields && (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-}
-
 async function totalRssKiB(pids: number[]): Promise<number> {
-  const sizes = await Promise.all(pids.map(async (pid) => {
-    const match = (await readProc(pid, "status"))?.match(/^VmRSS:\s+(\d+) kB/m);
-    return match ? Number(match[1]) : 0;
-  }));
+  const sizes = await Promise.all(pids.map(async (pid) => await statusKiB(pid, "VmRSS") ?? 0));
   return sizes.reduce((sum, kib) => sum + kib, 0);
 }
 
-/** Processes come and go while /proc is read: a missing file is no error. */
-async function readProc(pid: number, file: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(`/proc/${pid}/${file}`);
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const tenths = (value: number) => Math.round(value * 10) / 10;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;

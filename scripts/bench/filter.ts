@@ -4,10 +4,11 @@
  * filter, under chat, typing, read receipts and presence.
  */
 import pMap from "p-map";
+import { realSleep } from "../../src/deps.ts";
 import { path } from "../../src/matrix/http.ts";
 import type { MatrixEvent, SyncFilter } from "../../src/matrix/types.ts";
 import { AGENT_SYNC_FILTER } from "../../src/space/filter.ts";
-import type { TestHomeserver } from "../../tests/support/homeserver.ts";
+import type { TestHomeserver } from "../../harness/users.ts";
 import { type RoomSet, sharedRoomSet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
 
@@ -112,7 +113,7 @@ async function activity(set: RoomSet, label: string): Promise<Activity> {
       body: { presence: "online", status_msg: `${label}: working on task ${i}` },
     });
   }, { concurrency: CONCURRENCY });
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  await realSleep(SETTLE_MS);
   return {
     lobbyMessages: others.length,
     roomMessages: busy.length * set.fleet.agentsPerUser,

@@ -6,8 +6,13 @@ import pMap from "p-map";
 import { Heartbeat } from "../../src/daemon/heartbeat.ts";
 import type { MatrixClient } from "../../src/matrix/client.ts";
 import { VERSION } from "../../src/version.ts";
-import { freshUser, type TestHomeserver, type TestUser } from "../../tests/support/homeserver.ts";
-import { clientFor, spaceManagerFor, uniquePrefix } from "../../tests/support/matrix.ts";
+import {
+  freshUser,
+  type TestHomeserver,
+  type TestUser,
+  uniquePrefix,
+} from "../../harness/users.ts";
+import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
 
 /** Registrations in flight at once: enough to keep Synapse busy, few enough not to thrash it. */
 const SETUP_CONCURRENCY = 8;

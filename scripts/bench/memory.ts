@@ -4,7 +4,9 @@
  * runtime's floor) or load cchat's modules and sleep, all sampled from /proc
  * the same way at the same moments.
  */
-import { agentCli, eventually } from "../../tests/support/cli.ts";
+import { realSleep } from "../../src/deps.ts";
+import { agentCli, eventually } from "../../harness/cli.ts";
+import { statusKiB } from "../../harness/proc.ts";
 import { sharedRoomSet } from "./fleet.ts";
 import type { Section } from "./report.ts";
 
@@ -16,44 +18,11 @@ const DEFAULT_SECONDS = 120;
 const INTERVAL_S = 5;
 const SYNC_TIMEOUT_S = 5;
 
-/** A field of /proc/<pid>/status in kB, e.g. VmRSS or VmHWM (the peak). */
+/** A field of /proc/<pid>/status; a measured process is ours and alive, so it has one. */
 async function statusKb(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"));
-  if (!match) throw new Error(`no ${field} for pid ${pid}`);
-  return Number(match[1]);
-}
-
-/** The parent pid from /proc/<pid>/stat; the command name may hold spaces, so read after ")". */
-async function parentPid(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
-
-/**
- * The daemon's pid, which agentCli does not expose: this process's child
- * whose environment holds the agent's config directory. It must be the deno
- * binary itself, not a wrapper, or its RSS would not be the daemon's.
- */
-async function daemonPid(configHome: string): Promise<number> {
-  const marker = `XDG_CONFIG_HOME=${configHome}`;
-  const deno = await Deno.realPath(Deno.execPath());
-  for await (const entry of Deno.readDir("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      if (await parentPid(pid) !== Deno.pid) continue;
-      const environ = (await Deno.readTextFile(`/proc/${pid}/environ`)).split("\0");
-      if (!environ.includes(marker)) continue;
-      const exe = await Deno.readLink(`/proc/${pid}/exe`);
-      if (exe !== deno) throw new Error(`the daemon's process ${pid} runs ${exe}, not ${deno}`);
-      return pid;
-    } catch (err) {
-      // Processes come and go while /proc is read.
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-  throw new Error("the daemon's process was not found");
+  const kib = await statusKiB(pid, field);
+  if (kib === undefined) throw new Error(`no ${field} for pid ${pid}`);
+  return kib;
 }
 
 const mb = (kb: number) => kb * 1024 / 1e6;
@@ -115,7 +84,7 @@ export const run: Section = async (context) => {
   const daemon = agent.daemon();
   try {
     const pids: Record<Process, number> = {
-      daemon: await daemonPid(agent.env.XDG_CONFIG_HOME),
+      daemon: daemon.pid,
       floor: floor.pid,
       modules: modules.pid,
     };
@@ -140,7 +109,7 @@ export const run: Section = async (context) => {
       const atS = Math.round((performance.now() - started) / 1000);
       samples.push({ atS, kb: await read("VmRSS") });
       if (atS >= seconds) break;
-      await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
+      await realSleep(SAMPLE_EVERY_MS);
     }
     const series = (process: Process) => samples.map((s) => s.kb[process]);
     const final = (process: Process) => series(process)[samples.length - 1];

@@ -6,9 +6,9 @@
 import { realSleep } from "../../src/deps.ts";
 import { Store } from "../../src/daemon/store.ts";
 import type { SyncResponse } from "../../src/matrix/types.ts";
-import { agentCli, eventually } from "../../tests/support/cli.ts";
-import { freshUser } from "../../tests/support/homeserver.ts";
-import { clientFor, realTime, uniquePrefix } from "../../tests/support/matrix.ts";
+import { agentCli, eventually } from "../../harness/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { clientFor, realTime } from "../../harness/matrix.ts";
 import type { Row, Section } from "./report.ts";
 import { ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 

@@ -4,21 +4,11 @@
  * peer), with cchat's own start-up and the Deno runtime's beside them.
  */
 import { textContent } from "../../src/matrix/client.ts";
-import { agentCli } from "../../tests/support/cli.ts";
-import { freshUser } from "../../tests/support/homeserver.ts";
-import { uniquePrefix } from "../../tests/support/matrix.ts";
+import { agentCli, CCHAT, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import type { Row, Section } from "./report.ts";
-import {
-  alternate,
-  CCHAT,
-  CCHAT_PERMISSIONS,
-  ms,
-  ratio,
-  spread,
-  summarize,
-  type Summary,
-} from "./stats.ts";
-import { run as runCommand } from "../homeserver/routes.ts";
+import { alternate, ms, ratio, spread, summarize, type Summary } from "./stats.ts";
+import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 /** Debian's interpreter: the package installs nio there, not into a pyenv one. */
 const PYTHON = "/usr/bin/python3";

@@ -51,19 +51,3 @@ export const ms = (value: number) => `${value.toFixed(value < 10 ? 1 : 0)} ms`;
 export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 /** A distribution as the table shows it. */
 export const spread = (x: Summary) => `p50 ${ms(x.median)}, p95 ${ms(x.p95)}`;
-
-/** The permissions of the `cchat` task in deno.json: the process users run, not `-A`. */
-export const CCHAT_PERMISSIONS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--allow-sys=hostname",
-];
-
-/** `deno` arguments that run cchat as users do; append the command. */
-export const CCHAT = [
-  "run",
-  ...CCHAT_PERMISSIONS,
-  new URL("../../main.ts", import.meta.url).pathname,
-];

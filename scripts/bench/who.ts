@@ -4,11 +4,11 @@
  */
 import { runCli } from "../../src/cli.ts";
 import { realDeps } from "../../src/deps.ts";
-import { agentCli } from "../../tests/support/cli.ts";
+import { agentCli, CCHAT } from "../../harness/cli.ts";
 import { Fleet } from "./fleet.ts";
 import type { Row, Section } from "./report.ts";
-import { alternate, CCHAT, ms, ratio, summarize, type Summary } from "./stats.ts";
-import { run as runCommand } from "../homeserver/routes.ts";
+import { alternate, ms, ratio, summarize, type Summary } from "./stats.ts";
+import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 const SIZES = [1, 10, 100, 200];
 /** Allowed growth of the whole-process median from 1 to 200 agents. */

@@ -23,7 +23,7 @@ async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {})
     new MatrixHttp({ baseUrl: "http://hs.test", accessToken: "t", deps }),
   );
   const warnings: string[] = [];
-  const kv = await Deno.openKv(":memory:");
+  const kv = clock.realKv(await Deno.openKv(":memory:"));
   try {
     const store = new Store(kv, deps, ME);
     const statuses: string[] = [];

@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { type HeartbeatIdentity, HeartbeatWriter } from "../../src/daemon/heartbeat_writer.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
-import {
-  fakeFetch,
-  json,
-  type RecordedRequest,
-  rejection,
-  VirtualClock,
-} from "../support/fakes.ts";
+import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const IDENTITY: HeartbeatIdentity = {
   userId: "@builder:hs",
@@ -98,9 +92,12 @@ Deno.test("HeartbeatWriter.beat", async (t) => {
         ? json({ errcode: "M_FORBIDDEN", error: "nope" }, 403)
         : json({ event_id: "$ok" })
     );
-    const err = await clock.run(rejection(heartbeat.beat(["!own:hs", "!lobby:hs"], "online")));
-    assert.equal(err.status, 403);
-    assert.equal(err.errcode, "M_FORBIDDEN");
+    await clock.run(
+      assert.rejects(heartbeat.beat(["!own:hs", "!lobby:hs"], "online"), {
+        status: 403,
+        errcode: "M_FORBIDDEN",
+      }),
+    );
   });
 
   await t.step("no rooms, no requests", async () => {

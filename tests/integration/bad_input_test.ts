@@ -1,8 +1,9 @@
 /** 9. Bad input: one clear line (and a hint), a non-zero exit, no stack trace, nothing half-written. */
 import assert from "node:assert/strict";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
-import { clientFor, uniquePrefix } from "../support/matrix.ts";
-import { agentCli, cchat, type CliResult } from "../support/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { agentCli, cchat, type CliResult } from "../../harness/cli.ts";
 
 function assertCleanError(result: CliResult, code: number, message: RegExp) {
   assert.equal(result.code, code, `exit ${result.code}: ${result.stderr}`);

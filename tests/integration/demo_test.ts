@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
 import { realDeps } from "../../src/deps.ts";
 import { testHomeserver } from "../support/homeserver.ts";
+import { uniquePrefix } from "../../harness/users.ts";
 import { CapturedSink } from "../support/fakes.ts";
-import { uniquePrefix } from "../support/matrix.ts";
 
 Deno.test("the demo tours the Space twice over, the second time reusing its accounts", async (t) => {
   const hs = await testHomeserver();

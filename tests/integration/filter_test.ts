@@ -1,8 +1,9 @@
 /** The sync filter's saving, measured on a real room set with members, typing, receipts and presence. */
 import assert from "node:assert/strict";
 import { AGENT_SYNC_FILTER } from "../../src/space/filter.ts";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
-import { clientFor, spaceManagerFor, uniquePrefix } from "../support/matrix.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
 
 const PROFILE = { host: "test-host", version: "0.1.0" };
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { startHomeserver, stopHomeserver } from "../../scripts/homeserver.ts";
-import { freshUser, testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
+import { startHomeserver, stopHomeserver } from "../../harness/homeserver/mod.ts";
+import { freshUser } from "../../harness/users.ts";
+import { testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
 
 const SCRIPT = new URL("../../scripts/homeserver.ts", import.meta.url).pathname;
 

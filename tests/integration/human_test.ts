@@ -1,8 +1,9 @@
 /** The Element stand-in (matrix-js-sdk) meets cchat's Space on a real Synapse. */
 import assert from "node:assert/strict";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
 import { Human } from "../support/human.ts";
-import { clientFor, spaceManagerFor, uniquePrefix } from "../support/matrix.ts";
 
 Deno.test("a human on matrix-js-sdk talks with an agent through the Space", async (t) => {
   const hs = await testHomeserver();

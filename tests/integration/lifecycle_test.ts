@@ -1,8 +1,9 @@
 /** Heartbeats over an agent's life, cron mode, and lobby-only mode, through the real CLI. */
 import assert from "node:assert/strict";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
-import { clientFor, uniquePrefix } from "../support/matrix.ts";
-import { type AgentCli, agentCli, eventually, statuses } from "../support/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { type AgentCli, agentCli, eventually, statuses } from "../../harness/cli.ts";
 
 const statusOf = (observer: AgentCli, name: string, wanted: string) =>
   eventually(

@@ -3,14 +3,15 @@
  * killed with SIGKILL once and whose homeserver restarts once.
  */
 import assert from "node:assert/strict";
+import { realSleep } from "../../src/deps.ts";
 import { MatrixError, NetworkError } from "../../src/errors.ts";
-import { startHomeserver, stopHomeserver } from "../../scripts/homeserver.ts";
-import { freshUser, testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
-import { clientFor, uniquePrefix } from "../support/matrix.ts";
-import { agentCli, eventually, statuses } from "../support/cli.ts";
+import { startHomeserver, stopHomeserver } from "../../harness/homeserver/mod.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver, testHomeserverOptions } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { agentCli, eventually, statuses } from "../../harness/cli.ts";
 
 const N = 200;
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("8. 200 messages through a SIGKILL and a homeserver restart: all of them, once each", async () => {
   const hs = await testHomeserver();
@@ -40,11 +41,11 @@ Deno.test("8. 200 messages through a SIGKILL and a homeserver restart: all of th
             if (!(err instanceof NetworkError || err instanceof MatrixError && err.status >= 500)) {
               throw err;
             }
-            await pause(300);
+            await realSleep(300);
           }
         }
         sent = i + 1;
-        await pause(15);
+        await realSleep(15);
       }
     })();
     const reach = (count: number) =>
@@ -58,7 +59,7 @@ Deno.test("8. 200 messages through a SIGKILL and a homeserver restart: all of th
     await reach(150);
     const options = testHomeserverOptions("fast");
     await stopHomeserver(options.dataDir);
-    await pause(500);
+    await realSleep(500);
     await startHomeserver(options);
     await sending;
 

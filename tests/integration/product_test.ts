@@ -3,10 +3,11 @@
  * with matrix-js-sdk playing the human in Element.
  */
 import assert from "node:assert/strict";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { type AgentCli, agentCli, eventually, statuses } from "../../harness/cli.ts";
 import { Human } from "../support/human.ts";
-import { clientFor, uniquePrefix } from "../support/matrix.ts";
-import { type AgentCli, agentCli, eventually, statuses } from "../support/cli.ts";
 
 interface InboxEntry {
   event_id: string;

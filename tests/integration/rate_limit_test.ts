@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { RateLimitError } from "../../src/errors.ts";
 import { MAX_ATTEMPTS } from "../../src/matrix/http.ts";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
-import { clientFor, recordingFetch } from "../support/matrix.ts";
+import { freshUser } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor, recordingFetch } from "../../harness/matrix.ts";
 
 Deno.test("a burst against low rate limits all succeeds, paced by the server's hints", async (t) => {
   const hs = await testHomeserver("limited");

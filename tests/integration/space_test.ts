@@ -4,14 +4,14 @@ import { MatrixError } from "../../src/errors.ts";
 import { heartbeatContent } from "../../src/space/agents.ts";
 import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
 import { STARTUP_JITTER_MAX_MS } from "../../src/space/space.ts";
-import { freshUser, testHomeserver } from "../support/homeserver.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
 import {
   clientFor,
   CollectingLogger,
   recordingFetch,
   spaceManagerFor,
-  uniquePrefix,
-} from "../support/matrix.ts";
+} from "../../harness/matrix.ts";
 
 const PROFILE = { host: "test-host", version: "0.1.0" };
 

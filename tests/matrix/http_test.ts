@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { MatrixError, NetworkError, RateLimitError } from "../../src/errors.ts";
 import { MatrixHttp, MAX_ATTEMPTS, path } from "../../src/matrix/http.ts";
 import { RateGates } from "../../src/matrix/rate_gate.ts";
-import {
-  fakeFetch,
-  json,
-  type RecordedRequest,
-  rejection,
-  VirtualClock,
-} from "../support/fakes.ts";
+import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const TOKEN = "syt_secret_token_value";
 const BASE = "http://hs.test";
@@ -79,50 +73,58 @@ Deno.test("MatrixHttp.request", async (t) => {
     const { http, clock } = transport(() =>
       json({ errcode: "M_FORBIDDEN", error: "You are not invited" }, 403)
     );
-    const err = await clock.run(rejection(http.request("GET", "/y")));
-    assert.ok(err instanceof MatrixError);
-    assert.equal(err.status, 403);
-    assert.equal(err.errcode, "M_FORBIDDEN");
-    assert.equal(err.message, "GET /y failed: 403 M_FORBIDDEN: You are not invited");
-    assert.equal(err.exitCode, 1);
+    await clock.run(assert.rejects(http.request("GET", "/y"), (err: Error) => {
+      assert.ok(err instanceof MatrixError);
+      assert.equal(err.status, 403);
+      assert.equal(err.errcode, "M_FORBIDDEN");
+      assert.equal(err.message, "GET /y failed: 403 M_FORBIDDEN: You are not invited");
+      assert.equal(err.exitCode, 1);
+      return true;
+    }));
   });
 
   await t.step("maps 401 to the auth exit code", async () => {
     const { http, clock } = transport(() =>
       json({ errcode: "M_UNKNOWN_TOKEN", error: "Invalid token" }, 401)
     );
-    const err = await clock.run(rejection(http.request("GET", "/y")));
-    assert.equal(err.exitCode, 4);
+    await clock.run(assert.rejects(http.request("GET", "/y"), { exitCode: 4 }));
   });
 
   await t.step("describes a non-JSON error answer", async () => {
     const { http, clock } = transport(() =>
       new Response("<html>bad gateway</html>", { status: 500 })
     );
-    const err = await clock.run(rejection(http.request("GET", "/y")));
-    assert.equal(err.errcode, "M_UNKNOWN");
-    assert.match(err.message, /unexpected answer "<html>bad gateway<\/html>"/);
+    await clock.run(assert.rejects(http.request("GET", "/y"), (err: MatrixError) => {
+      assert.equal(err.errcode, "M_UNKNOWN");
+      assert.match(err.message, /unexpected answer "<html>bad gateway<\/html>"/);
+      return true;
+    }));
     const empty = transport(() => new Response("", { status: 500 }));
-    const err2 = await empty.clock.run(rejection(empty.http.request("GET", "/y")));
-    assert.match(err2.message, /the answer had no body/);
+    await empty.clock.run(assert.rejects(empty.http.request("GET", "/y"), (err: Error) => {
+      assert.match(err.message, /the answer had no body/);
+      return true;
+    }));
   });
 
   await t.step("never puts the access token in an error or log", async () => {
     const { http, clock, log } = transport(() =>
       Promise.reject(new TypeError("connection refused"))
     );
-    const err = await clock.run(rejection(http.request("GET", "/y")));
-    assert.ok(err instanceof NetworkError);
-    assert.equal(log.length, MAX_ATTEMPTS - 1);
-    for (const text of [err.message, err.hint ?? "", err.stack ?? "", ...log, Deno.inspect(http)]) {
-      assert.ok(!text.includes(TOKEN), `token leaked into: ${text}`);
-    }
+    await clock.run(assert.rejects(http.request("GET", "/y"), (err: Error) => {
+      assert.ok(err instanceof NetworkError);
+      assert.equal(log.length, MAX_ATTEMPTS - 1);
+      for (
+        const text of [err.message, err.hint ?? "", err.stack ?? "", ...log, Deno.inspect(http)]
+      ) {
+        assert.ok(!text.includes(TOKEN), `token leaked into: ${text}`);
+      }
+      return true;
+    }));
   });
 
   await t.step("rejects a 200 answer that is not JSON", async () => {
     const { http, clock } = transport(() => new Response("nope"));
-    const err = await clock.run(rejection(http.request("POST", "/y")));
-    assert.equal(err.errcode, "M_NOT_JSON");
+    await clock.run(assert.rejects(http.request("POST", "/y"), { errcode: "M_NOT_JSON" }));
   });
 });
 
@@ -157,23 +159,31 @@ Deno.test("MatrixHttp retries", async (t) => {
 
   await t.step("makes at most three attempts, then raises a rate-limit error", async () => {
     const { http, clock, requests } = transport(() => limited({ "retry-after": "1" }));
-    const err = await clock.run(rejection(http.request("POST", "/createRoom", { body: {} })));
-    assert.ok(err instanceof RateLimitError);
-    assert.equal(err.exitCode, 6);
-    assert.equal(requests.length, 3);
-    assert.match(err.message, /still rate limited after 3 attempts/);
+    await clock.run(
+      assert.rejects(http.request("POST", "/createRoom", { body: {} }), (err: Error) => {
+        assert.ok(err instanceof RateLimitError);
+        assert.equal(err.exitCode, 6);
+        assert.equal(requests.length, 3);
+        assert.match(err.message, /still rate limited after 3 attempts/);
+        return true;
+      }),
+    );
   });
 
   await t.step("raises at once when the server asks for more than the cap", async () => {
     const { http, clock, requests } = transport(() => limited({ "retry-after": "300" }), {
       maxRetryWaitMs: 60_000,
     });
-    const err = await clock.run(rejection(http.request("POST", "/createRoom", { body: {} })));
-    assert.ok(err instanceof RateLimitError);
-    assert.equal(requests.length, 1);
-    assert.equal(err.retryAfterMs, 300_000);
-    assert.match(err.message, /asked to wait 300 s, longer than the 60 s cap/);
-    assert.match(err.hint ?? "", /CCHAT_MAX_RETRY_WAIT/);
+    await clock.run(
+      assert.rejects(http.request("POST", "/createRoom", { body: {} }), (err: Error) => {
+        assert.ok(err instanceof RateLimitError);
+        assert.equal(requests.length, 1);
+        assert.equal(err.retryAfterMs, 300_000);
+        assert.match(err.message, /asked to wait 300 s, longer than the 60 s cap/);
+        assert.match(err.hint ?? "", /CCHAT_MAX_RETRY_WAIT/);
+        return true;
+      }),
+    );
   });
 
   await t.step("retries network errors and 502/503/504 on idempotent calls only", async () => {
@@ -195,10 +205,9 @@ Deno.test("MatrixHttp retries", async (t) => {
       assert.deepEqual(clock.sleeps, [250, 500]);
     }
     const post = transport(() => json({}, 503));
-    const err = await post.clock.run(
-      rejection(post.http.request("POST", "/createRoom", { body: {} })),
+    await post.clock.run(
+      assert.rejects(post.http.request("POST", "/createRoom", { body: {} }), { status: 503 }),
     );
-    assert.equal(err.status, 503);
     assert.equal(post.requests.length, 1);
   });
 
@@ -216,9 +225,11 @@ Deno.test("MatrixHttp retries", async (t) => {
         ),
       { requestTimeoutMs: 5 },
     );
-    const err = await clock.run(rejection(http.request("POST", "/x", { body: {} })));
-    assert.ok(err instanceof NetworkError);
-    assert.match(err.message, /no answer within 5 ms/);
+    await clock.run(assert.rejects(http.request("POST", "/x", { body: {} }), (err: Error) => {
+      assert.ok(err instanceof NetworkError);
+      assert.match(err.message, /no answer within 5 ms/);
+      return true;
+    }));
   });
 
   await t.step("a caller's abort ends the request with the caller's reason", async () => {
@@ -227,10 +238,11 @@ Deno.test("MatrixHttp retries", async (t) => {
       controller.abort(new Error("shutting down"));
       return Promise.reject(new DOMException("aborted", "AbortError"));
     });
-    const err = await clock.run(
-      rejection(http.request("GET", "/x", { signal: controller.signal })),
+    await clock.run(
+      assert.rejects(http.request("GET", "/x", { signal: controller.signal }), {
+        message: "shutting down",
+      }),
     );
-    assert.equal(err.message, "shutting down");
   });
 });
 

@@ -16,6 +16,8 @@ export class VirtualClock {
   readonly sleeps: number[] = [];
   #timers: Timer[] = [];
   #seq = 0;
+  /** Real operations in flight (see `realKv`); time stands still until they finish. */
+  #pending = 0;
 
   constructor(start = 1_700_000_000_000) {
     this.time = start;
@@ -47,14 +49,23 @@ export class VirtualClock {
     return this.#timers.length;
   }
 
-  /** Settles `work`, firing timers whenever nothing else can make progress. */
+  /**
+   * Settles `work`, firing timers whenever nothing else can make progress.
+   *
+   * A macrotask turn drains every microtask, so after one the code under test
+   * has run as far as it can without a timer, unless it waits on real I/O: a KV
+   * read or write finishes on another thread after an unknown number of turns.
+   * Counting those operations (every KV reached through `realKv`) instead of
+   * guessing a number of idle turns makes the order deterministic: the next
+   * timer fires only when none is in flight and a full turn has passed since.
+   */
   async run<T>(work: Promise<T>): Promise<T> {
     let settled = false;
     const done = work.finally(() => settled = true);
     done.catch(() => {});
     while (!settled) {
       await new Promise((r) => setTimeout(r, 0));
-      if (settled) break;
+      if (settled || this.#pending > 0) continue;
       this.#timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = this.#timers.shift();
       if (!next) continue;
@@ -62,6 +73,34 @@ export class VirtualClock {
       next.resolve();
     }
     return await done;
+  }
+
+  /** `kv`, with every read, write and commit counted as real work that `run` waits for. */
+  realKv(kv: Deno.Kv): Deno.Kv {
+    return this.#tracked(kv);
+  }
+
+  /** Promises that methods of `target` (and of the objects they return) hand out are counted. */
+  #tracked<T extends object>(target: T): T {
+    const proxy: T = new Proxy(target, {
+      get: (object, key) => {
+        const value = Reflect.get(object, key, object);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          const result = value.apply(object, args);
+          if (result === object) return proxy; // chained atomic().set().commit()
+          if (result instanceof Promise) {
+            this.#pending++;
+            const finish = () => void this.#pending--;
+            result.then(finish, finish);
+            return result;
+          }
+          // Atomic operations and list iterators hand out promises of their own.
+          return typeof result === "object" && result !== null ? this.#tracked(result) : result;
+        };
+      },
+    });
+    return proxy;
   }
 }
 
@@ -122,7 +161,7 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
     now: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,
-    openKv: (path) => Deno.openKv(path),
+    openKv: async (path) => clock.realKv(await Deno.openKv(path)),
     env: (name) => env[name],
     stdout,
     stderr,

@@ -5,24 +5,10 @@
  */
 
 import { CchatError } from "../../src/errors.ts";
-import { registerWithSharedSecret } from "../../src/matrix/admin.ts";
-import { cchatCacheDir, startHomeserver, type StartOptions } from "../../scripts/homeserver.ts";
+import { cchatCacheDir, startHomeserver, type StartOptions } from "../../harness/homeserver/mod.ts";
+import type { TestHomeserver } from "../../harness/users.ts";
 
 export type TestHomeserverKind = "fast" | "limited";
-
-export interface TestHomeserver {
-  baseUrl: string;
-  serverName: string;
-  registrationSecret: string;
-}
-
-export interface TestUser {
-  userId: string;
-  accessToken: string;
-  deviceId: string;
-  username: string;
-  password: string;
-}
 
 /** The limited server's env names stand in for the ones `startHomeserver` reads. */
 const LIMITED_ENV: Record<string, string> = {
@@ -74,19 +60,4 @@ async function start(kind: TestHomeserverKind): Promise<TestHomeserver> {
       cause: e,
     });
   }
-}
-
-const randomHex = (bytes: number) =>
-  Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-
-/** Registers a user no other test has: `prefix` plus a random lowercase suffix. */
-export async function freshUser(hs: TestHomeserver, prefix = "u"): Promise<TestUser> {
-  const username = `${prefix}${randomHex(6)}`.toLowerCase();
-  const password = randomHex(12);
-  const user = await registerWithSharedSecret(fetch, hs.baseUrl, hs.registrationSecret, {
-    username,
-    password,
-  });
-  return { ...user, username, password };
 }

@@ -20,7 +20,7 @@ import {
   SyncState,
   type SyncStateData,
 } from "matrix-js-sdk";
-import { freshUser, type TestHomeserver, type TestUser } from "./homeserver.ts";
+import { freshUser, type TestHomeserver, type TestUser } from "../../harness/users.ts";
 
 export type { HierarchyRoom, MatrixEvent };
 

@@ -1,9 +1,9 @@
-/** Real clients on the test homeserver, with real time and a fetch that can be observed. */
-import { realSleep } from "../../src/deps.ts";
-import { MatrixClient } from "../../src/matrix/client.ts";
-import { type HttpOptions, MatrixHttp } from "../../src/matrix/http.ts";
-import { type Logger, SpaceManager } from "../../src/space/space.ts";
-import type { TestHomeserver, TestUser } from "./homeserver.ts";
+/** Real clients on a real homeserver, with real time and a fetch that can be observed. */
+import { realSleep } from "../src/deps.ts";
+import { MatrixClient } from "../src/matrix/client.ts";
+import { type HttpOptions, MatrixHttp } from "../src/matrix/http.ts";
+import { type Logger, SpaceManager } from "../src/space/space.ts";
+import type { TestHomeserver, TestUser } from "./users.ts";
 
 export const realTime = { now: Date.now, sleep: realSleep, random: Math.random };
 
@@ -75,6 +75,3 @@ export function spaceManagerFor(
     log,
   });
 }
-
-/** A prefix no other test uses, so tests never depend on order. */
-export const uniquePrefix = () => `t${crypto.randomUUID().slice(0, 8)}`;

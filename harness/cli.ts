@@ -1,12 +1,24 @@
 /**
  * The real `cchat` CLI as child processes, one private config and state
- * directory per agent, against the test homeserver. Children inherit
+ * directory per agent, against a real homeserver. Children inherit
  * DENO_COVERAGE_DIR, so their coverage counts.
  */
-import { writeCredentials } from "../../src/credentials.ts";
-import type { TestHomeserver, TestUser } from "./homeserver.ts";
+import config from "../deno.json" with { type: "json" };
+import { realSleep } from "../src/deps.ts";
+import { writeCredentials } from "../src/credentials.ts";
+import type { TestHomeserver, TestUser } from "./users.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/**
+ * The permissions of the `cchat` task, read from deno.json so that users and
+ * tests run cchat with the same ones and a missing permission fails a test.
+ */
+export const CCHAT_PERMISSIONS = config.tasks.cchat.split(/\s+/).filter((word) =>
+  word.startsWith("--allow-")
+);
+
+/** `deno` arguments that run cchat from source as users do; append the command. */
+export const CCHAT = ["run", ...CCHAT_PERMISSIONS, new URL("../main.ts", import.meta.url).pathname];
+
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export interface CliResult {
@@ -26,6 +38,8 @@ export interface AgentCli {
 }
 
 export interface RunningDaemon {
+  /** The daemon's own process: the deno binary, no wrapper between. */
+  pid: number;
   /** SIGTERM for a clean stop, SIGKILL for a crash. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
 }
@@ -36,7 +50,7 @@ export async function cchat(
   stdin = "",
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: [...CCHAT, ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: "piped",
     stdout: "piped",
@@ -88,7 +102,7 @@ export async function agentCli(
     run: (args, stdin) => cchat(args, env, stdin),
     daemon(extra = []) {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "daemon", ...extra],
+        args: [...CCHAT, "daemon", ...extra],
         env: { NO_COLOR: "1", ...env },
         stdin: "null",
         stdout: "piped",
@@ -96,6 +110,7 @@ export async function agentCli(
       }).spawn();
       const output = child.output();
       return {
+        pid: child.pid,
         async stop(signal: Deno.Signal = "SIGTERM") {
           try {
             child.kill(signal);
@@ -126,7 +141,7 @@ export async function eventually<T>(
     if (Date.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await realSleep(200);
   }
 }
 

@@ -4,14 +4,17 @@
  * state record of the running server.
  */
 
+import { randomHex, toHex } from "../../src/encoding.ts";
+
 export type Limits = "off" | "default";
-export type Route = "chroot" | "docker";
+/** How Synapse is run on this machine. */
+export type Launcher = "chroot" | "docker";
 
 export const SERVER_NAME = "localhost";
 
 /** What `start` recorded about the server it launched from a data dir. */
 export interface ServerState {
-  route: Route;
+  route: Launcher;
   /** Host pid of Synapse (chroot route). */
   pid?: number;
   /** Chroot the data dir is bind-mounted into (chroot route). */
@@ -52,6 +55,10 @@ const UNLIMITED: Record<string, unknown> = {
   rc_user_directory: LIMITLESS,
 };
 
+/**
+ * Part of the config hash: servers started from another checkout with other
+ * words here would be restarted on every start, so the text stays as it is.
+ */
 const HEADER = "# Written by scripts/homeserver.ts on every start; edits here are lost.\n";
 
 /** JSON is valid YAML and needs no emitter; every path is quoted safely. */
@@ -139,23 +146,19 @@ async function configHash(dataDir: string): Promise<string> {
 }
 
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
-
-const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
 /** Generated once; mode 0600 because it lets anyone register admins. */
 async function ensureSecret(path: string): Promise<void> {
-  const secret = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
-  await createOnce(path, secret, 0o600);
+  await createOnce(path, randomHex(32), 0o600);
   await Deno.chmod(path, 0o600);
 }
 
 async function ensureSigningKey(path: string): Promise<void> {
-  const id = Array.from(randomBytes(3), (b) => b.toString(16).padStart(2, "0")).join("");
-  const key = btoa(String.fromCharCode(...randomBytes(32))).replace(/=+$/, "");
-  await createOnce(path, `ed25519 a_${id} ${key}\n`, 0o600);
+  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    .replace(/=+$/, "");
+  await createOnce(path, `ed25519 a_${randomHex(3)} ${key}\n`, 0o600);
 }
 
 async function createOnce(path: string, text: string, mode: number): Promise<void> {

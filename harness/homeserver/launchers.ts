@@ -1,10 +1,12 @@
 /**
- * The two ways this script runs Synapse itself: a Docker container, or a
+ * The two ways the harness runs Synapse itself: a Docker container, or a
  * cached Debian sid chroot with the distribution's matrix-synapse package.
  */
 
+import { realSleep } from "../../src/deps.ts";
 import { CchatError } from "../../src/errors.ts";
-import { paths, type Route, type ServerState, sha256Hex } from "./config.ts";
+import { isRunning, readProc } from "../proc.ts";
+import { type Launcher, paths, type ServerState, sha256Hex } from "./config.ts";
 
 const note = (message: string) => console.error(message);
 
@@ -50,15 +52,15 @@ async function succeeds(command: string, args: string[]): Promise<boolean> {
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
-/** How one route launches Synapse. */
+/** How one launcher starts Synapse. */
 export interface Runner {
-  route: Route;
+  route: Launcher;
   /** Starts Synapse detached; the result is merged into the recorded state. */
   launch(dataDir: string, port: number): Promise<Pick<ServerState, "pid" | "root" | "container">>;
 }
 
 /** Where Synapse listens: loopback on the host; inside a container, what Docker publishes on loopback. */
-export const bindAddress = (route: Route) => route === "docker" ? "0.0.0.0" : "127.0.0.1";
+export const bindAddress = (launcher: Launcher) => launcher === "docker" ? "0.0.0.0" : "127.0.0.1";
 
 /** Docker first when an engine answers, else the chroot on Debian-like hosts as root. */
 export async function pickRunner(): Promise<Runner> {
@@ -103,25 +105,11 @@ export async function isAlive(
   return options.justStarted ? await isRunning(state.pid) : await isOurProcess(state.pid, dataDir);
 }
 
-/** The process exists and is not a zombie. */
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
 /** Running, and still Synapse on this data dir (pids get reused). */
 async function isOurProcess(pid: number, dataDir: string): Promise<boolean> {
   if (!await isRunning(pid)) return false;
-  try {
-    const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
-    return cmdline.includes(paths(dataDir).config);
-  } catch {
-    return false;
-  }
+  const cmdline = await readProc(pid, "cmdline");
+  return cmdline?.split("\0").includes(paths(dataDir).config) ?? false;
 }
 
 /** Synapse's output under Docker, which keeps it instead of a log file. */
@@ -165,7 +153,7 @@ async function waitForExit(pid: number, dataDir: string, ms: number): Promise<bo
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (!await isOurProcess(pid, dataDir)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await realSleep(100);
   }
   return false;
 }
