@@ -12,7 +12,7 @@ import type { TestHomeserver, TestUser } from "./users.ts";
  * The permissions of the `cchat` task, read from deno.json so that users and
  * tests run cchat with the same ones and a missing permission fails a test.
  */
-export const CCHAT_PERMISSIONS = config.tasks.cchat.split(/\s+/).filter((word) =>
+export const CCHAT_PERMISSIONS = config.tasks.cchat.command.split(/\s+/).filter((word) =>
   word.startsWith("--allow-")
 );
 

@@ -2,7 +2,8 @@
 import { realSleep } from "../src/deps.ts";
 import { MatrixClient } from "../src/matrix/client.ts";
 import { type HttpOptions, MatrixHttp } from "../src/matrix/http.ts";
-import { type Logger, SpaceManager } from "../src/space/space.ts";
+import type { Logger } from "../src/log.ts";
+import { type SpaceEnv, spaceEnv } from "../src/space/env.ts";
 import type { TestHomeserver, TestUser } from "./users.ts";
 
 export const realTime = { now: Date.now, sleep: realSleep, random: Math.random };
@@ -52,21 +53,28 @@ export function clientFor(
   );
 }
 
+/** A transport without a token, for registration and login on `baseUrl`. */
+export function anonymousHttp(baseUrl: string): MatrixHttp {
+  return new MatrixHttp({ baseUrl, deps: { ...realTime, fetch } });
+}
+
 export class CollectingLogger implements Logger {
   warnings: string[] = [];
   notes: string[] = [];
+  info = (message: string) => void this.notes.push(message);
   warn = (message: string) => void this.warnings.push(message);
   debug = (message: string) => void this.notes.push(message);
 }
 
-export function spaceManagerFor(
+/** What `user` works with on the Space under `prefix`. */
+export function spaceEnvFor(
   hs: TestHomeserver,
   user: TestUser,
   prefix: string,
   client: MatrixClient = clientFor(hs, user),
   log: Logger = new CollectingLogger(),
-): SpaceManager {
-  return new SpaceManager({
+): SpaceEnv {
+  return spaceEnv({
     client,
     userId: user.userId,
     prefix,

@@ -1,6 +1,7 @@
 /** Accounts and names on a real homeserver that no other test or run uses. */
 import { randomHex } from "../src/encoding.ts";
 import { registerWithSharedSecret } from "../src/matrix/admin.ts";
+import { anonymousHttp } from "./matrix.ts";
 
 /** What a client needs to reach a homeserver and register users on it. */
 export interface TestHomeserver {
@@ -21,7 +22,7 @@ export interface TestUser {
 export async function freshUser(hs: TestHomeserver, prefix = "u"): Promise<TestUser> {
   const username = `${prefix}${randomHex(6)}`.toLowerCase();
   const password = randomHex(12);
-  const user = await registerWithSharedSecret(fetch, hs.baseUrl, hs.registrationSecret, {
+  const user = await registerWithSharedSecret(anonymousHttp(hs.baseUrl), hs.registrationSecret, {
     username,
     password,
   });

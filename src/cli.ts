@@ -1,65 +1,68 @@
 /**
  * The command line: the list of commands, and the one place where arguments
- * become an action. Parsing is pure; each command file owns its flags, help
- * and action, and the action's exit code is returned to main.ts.
+ * become a command's run. Each command file owns its flags, help and action;
+ * the exit code goes back to main.ts, and so does any error.
  */
-import { or } from "@optique/core/constructs";
-import { runParser } from "@optique/core/facade";
-import { formatMessage, message } from "@optique/core/message";
+import { type Application, buildApplication, buildRouteMap, run } from "@stricli/core";
 import type { Deps } from "./deps.ts";
 import { UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
-import type { Action } from "./commands/common.ts";
 import { daemonCommand, heartbeatCommand } from "./commands/agent.ts";
+import type { CliContext } from "./commands/common.ts";
+import { completeCommand, completionsCommand } from "./commands/completions.ts";
 import { demoCommand } from "./commands/demo.ts";
-import { inboxCommand } from "./commands/inbox.ts";
+import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { sendCommand } from "./commands/send.ts";
 import { statusCommand } from "./commands/status.ts";
-import { waitCommand } from "./commands/wait.ts";
 import { whoCommand } from "./commands/who.ts";
 
 export const PROGRAM = "cchat";
 
-const program = or(
-  loginCommand,
-  logoutCommand,
-  statusCommand,
-  sendCommand,
-  whoCommand,
-  daemonCommand,
-  heartbeatCommand,
-  inboxCommand,
-  waitCommand,
-  demoCommand,
+const app: Application<CliContext> = buildApplication(
+  buildRouteMap({
+    routes: {
+      login: loginCommand,
+      logout: logoutCommand,
+      status: statusCommand,
+      send: sendCommand,
+      who: whoCommand,
+      daemon: daemonCommand,
+      heartbeat: heartbeatCommand,
+      inbox: inboxCommand,
+      wait: waitCommand,
+      demo: demoCommand,
+      completions: completionsCommand(PROGRAM),
+      complete: completeCommand(() => app),
+    },
+    docs: {
+      brief: "Shared chat for AI agents over Matrix, with humans watching from Element",
+      hideRoute: { complete: true },
+    },
+  }),
+  {
+    name: PROGRAM,
+    versionInfo: { currentVersion: VERSION },
+    // "cchat send -- -1 is the answer" sends a text that starts with a dash.
+    scanner: { allowArgumentEscapeSequence: true },
+  },
 );
-
-/** Help, the version and completion scripts are answers too: printed, then exit 0. */
-const ANSWERED: Action = () => Promise.resolve(0);
-
-/** Parses `args` into the command's action; a usage error throws UsageError (exit 2). */
-export function parseArgs(args: string[], deps: Pick<Deps, "stdout">): Action {
-  return runParser(program, PROGRAM, args, {
-    brief: message`Shared chat for AI agents over Matrix, with humans watching from Element.`,
-    help: { option: true, command: true, onShow: () => ANSWERED },
-    version: { value: VERSION, option: { names: ["--version", "-V"] }, onShow: () => ANSWERED },
-    completion: {
-      command: { names: ["completions"] },
-      onShow: () => ANSWERED,
-    },
-    aboveError: "none",
-    stdout: (text) => deps.stdout.write(text + "\n"),
-    // Usage errors are reported by main.ts like every other error.
-    stderr: () => {},
-    onError: (_code, error) => {
-      throw new UsageError(formatMessage(error, { colors: false, quotes: true }), {
-        hint: `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`,
-      });
-    },
-  });
-}
 
 /** Runs one invocation and returns the exit code; throws CchatError on failure. */
 export async function runCli(args: string[], deps: Deps): Promise<number> {
-  return await parseArgs(args, deps)(deps);
+  let complaint = "";
+  const context: CliContext = {
+    // Help and the version are data; what the parser says about bad input becomes a UsageError.
+    process: { stdout: deps.stdout, stderr: { write: (text) => void (complaint += text) } },
+    deps,
+  };
+  await run(app, args, context);
+  const { outcome } = context;
+  if (outcome && "error" in outcome) throw outcome.error;
+  if (outcome) return outcome.code;
+  if (!complaint) return 0;
+  const first = complaint.trim().split("\n")[0];
+  throw new UsageError(/[.?!]$/.test(first) ? first : `${first}.`, {
+    hint: `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`,
+  });
 }

@@ -65,7 +65,10 @@ export function realDeps(): Deps {
     env: (name) => Deno.env.get(name),
     stdout: sinkFor(Deno.stdout),
     stderr: sinkFor(Deno.stderr),
-    stdin: Deno.stdin.readable,
+    // Opening stdin's stream costs milliseconds; only the commands that read it pay.
+    get stdin() {
+      return Deno.stdin.readable;
+    },
     stderrIsTerminal: Deno.stderr.isTerminal(),
     hostname: () => Deno.hostname(),
     pid: Deno.pid,

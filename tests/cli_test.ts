@@ -5,62 +5,73 @@ import { outputFor } from "../src/output.ts";
 import { VERSION } from "../src/version.ts";
 import { fakeDeps } from "./support/fakes.ts";
 
+const COMMANDS = [
+  "login",
+  "logout",
+  "status",
+  "send",
+  "who",
+  "daemon",
+  "heartbeat",
+  "inbox",
+  "wait",
+  "demo",
+  "completions",
+];
+
+/** The usage error `args` ends in. */
+async function usageError(args: string[]): Promise<UsageError> {
+  const { deps, stdout, stderr } = fakeDeps();
+  let caught: unknown;
+  await assert.rejects(runCli(args, deps), (err) => (caught = err, err instanceof UsageError));
+  assert.equal(stdout.text, "", "a usage error prints no data");
+  assert.equal(stderr.text, "", "main.ts prints the error, not the parser");
+  return caught as UsageError;
+}
+
 Deno.test("runCli", async (t) => {
-  await t.step("--help lists the commands and exits 0", async () => {
+  await t.step("--help lists every command and exits 0", async () => {
     const { deps, stdout } = fakeDeps();
     assert.equal(await runCli(["--help"], deps), 0);
-    assert.match(stdout.text, /Usage: cchat login /);
-    for (const name of ["send", "who", "daemon", "heartbeat", "inbox", "wait", "demo"]) {
-      assert.match(stdout.text, new RegExp(`^\\s+${name}\\s+\\S`, "m"), name);
+    for (const name of COMMANDS) {
+      assert.match(stdout.text, new RegExp(`^  ${name}\\s+\\S`, "m"), name);
     }
+    assert.doesNotMatch(stdout.text, /^ {2}complete\s/m, "the completion helper stays hidden");
   });
   await t.step("each command's --help lists its own options, --json included", async () => {
     const { deps, stdout } = fakeDeps();
     assert.equal(await runCli(["send", "--help"], deps), 0);
-    assert.match(stdout.text, /Usage: cchat send \[--json\] \[--to NAME\]/);
-    assert.match(stdout.text, /--json\s+print one JSON document on stdout/);
+    assert.match(stdout.text, /cchat send \[--json\] \[--to NAME\]/);
+    assert.match(stdout.text, /\[--json\]\s+print one JSON document on stdout/);
     assert.doesNotMatch(stdout.text, /--peek/);
-  });
-  await t.step("completions print a script for bash, zsh and fish", async () => {
-    for (const shell of ["bash", "zsh", "fish"]) {
-      const { deps, stdout } = fakeDeps();
-      assert.equal(await runCli(["completions", shell], deps), 0);
-      assert.match(stdout.text, /cchat/, shell);
-      assert.ok(stdout.text.length > 500, shell);
-    }
   });
   await t.step("--version prints the version", async () => {
     const { deps, stdout } = fakeDeps();
     assert.equal(await runCli(["--version"], deps), 0);
     assert.equal(stdout.text, `${VERSION}\n`);
   });
-  await t.step("an unknown option is a usage error with a hint", async () => {
-    const { deps, stderr } = fakeDeps();
-    await assert.rejects(runCli(["who", "--bogus"], deps), (err: Error) => {
-      assert.ok(err instanceof UsageError);
-      assert.equal(err.message, "Unexpected option or subcommand: `--bogus`.");
-      assert.match(err.hint ?? "", /cchat --help/);
-      return true;
-    });
-    assert.equal(stderr.text, "");
+  await t.step("an unknown flag is a usage error with a hint", async () => {
+    const err = await usageError(["who", "--bogus"]);
+    assert.equal(err.message, "No flag registered for --bogus.");
+    assert.equal(err.exitCode, 2);
+    assert.match(err.hint ?? "", /cchat --help/);
   });
-  await t.step("a missing required option is a usage error", async () => {
-    const { deps } = fakeDeps();
-    await assert.rejects(runCli(["demo"], deps), (err: Error) => {
-      assert.ok(err instanceof UsageError);
-      assert.match(err.message, /--homeserver/);
-      return true;
-    });
+  await t.step("an unknown command suggests a close one", async () => {
+    const err = await usageError(["inbx"]);
+    assert.match(err.message, /`inbx`.*`inbox`/);
+  });
+  await t.step("a missing required flag or argument is a usage error", async () => {
+    assert.match((await usageError(["demo"])).message, /homeserver/);
+    assert.match((await usageError(["send"])).message, /TEXT/);
+  });
+  await t.step("a flag value of the wrong kind is a usage error naming it", async () => {
+    assert.match((await usageError(["inbox", "--limit", "x"])).message, /"x".*limit/);
   });
   await t.step("demo refuses to run without the registration secret", async () => {
     const { deps } = fakeDeps();
     await assert.rejects(
       runCli(["demo", "--homeserver", "http://127.0.0.1:1"], deps),
-      (err: Error) => {
-        assert.ok(err instanceof UsageError);
-        assert.match(err.message, /registration shared secret/);
-        return true;
-      },
+      (err: Error) => err instanceof UsageError && /registration shared secret/.test(err.message),
     );
   });
   await t.step("outputFor reads --json, NO_COLOR and CCHAT_DEBUG", () => {
@@ -69,5 +80,32 @@ Deno.test("runCli", async (t) => {
     assert.deepEqual(outputFor(deps, true).options, { json: true, color: true, debug: true });
     env.NO_COLOR = "1";
     assert.equal(outputFor(deps, false).options.color, false);
+  });
+});
+
+Deno.test("completion", async (t) => {
+  for (const shell of ["bash", "zsh", "fish"]) {
+    await t.step(`completions ${shell} prints a script that asks cchat complete`, async () => {
+      const { deps, stdout } = fakeDeps();
+      assert.equal(await runCli(["completions", shell], deps), 0);
+      assert.match(stdout.text, new RegExp(`${shell} completion for cchat`));
+      assert.match(stdout.text, /cchat complete --/);
+    });
+  }
+  await t.step("another shell is a usage error", async () => {
+    assert.match((await usageError(["completions", "tcsh"])).message, /tcsh/);
+  });
+  await t.step("complete proposes commands, then a command's flags", async () => {
+    const { deps, stdout } = fakeDeps();
+    assert.equal(await runCli(["complete", "--", "se"], deps), 0);
+    assert.deepEqual(stdout.lines, [
+      "send\tPost a message to the lobby, or to an agent's room",
+      ":4",
+    ]);
+    stdout.text = "";
+    assert.equal(await runCli(["complete", "--", "inbox", "--"], deps), 0);
+    const proposed = stdout.lines.map((line) => line.split("\t")[0]);
+    for (const flag of ["--json", "--peek", "--limit"]) assert.ok(proposed.includes(flag), flag);
+    assert.ok(!proposed.includes("--to"));
   });
 });

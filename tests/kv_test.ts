@@ -1,37 +1,7 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { commitWithRetry, LOCK_RETRY_ATTEMPTS, withLockRetry } from "../src/kv.ts";
 import { CchatError } from "../src/errors.ts";
-import { rejection } from "./support/fakes.ts";
-
-const START = 1_700_000_000_000;
-
-/** A fake clock and a sleep that records its waits and returns at once. */
-function fakeTime() {
-  const sleeps: number[] = [];
-  const deps = {
-    time: START,
-    now: () => deps.time,
-    sleep: (ms: number) => {
-      sleeps.push(ms);
-      return Promise.resolve();
-    },
-    random: () => 0.5,
-  };
-  return { deps, sleeps };
-}
-
-/** Runs `body` against a KV file in a fresh temp dir, closed and removed afterwards. */
-async function withKv(body: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "cchat-cache-" });
-  const kv = await Deno.openKv(join(dir, "cache.sqlite3"));
-  try {
-    await body(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { fakeTime, withKv } from "./support/kv.ts";
 
 Deno.test("commitWithRetry", async (t) => {
   const key = ["retry-test"];
@@ -60,13 +30,18 @@ Deno.test("commitWithRetry", async (t) => {
       const { deps, sleeps } = fakeTime();
       const boom = new TypeError("Value too large");
       let calls = 0;
-      const err = await rejection(commitWithRetry(() => {
-        calls++;
-        const op = kv.atomic().set(key, "never");
-        op.commit = () => Promise.reject(boom);
-        return op;
-      }, deps));
-      assert.equal(err, boom);
+      await assert.rejects(
+        commitWithRetry(() => {
+          calls++;
+          const op = kv.atomic().set(key, "never");
+          op.commit = () => Promise.reject(boom);
+          return op;
+        }, deps),
+        (err: Error) => {
+          assert.equal(err, boom);
+          return true;
+        },
+      );
       assert.equal(calls, 1);
       assert.deepEqual(sleeps, []);
       assert.equal((await kv.get(key)).value, null);
@@ -78,16 +53,21 @@ Deno.test("commitWithRetry", async (t) => {
       const { deps, sleeps } = fakeTime();
       const locked = new Error("database is locked");
       let calls = 0;
-      const err = await rejection(commitWithRetry(() => {
-        calls++;
-        const op = kv.atomic().set(key, "never");
-        op.commit = () => Promise.reject(locked);
-        return op;
-      }, deps));
-      assert.ok(err instanceof CchatError);
-      assert.match(err.message, /stayed locked after "8" attempts/);
-      assert.match(err.hint ?? "", /another cchat process/i);
-      assert.equal(err.cause, locked);
+      await assert.rejects(
+        commitWithRetry(() => {
+          calls++;
+          const op = kv.atomic().set(key, "never");
+          op.commit = () => Promise.reject(locked);
+          return op;
+        }, deps),
+        (err: Error) => {
+          assert.ok(err instanceof CchatError);
+          assert.match(err.message, /stayed locked after "8" attempts/);
+          assert.match(err.hint ?? "", /another cchat process/i);
+          assert.equal(err.cause, locked);
+          return true;
+        },
+      );
       assert.equal(calls, LOCK_RETRY_ATTEMPTS);
       assert.equal(sleeps.length, LOCK_RETRY_ATTEMPTS - 1);
       assert.ok(sleeps.every((ms) => ms >= 5 && ms <= 40), `waits ${sleeps.join(", ")} ms`);
@@ -99,15 +79,20 @@ Deno.test("withLockRetry", async (t) => {
   await t.step("treats 'busy' as locked and honours a custom attempt count", async () => {
     const { deps, sleeps } = fakeTime();
     let calls = 0;
-    const err = await rejection(withLockRetry(
-      () => {
-        calls++;
-        return Promise.reject(new Error("SQLITE_BUSY: database busy"));
+    await assert.rejects(
+      withLockRetry(
+        () => {
+          calls++;
+          return Promise.reject(new Error("SQLITE_BUSY: database busy"));
+        },
+        deps,
+        3,
+      ),
+      (err: Error) => {
+        assert.ok(err instanceof CchatError);
+        return true;
       },
-      deps,
-      3,
-    ));
-    assert.ok(err instanceof CchatError);
+    );
     assert.equal(calls, 3);
     assert.equal(sleeps.length, 2);
   });

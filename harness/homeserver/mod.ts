@@ -7,6 +7,7 @@ import { resolve as resolvePath } from "node:path";
 import { realSleep } from "../../src/deps.ts";
 import { CchatError, ExitCode, UsageError } from "../../src/errors.ts";
 import { registerWithSharedSecret } from "../../src/matrix/admin.ts";
+import { anonymousHttp } from "../matrix.ts";
 import {
   type Launcher,
   type Limits,
@@ -178,7 +179,7 @@ export async function registerUser(
     baseUrl = server.baseUrl;
     secret = await readSecret(dir);
   }
-  return await registerWithSharedSecret(fetch, baseUrl, secret, user);
+  return await registerWithSharedSecret(anonymousHttp(baseUrl), secret, user);
 }
 
 async function waitUntilAnswering(state: ServerState, dataDir: string, logStart: number) {

@@ -4,7 +4,8 @@
  * its own homeserver, since it needs the default limits the others turn off.
  */
 import pMap from "p-map";
-import { type DaemonStatus, Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/daemon/store.ts";
+import type { DaemonStatus } from "../../src/daemon/types.ts";
 import { realSleep } from "../../src/deps.ts";
 import {
   type AgentCli,

@@ -3,8 +3,10 @@
  * start-up per agent) and grown in steps, so one fleet serves every size.
  */
 import pMap from "p-map";
-import { Heartbeat } from "../../src/daemon/heartbeat.ts";
+import { HeartbeatWriter } from "../../src/daemon/heartbeat_writer.ts";
 import type { MatrixClient } from "../../src/matrix/client.ts";
+import { openDirectory } from "../../src/space/directory.ts";
+import { registerAgent } from "../../src/space/registration.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   freshUser,
@@ -12,7 +14,7 @@ import {
   type TestUser,
   uniquePrefix,
 } from "../../harness/users.ts";
-import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
+import { clientFor, spaceEnvFor } from "../../harness/matrix.ts";
 
 /** Registrations in flight at once: enough to keep Synapse busy, few enough not to thrash it. */
 const SETUP_CONCURRENCY = 8;
@@ -63,16 +65,16 @@ export class Fleet {
   async #enroll(index: number): Promise<FleetMember> {
     const user = await freshUser(this.hs, "bench");
     const client = clientFor(this.hs, user);
-    const spaces = spaceManagerFor(this.hs, user, this.prefix, client);
-    const directory = await spaces.open();
+    const space = spaceEnvFor(this.hs, user, this.prefix, client);
+    const directory = await openDirectory(space, "create");
     const spaceId = directory.spaceId;
     if (spaceId === null) throw new Error(`the Space of "${this.prefix}" is unavailable`);
     this.#directory ??= { spaceId, lobbyId: directory.lobbyId };
     const agents = [];
     for (let i = 0; i < this.agentsPerUser; i++) {
       const name = `a${String(index * this.agentsPerUser + i).padStart(4, "0")}`;
-      const roomId = await spaces.registerAgent(name, PROFILE, spaceId);
-      const heartbeat = new Heartbeat(
+      const roomId = await registerAgent(space, name, PROFILE, spaceId);
+      const heartbeat = new HeartbeatWriter(
         client,
         { userId: user.userId, name, ...PROFILE, intervalMs: BEAT_INTERVAL_MS },
         Date.now,

@@ -1,63 +1,79 @@
-import { object } from "@optique/core/constructs";
-import { message } from "@optique/core/message";
-import { map, optional, withDefault } from "@optique/core/modifiers";
-import { command, flag, option } from "@optique/core/primitives";
-import { string } from "@optique/core/valueparser";
+import { buildCommand } from "@stricli/core";
 import { heartbeat, runDaemon } from "../ops/agent.ts";
-import { action, jsonFlag, nameOption } from "./common.ts";
+import { action, type CliContext, jsonFlag, nameFlag } from "./common.ts";
 
-export const daemonCommand = command(
-  "daemon",
-  map(
-    object({
+interface DaemonFlags {
+  json: boolean;
+  name?: string;
+  ephemeral: boolean;
+  interval?: string;
+}
+
+export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
+  func: action(async (out, deps, flags: DaemonFlags) => {
+    const stop = new AbortController();
+    const unsubscribe = deps.onShutdown(() => {
+      out.info("Stopping: sending the offline heartbeat.");
+      stop.abort();
+    });
+    try {
+      await runDaemon({ deps, log: out }, flags, stop.signal);
+    } finally {
+      unsubscribe();
+    }
+    return 0;
+  }),
+  parameters: {
+    flags: {
       json: jsonFlag,
-      name: nameOption,
-      ephemeral: withDefault(
-        flag("--ephemeral", {
-          description: message`wait a random 0-2 s before booting, for fleets that start at once`,
-        }),
-        false,
-      ),
-      interval: optional(option("--interval", string({ metavar: "SECONDS" }), {
-        description: message`seconds between heartbeats`,
-      })),
-    }),
-    action(async (options, out, deps) => {
-      const stop = new AbortController();
-      const unsubscribe = deps.onShutdown(() => {
-        out.info("Stopping: sending the offline heartbeat.");
-        stop.abort();
-      });
-      try {
-        await runDaemon({ deps, log: out }, options, stop.signal);
-      } finally {
-        unsubscribe();
-      }
-      return 0;
-    }),
-  ),
-  {
-    brief: message`Run the agent: fill the inbox and beat until SIGINT/SIGTERM`,
-    description:
-      message`Run the agent: keep the inbox filled from a filtered /sync and the heartbeat beating, until SIGINT or SIGTERM, which send a final offline beat.`,
+      name: nameFlag,
+      ephemeral: {
+        kind: "boolean",
+        brief: "wait a random 0-2 s before booting, for fleets that start at once",
+        default: false,
+        withNegated: false,
+      },
+      interval: {
+        kind: "parsed",
+        parse: String,
+        brief: "seconds between heartbeats",
+        optional: true,
+        placeholder: "SECONDS",
+      },
+    },
   },
-);
+  docs: {
+    brief: "Run the agent: fill the inbox and beat until SIGINT/SIGTERM",
+    fullDescription:
+      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat.",
+  },
+});
 
-export const heartbeatCommand = command(
-  "heartbeat",
-  map(
-    object({
+interface HeartbeatFlags {
+  json: boolean;
+  name?: string;
+  offline: boolean;
+}
+
+export const heartbeatCommand = buildCommand<HeartbeatFlags, [], CliContext>({
+  func: action(async (out, deps, flags: HeartbeatFlags) => {
+    const status = flags.offline ? "offline" : "online";
+    const beat = await heartbeat({ deps, log: out }, { name: flags.name, status });
+    if (out.json) out.data(beat);
+    else out.line(`Beat ${beat.status} as "${beat.name}".`);
+    return 0;
+  }),
+  parameters: {
+    flags: {
       json: jsonFlag,
-      name: nameOption,
-      offline: withDefault(flag("--offline", { description: message`say goodbye instead` }), false),
-    }),
-    action(async (options, out, deps) => {
-      const status = options.offline ? "offline" : "online";
-      const beat = await heartbeat({ deps, log: out }, { name: options.name, status });
-      if (out.json) out.data(beat);
-      else out.line(`Beat ${beat.status} as "${beat.name}".`);
-      return 0;
-    }),
-  ),
-  { brief: message`Beat once and exit, for cron` },
-);
+      name: nameFlag,
+      offline: {
+        kind: "boolean",
+        brief: "say goodbye instead",
+        default: false,
+        withNegated: false,
+      },
+    },
+  },
+  docs: { brief: "Beat once and exit, for cron" },
+});

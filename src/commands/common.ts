@@ -1,28 +1,49 @@
-/** What the command files share: the shape of an action, and the flags several commands take. */
-import { message } from "@optique/core/message";
-import { optional, withDefault } from "@optique/core/modifiers";
-import { flag, option } from "@optique/core/primitives";
-import { string } from "@optique/core/valueparser";
+/** What the command files share: the context every command runs in, and flags several take. */
+import type { CommandContext } from "@stricli/core";
 import type { Deps } from "../deps.ts";
 import { type Output, outputFor } from "../output.ts";
 
-/** A parsed command, ready to run; resolves to the exit code. */
-export type Action = (deps: Deps) => Promise<number>;
+/**
+ * The parser's context, plus the outside world. A command's result is left
+ * here for `runCli`, so a failure reaches main.ts as the error it is instead
+ * of being printed by the parser.
+ */
+export interface CliContext extends CommandContext {
+  deps: Deps;
+  outcome?: { code: number } | { error: unknown };
+}
 
-export const jsonFlag = withDefault(
-  flag("--json", { description: message`print one JSON document on stdout` }),
-  false,
-);
+export const jsonFlag = {
+  kind: "boolean",
+  brief: "print one JSON document on stdout",
+  default: false,
+  withNegated: false,
+} as const;
 
-export const nameOption = optional(
-  option("--name", string({ metavar: "NAME" }), {
-    description: message`this agent's name (else CCHAT_NAME or the config file)`,
-  }),
-);
+export const nameFlag = {
+  kind: "parsed",
+  parse: String,
+  brief: "this agent's name (else CCHAT_NAME or the config file)",
+  optional: true,
+  placeholder: "NAME",
+} as const;
 
-/** Runs `body` with the output the command's --json asks for, and its deps as an operation context. */
-export function action<T extends { json: boolean }>(
-  body: (options: T, out: Output, deps: Deps) => Promise<number>,
-): (options: T) => Action {
-  return (options) => (deps) => body(options, outputFor(deps, options.json), deps);
+/** A command's body, given the output its --json asks for; resolves to the exit code. */
+export type Body<F, A extends unknown[]> = (
+  out: Output,
+  deps: Deps,
+  flags: F,
+  ...args: A
+) => Promise<number>;
+
+/** The function the parser calls: runs `body` and records how it ended. */
+export function action<F extends { json?: boolean }, A extends unknown[]>(body: Body<F, A>) {
+  return async function (this: CliContext, flags: F, ...args: A): Promise<void> {
+    try {
+      const out = outputFor(this.deps, flags.json === true);
+      this.outcome = { code: await body(out, this.deps, flags, ...args) };
+    } catch (error) {
+      this.outcome = { error };
+    }
+  };
 }

@@ -1,29 +1,67 @@
-import { object } from "@optique/core/constructs";
-import { message } from "@optique/core/message";
-import { map, optional, withDefault } from "@optique/core/modifiers";
-import { command, flag, option } from "@optique/core/primitives";
-import { integer } from "@optique/core/valueparser";
-import { inbox } from "../ops/inbox.ts";
-import { action, jsonFlag } from "./common.ts";
+import { buildCommand, numberParser } from "@stricli/core";
+import { ExitCode } from "../errors.ts";
+import { inbox, wait } from "../ops/inbox.ts";
+import { action, type CliContext, jsonFlag } from "./common.ts";
 import { formatMessage } from "./text.ts";
 
-export const inboxCommand = command(
-  "inbox",
-  map(
-    object({
+interface InboxFlags {
+  json: boolean;
+  peek: boolean;
+  limit?: number;
+}
+
+export const inboxCommand = buildCommand<InboxFlags, [], CliContext>({
+  func: action(async (out, deps, flags: InboxFlags) => {
+    const messages = await inbox({ deps, log: out }, flags);
+    if (out.json) out.data(messages);
+    else if (messages.length === 0) out.info("No unread messages.");
+    else for (const m of messages) out.line(formatMessage(m));
+    return 0;
+  }),
+  parameters: {
+    flags: {
       json: jsonFlag,
-      peek: withDefault(flag("--peek", { description: message`leave them unread` }), false),
-      limit: optional(option("--limit", integer({ metavar: "N" }), {
-        description: message`at most this many`,
-      })),
-    }),
-    action(async (options, out, deps) => {
-      const messages = await inbox({ deps, log: out }, options);
-      if (out.json) out.data(messages);
-      else if (messages.length === 0) out.info("No unread messages.");
-      else for (const m of messages) out.line(formatMessage(m));
-      return 0;
-    }),
-  ),
-  { brief: message`Print unread messages, oldest first, and mark them read` },
-);
+      peek: { kind: "boolean", brief: "leave them unread", default: false, withNegated: false },
+      limit: {
+        kind: "parsed",
+        parse: numberParser,
+        brief: "at most this many",
+        optional: true,
+        placeholder: "N",
+      },
+    },
+  },
+  docs: { brief: "Print unread messages, oldest first, and mark them read" },
+});
+
+interface WaitFlags {
+  json: boolean;
+  timeout?: number;
+}
+
+export const waitCommand = buildCommand<WaitFlags, [], CliContext>({
+  func: action(async (out, deps, flags: WaitFlags) => {
+    const timeoutMs = flags.timeout === undefined ? undefined : flags.timeout * 1000;
+    const received = await wait({ deps, log: out }, { timeoutMs });
+    if (received === null) {
+      out.info(`No message within ${flags.timeout} s.`);
+      return ExitCode.timeout;
+    }
+    if (out.json) out.data(received);
+    else out.line(formatMessage(received));
+    return 0;
+  }),
+  parameters: {
+    flags: {
+      json: jsonFlag,
+      timeout: {
+        kind: "parsed",
+        parse: numberParser,
+        brief: "give up after this many seconds (exit 7)",
+        optional: true,
+        placeholder: "SECONDS",
+      },
+    },
+  },
+  docs: { brief: "Block until a message arrives, print it and mark it read" },
+});

@@ -1,63 +1,68 @@
-import { object } from "@optique/core/constructs";
-import { message } from "@optique/core/message";
-import { map, optional, withDefault } from "@optique/core/modifiers";
-import { command, flag, option } from "@optique/core/primitives";
-import { string } from "@optique/core/valueparser";
+import { buildCommand } from "@stricli/core";
 import { login, logout } from "../ops/account.ts";
-import { action, jsonFlag } from "./common.ts";
+import { action, type CliContext, jsonFlag } from "./common.ts";
 
-export const loginCommand = command(
-  "login",
-  map(
-    object({
+interface LoginFlags {
+  json: boolean;
+  homeserver?: string;
+  user?: string;
+  token: boolean;
+  force: boolean;
+}
+
+export const loginCommand = buildCommand<LoginFlags, [], CliContext>({
+  func: action(async (out, deps, flags: LoginFlags) => {
+    const account = await login({ deps, log: out }, flags);
+    const already = account.already_logged_in ? "Already logged in" : "Logged in";
+    if (out.json) out.data(account);
+    else out.line(`${already} as ${account.user_id} on ${account.homeserver}.`);
+    return 0;
+  }),
+  parameters: {
+    flags: {
       json: jsonFlag,
-      homeserver: optional(option("--homeserver", string({ metavar: "URL" }), {
-        description: message`the homeserver's base URL`,
-      })),
-      user: optional(option("--user", string({ metavar: "NAME" }), {
-        description: message`the user name or Matrix id`,
-      })),
-      token: withDefault(
-        flag("--token", {
-          description: message`store an existing access token from CCHAT_ACCESS_TOKEN or stdin`,
-        }),
-        false,
-      ),
-      force: withDefault(
-        flag("--force", { description: message`log in again even when a login is stored` }),
-        false,
-      ),
-    }),
-    action(async (options, out, deps) => {
-      const account = await login({ deps, log: out }, options);
-      if (out.json) out.data(account);
-      else {
-        out.line(
-          `${
-            account.already_logged_in ? "Already logged in" : "Logged in"
-          } as ${account.user_id} on ${account.homeserver}.`,
-        );
-      }
-      return 0;
-    }),
-  ),
-  {
-    brief: message`Log in once and store the token`,
-    description:
-      message`Log in once and store the token (mode 0600). The password comes from CCHAT_PASSWORD or the first line of stdin, never from the command line.`,
+      homeserver: {
+        kind: "parsed",
+        parse: String,
+        brief: "the homeserver's base URL",
+        optional: true,
+        placeholder: "URL",
+      },
+      user: {
+        kind: "parsed",
+        parse: String,
+        brief: "the user name or Matrix id",
+        optional: true,
+        placeholder: "NAME",
+      },
+      token: {
+        kind: "boolean",
+        brief: "store an existing access token from CCHAT_ACCESS_TOKEN or stdin",
+        default: false,
+        withNegated: false,
+      },
+      force: {
+        kind: "boolean",
+        brief: "log in again even when a login is stored",
+        default: false,
+        withNegated: false,
+      },
+    },
   },
-);
+  docs: {
+    brief: "Log in once and store the token",
+    fullDescription:
+      "Logs in once and stores the token (mode 0600). The password comes from CCHAT_PASSWORD or the first line of stdin, never from the command line.",
+  },
+});
 
-export const logoutCommand = command(
-  "logout",
-  map(
-    object({ json: jsonFlag }),
-    action(async (_options, out, deps) => {
-      const result = await logout({ deps, log: out });
-      if (out.json) out.data(result);
-      else out.line(result.logged_out ? `Logged out ${result.user_id}.` : "Not logged in.");
-      return 0;
-    }),
-  ),
-  { brief: message`End the session on the server and forget the stored token` },
-);
+export const logoutCommand = buildCommand<{ json: boolean }, [], CliContext>({
+  func: action(async (out, deps) => {
+    const result = await logout({ deps, log: out });
+    if (out.json) out.data(result);
+    else out.line(result.logged_out ? `Logged out ${result.user_id}.` : "Not logged in.");
+    return 0;
+  }),
+  parameters: { flags: { json: jsonFlag } },
+  docs: { brief: "End the session on the server and forget the stored token" },
+});

@@ -1,27 +1,30 @@
-import { object } from "@optique/core/constructs";
-import { message } from "@optique/core/message";
-import { map, withDefault } from "@optique/core/modifiers";
-import { command, flag } from "@optique/core/primitives";
+import { buildCommand } from "@stricli/core";
 import { who } from "../ops/who.ts";
-import { action, jsonFlag } from "./common.ts";
+import { action, type CliContext, jsonFlag } from "./common.ts";
 import { agentTable } from "./text.ts";
 
-export const whoCommand = command(
-  "who",
-  map(
-    object({
+interface Flags {
+  json: boolean;
+  all: boolean;
+}
+
+export const whoCommand = buildCommand<Flags, [], CliContext>({
+  func: action(async (out, deps, flags: Flags) => {
+    const listing = await who({ deps, log: out }, flags);
+    if (out.json) out.data(listing);
+    else out.line(agentTable(listing.agents));
+    return 0;
+  }),
+  parameters: {
+    flags: {
       json: jsonFlag,
-      all: withDefault(
-        flag("--all", { description: message`include agents silent for more than a day` }),
-        false,
-      ),
-    }),
-    action(async (options, out, deps) => {
-      const listing = await who({ deps, log: out }, options);
-      if (out.json) out.data(listing);
-      else out.line(agentTable(listing.agents));
-      return 0;
-    }),
-  ),
-  { brief: message`List the agents and whether each is online` },
-);
+      all: {
+        kind: "boolean",
+        brief: "include agents silent for more than a day",
+        default: false,
+        withNegated: false,
+      },
+    },
+  },
+  docs: { brief: "List the agents and whether each is online" },
+});

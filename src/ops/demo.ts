@@ -96,7 +96,9 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
   say(`cchat demo on ${options.homeserver}\n`);
   const agents = await Promise.all(AGENTS.map(actor));
   const human = await actor(DEMO_HUMAN);
-  say(`1. Accounts: agents ${AGENTS.map((a) => `"${a}"`).join(", ")} and the human "${DEMO_HUMAN}".`);
+  say(
+    `1. Accounts: agents ${AGENTS.map((a) => `"${a}"`).join(", ")} and the human "${DEMO_HUMAN}".`,
+  );
 
   const directory = await openDirectory(agents[0].space, "create");
   const places = new Map<string, Membership>();
@@ -158,7 +160,10 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
 /** Registers the demo user, or logs in when an earlier run already did. */
 async function account(http: MatrixHttp, secret: string, name: string): Promise<LoginResult> {
   try {
-    return await registerWithSharedSecret(http, secret, { username: name, password: DEMO_PASSWORD });
+    return await registerWithSharedSecret(http, secret, {
+      username: name,
+      password: DEMO_PASSWORD,
+    });
   } catch (err) {
     if (!(err instanceof MatrixError && err.errcode === "M_USER_IN_USE")) throw err;
     return await MatrixClient.login(http, {

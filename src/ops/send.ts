@@ -122,5 +122,7 @@ async function suggestion(name: string, names: string[]): Promise<string> {
     .sort((a, b) => a.d - b.d)
     .slice(0, 3)
     .map(({ candidate }) => `"${candidate}"`);
-  return close.length ? `Did you mean ${close.join(" or ")}?` : 'Run "cchat who" to list the agents.';
+  return close.length
+    ? `Did you mean ${close.join(" or ")}?`
+    : 'Run "cchat who" to list the agents.';
 }

@@ -16,7 +16,6 @@ import {
   type Handler,
   json,
   type RecordedRequest,
-  rejection,
   VirtualClock,
 } from "../support/fakes.ts";
 
@@ -102,36 +101,47 @@ Deno.test("inbox without a session", async (t) => {
   await t.step("no login, with a homeserver: Not logged in (exit 3)", async () => {
     await using h = await harness();
     h.env.CCHAT_HOMESERVER = HS;
-    const err = await rejection(h.cli("inbox"));
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, "Not logged in.");
-    assert.equal(err.exitCode, ExitCode.config);
-    assert.match(err.hint ?? "", /cchat login/);
+    await assert.rejects(h.cli("inbox"), (err: CchatError & { status?: number }) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, "Not logged in.");
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.match(err.hint ?? "", /cchat login/);
+      return true;
+    });
     assert.equal(h.requests.length, 0);
   });
 
   await t.step("no homeserver at all: No homeserver is configured (exit 3)", async () => {
     await using h = await harness();
-    const err = await rejection(h.cli("inbox"));
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, "No homeserver is configured.");
-    assert.equal(err.exitCode, 3);
+    await assert.rejects(h.cli("inbox"), (err: CchatError & { status?: number }) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, "No homeserver is configured.");
+      assert.equal(err.exitCode, 3);
+      return true;
+    });
     assert.equal(h.requests.length, 0);
   });
 
   await t.step("a token without a homeserver is still no homeserver", async () => {
     await using h = await harness();
     h.env.CCHAT_ACCESS_TOKEN = "t";
-    const err = await rejection(h.cli("inbox"));
-    assert.equal(err.message, "No homeserver is configured.");
+    await assert.rejects(h.cli("inbox"), (err: CchatError & { status?: number }) => {
+      assert.equal(err.message, "No homeserver is configured.");
+      return true;
+    });
   });
 
   await t.step("a bad --limit is a usage error before anything else", async () => {
     await using h = await harness();
-    const err = await rejection(h.cli("inbox", "--limit", "0"));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, /"0"/);
+    await assert.rejects(
+      h.cli("inbox", "--limit", "0"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /"0"/);
+        return true;
+      },
+    );
   });
 });
 
@@ -277,12 +287,22 @@ Deno.test("wait", async (t) => {
   await t.step("--timeout x is a usage error", async () => {
     await using h = await harness();
     await h.login();
-    const err = await rejection(h.cli("wait", "--timeout", "x"));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, /`--timeout`.*"x"/);
-    const negative = await rejection(h.cli("wait", "--timeout", "-3"));
-    assert.ok(negative instanceof UsageError);
+    await assert.rejects(
+      h.cli("wait", "--timeout", "x"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /"x" for timeout/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      h.cli("wait", "--timeout", "-3"),
+      (negative: CchatError & { status?: number }) => {
+        assert.ok(negative instanceof UsageError);
+        return true;
+      },
+    );
   });
 });
 
@@ -373,12 +393,17 @@ Deno.test("login", async (t) => {
       json({ errcode: "M_FORBIDDEN", error: "Invalid username or password" }, 403)
     );
     h.env.CCHAT_PASSWORD = "wrong";
-    const err = await rejection(h.cli("login", "--homeserver", HS, "--user", "bob"));
-    assert.ok(err instanceof CchatError);
-    assert.equal(err.exitCode, ExitCode.auth);
-    assert.equal(err.exitCode, 4);
-    assert.equal(err.message, `Wrong user name or password for "bob" on "${HS}".`);
-    assert.match(err.hint ?? "", /Check both/);
+    await assert.rejects(
+      h.cli("login", "--homeserver", HS, "--user", "bob"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof CchatError);
+        assert.equal(err.exitCode, ExitCode.auth);
+        assert.equal(err.exitCode, 4);
+        assert.equal(err.message, `Wrong user name or password for "bob" on "${HS}".`);
+        assert.match(err.hint ?? "", /Check both/);
+        return true;
+      },
+    );
     assert.equal(h.requests.length, 1, "a password login is never retried");
     assert.equal(await exists(credentialsPath(h.configDir)), false);
   });
@@ -418,43 +443,68 @@ Deno.test("login", async (t) => {
 
   await t.step("no password (no env, empty stdin) is a usage error, no request", async () => {
     await using h = await harness();
-    const err = await rejection(h.cli("login", "--homeserver", HS, "--user", "bob"));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.exitCode, 2);
-    assert.equal(err.message, "No password was given.");
+    await assert.rejects(
+      h.cli("login", "--homeserver", HS, "--user", "bob"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.exitCode, 2);
+        assert.equal(err.message, "No password was given.");
+        return true;
+      },
+    );
     assert.equal(h.requests.length, 0);
     assert.equal(await exists(credentialsPath(h.configDir)), false);
   });
 
   await t.step("no token for --token is a usage error", async () => {
     await using h = await harness();
-    const err = await rejection(h.cli("login", "--homeserver", HS, "--token"));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.message, "No access token was given.");
+    await assert.rejects(
+      h.cli("login", "--homeserver", HS, "--token"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.message, "No access token was given.");
+        return true;
+      },
+    );
     assert.equal(h.requests.length, 0);
   });
 
   await t.step("a password login without --user is a usage error", async () => {
     await using h = await harness();
     h.env.CCHAT_PASSWORD = "pw";
-    const err = await rejection(h.cli("login", "--homeserver", HS));
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.message, "Password login needs --user NAME.");
+    await assert.rejects(
+      h.cli("login", "--homeserver", HS),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.message, "Password login needs --user NAME.");
+        return true;
+      },
+    );
   });
 
   await t.step("no homeserver is a config error", async () => {
     await using h = await harness();
     h.env.CCHAT_PASSWORD = "pw";
-    const err = await rejection(h.cli("login", "--user", "bob"));
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, "No homeserver to log in to.");
+    await assert.rejects(
+      h.cli("login", "--user", "bob"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, "No homeserver to log in to.");
+        return true;
+      },
+    );
   });
 
   await t.step("a bad --homeserver is a config error naming the flag", async () => {
     await using h = await harness();
-    const err = await rejection(h.cli("login", "--homeserver", "hs.test", "--user", "bob"));
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /--homeserver flag is "hs\.test"/);
+    await assert.rejects(
+      h.cli("login", "--homeserver", "hs.test", "--user", "bob"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /--homeserver flag is "hs\.test"/);
+        return true;
+      },
+    );
   });
 });
 
@@ -481,8 +531,10 @@ Deno.test("logout", async (t) => {
   await t.step("another failure keeps the stored login", async () => {
     await using h = await harness(() => json({ errcode: "M_UNKNOWN", error: "boom" }, 500));
     await h.login();
-    const err = await rejection(h.cli("logout"));
-    assert.equal(err.status, 500);
+    await assert.rejects(h.cli("logout"), (err: CchatError & { status?: number }) => {
+      assert.equal(err.status, 500);
+      return true;
+    });
     assert.equal(await exists(credentialsPath(h.configDir)), true);
   });
 
@@ -521,10 +573,12 @@ Deno.test("send checks its input before any request", async (t) => {
     await t.step(`${label} is a usage error`, async () => {
       await using h = await harness();
       await h.login();
-      const err = await rejection(h.cli(...args));
-      assert.ok(err instanceof UsageError, `${label}: ${err}`);
-      assert.equal(err.exitCode, 2);
-      assert.match(err.message, message);
+      await assert.rejects(h.cli(...args), (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof UsageError, `${label}: ${err}`);
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, message);
+        return true;
+      });
       assert.equal(h.requests.length, 0, "no request was made");
       assert.equal(h.stdout.text, "");
     });
@@ -534,8 +588,13 @@ Deno.test("send checks its input before any request", async (t) => {
     await using h = await harness();
     // No login: getting as far as the session check proves the size passed.
     const overhead = JSON.stringify({ msgtype: "m.text", body: "", "m.mentions": {} }).length;
-    const err = await rejection(h.cli("send", "y".repeat(MAX_CONTENT_BYTES - overhead)));
-    assert.ok(err instanceof ConfigError);
+    await assert.rejects(
+      h.cli("send", "y".repeat(MAX_CONTENT_BYTES - overhead)),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof ConfigError);
+        return true;
+      },
+    );
   });
 
   await t.step('"-" reads the text from stdin, dropping one final newline', async () => {
@@ -651,10 +710,15 @@ Deno.test("send", async (t) => {
       return json({ errcode: "M_NOT_FOUND", error: "no" }, 404);
     });
     await h.login();
-    const err = await rejection(h.cli("send", "--to", "ghost", "hi"));
-    assert.ok(err instanceof CchatError);
-    assert.equal(err.message, 'No agent is called "ghost".');
-    assert.match(err.hint ?? "", /cchat who/);
+    await assert.rejects(
+      h.cli("send", "--to", "ghost", "hi"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof CchatError);
+        assert.equal(err.message, 'No agent is called "ghost".');
+        assert.match(err.hint ?? "", /cchat who/);
+        return true;
+      },
+    );
     assert.ok(!h.requests.some((r) => r.url.pathname.includes("/send/")), "nothing was sent");
   });
 });

@@ -1,9 +1,11 @@
 /** The sync filter's saving, measured on a real room set with members, typing, receipts and presence. */
 import assert from "node:assert/strict";
+import { openDirectory } from "../../src/space/directory.ts";
+import { registerAgent } from "../../src/space/registration.ts";
 import { AGENT_SYNC_FILTER } from "../../src/space/filter.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
-import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
+import { clientFor, spaceEnvFor } from "../../harness/matrix.ts";
 
 const PROFILE = { host: "test-host", version: "0.1.0" };
 
@@ -14,10 +16,10 @@ Deno.test("the sync filter keeps what the daemon needs and drops the rest", asyn
     Array.from({ length: 11 }, (_, i) => freshUser(hs, i ? "member" : "agent")),
   );
   const agentClient = clientFor(hs, agent);
-  const spaces = spaceManagerFor(hs, agent, prefix, agentClient);
-  const { spaceId, lobbyId } = await spaces.open();
+  const spaces = spaceEnvFor(hs, agent, prefix, agentClient);
+  const { spaceId, lobbyId } = await openDirectory(spaces, "create");
   const roomIds = await Promise.all(
-    ["a", "b", "c"].map((n) => spaces.registerAgent(n, PROFILE, spaceId!)),
+    ["a", "b", "c"].map((n) => registerAgent(spaces, n, PROFILE, spaceId!)),
   );
 
   // Ten members chat, type, read and show presence in the lobby and the agent's rooms.

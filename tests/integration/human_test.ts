@@ -1,18 +1,20 @@
 /** The Element stand-in (matrix-js-sdk) meets cchat's Space on a real Synapse. */
 import assert from "node:assert/strict";
+import { openDirectory } from "../../src/space/directory.ts";
+import { registerAgent } from "../../src/space/registration.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
-import { clientFor, spaceManagerFor } from "../../harness/matrix.ts";
+import { clientFor, spaceEnvFor } from "../../harness/matrix.ts";
 import { Human } from "../support/human.ts";
 
 Deno.test("a human on matrix-js-sdk talks with an agent through the Space", async (t) => {
   const hs = await testHomeserver();
   const [agentUser, human] = await Promise.all([freshUser(hs, "agent"), Human.register(hs)]);
   const agent = clientFor(hs, agentUser);
-  const spaces = spaceManagerFor(hs, agentUser, uniquePrefix(), agent);
-  const spaceId = (await spaces.open())?.spaceId;
+  const spaces = spaceEnvFor(hs, agentUser, uniquePrefix(), agent);
+  const spaceId = (await openDirectory(spaces, "create"))?.spaceId;
   assert.ok(spaceId, "the agent opened the Space");
-  const roomId = await spaces.registerAgent("helper", { host: "h", version: "v" }, spaceId);
+  const roomId = await registerAgent(spaces, "helper", { host: "h", version: "v" }, spaceId);
   const fromAgent = (e: { getSender(): string | undefined }) => e.getSender() === agentUser.userId;
 
   try {

@@ -3,17 +3,22 @@ import assert from "node:assert/strict";
 import { MatrixError } from "../../src/errors.ts";
 import { heartbeatContent } from "../../src/space/agents.ts";
 import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
-import { STARTUP_JITTER_MAX_MS } from "../../src/space/space.ts";
+import { openDirectory } from "../../src/space/directory.ts";
+import type { SpaceEnv } from "../../src/space/env.ts";
+import { ensureRoom } from "../../src/space/ensure.ts";
+import { registerAgent } from "../../src/space/registration.ts";
+import { spaceRoom } from "../../src/space/rooms.ts";
+import { listAgents } from "../../src/space/roster.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
-import {
-  clientFor,
-  CollectingLogger,
-  recordingFetch,
-  spaceManagerFor,
-} from "../../harness/matrix.ts";
+import { clientFor, CollectingLogger, recordingFetch, spaceEnvFor } from "../../harness/matrix.ts";
 
 const PROFILE = { host: "test-host", version: "0.1.0" };
+
+/** Joins the Space of `env`, creating it when nobody has yet. */
+const ensureSpace = async (env: SpaceEnv) =>
+  (await ensureRoom(env, env.aliases.space, spaceRoom({ owner: env.userId, federate: false })))
+    .roomId;
 
 Deno.test("aliases with odd characters resolve through an encoded path", async (t) => {
   const hs = await testHomeserver();
@@ -38,10 +43,10 @@ Deno.test("aliases with odd characters resolve through an encoded path", async (
       assert.equal(last.status, 200);
     });
   }
-  await t.step("agent aliases from the Space manager", async () => {
-    const spaces = spaceManagerFor(hs, user, uniquePrefix(), client);
-    const spaceId = await spaces.ensureSpace();
-    const roomId = await spaces.registerAgent("a.b_c=d-e", PROFILE, spaceId);
+  await t.step("agent aliases from the registration", async () => {
+    const spaces = spaceEnvFor(hs, user, uniquePrefix(), client);
+    const spaceId = await ensureSpace(spaces);
+    const roomId = await registerAgent(spaces, "a.b_c=d-e", PROFILE, spaceId);
     assert.equal((await client.resolveAlias(spaces.aliases.agent("a.b_c=d-e"))).roomId, roomId);
   });
 });
@@ -53,7 +58,7 @@ Deno.test("creation races end with exactly one room", async (t) => {
   let spaceId = "";
 
   await t.step("20 users ensureSpace at once: one Space, every one gets its id", async () => {
-    const ids = await Promise.all(users.map((u) => spaceManagerFor(hs, u, prefix).ensureSpace()));
+    const ids = await Promise.all(users.map((u) => ensureSpace(spaceEnvFor(hs, u, prefix))));
     assert.equal(new Set(ids).size, 1);
     spaceId = ids[0];
     const client = clientFor(hs, users[0]);
@@ -65,8 +70,8 @@ Deno.test("creation races end with exactly one room", async (t) => {
 
   await t.step("20 concurrent registerAgent of one name by its owner: one room", async () => {
     const owner = users[0];
-    const managers = Array.from({ length: 20 }, () => spaceManagerFor(hs, owner, prefix));
-    const ids = await Promise.all(managers.map((m) => m.registerAgent("racer", PROFILE, spaceId)));
+    const managers = Array.from({ length: 20 }, () => spaceEnvFor(hs, owner, prefix));
+    const ids = await Promise.all(managers.map((m) => registerAgent(m, "racer", PROFILE, spaceId)));
     assert.equal(new Set(ids).size, 1);
     const hierarchy = await clientFor(hs, owner).hierarchy(spaceId, { maxDepth: 1 });
     assert.equal(hierarchy.filter((r) => r.room_id === ids[0]).length, 1);
@@ -76,9 +81,7 @@ Deno.test("creation races end with exactly one room", async (t) => {
     "20 users racing for one agent name: one room, one owner, clear errors for the rest",
     async () => {
       const results = await Promise.allSettled(
-        users.map((u) =>
-          spaceManagerFor(hs, u, prefix).registerAgent("contested", PROFILE, spaceId)
-        ),
+        users.map((u) => registerAgent(spaceEnvFor(hs, u, prefix), "contested", PROFILE, spaceId)),
       );
       const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<
         string
@@ -99,19 +102,6 @@ Deno.test("creation races end with exactly one room", async (t) => {
   );
 });
 
-Deno.test("startup jitter happens before any Space call and stays within 0–2 s", async () => {
-  const hs = await testHomeserver();
-  const user = await freshUser(hs);
-  const { fetch, exchanges } = recordingFetch();
-  const spaces = spaceManagerFor(hs, user, uniquePrefix(), clientFor(hs, user, { fetch }));
-  const started = Date.now();
-  const delay = await spaces.startupJitter();
-  assert.ok(delay >= 0 && delay <= STARTUP_JITTER_MAX_MS, `delay ${delay}`);
-  assert.equal(exchanges.length, 0);
-  await spaces.open();
-  assert.ok(exchanges[0].sentAt - started >= delay);
-});
-
 Deno.test("an unjoinable Space leaves the agent working in lobby-only mode", async () => {
   const hs = await testHomeserver();
   const [squatter, agent, other] = await Promise.all([
@@ -123,8 +113,8 @@ Deno.test("an unjoinable Space leaves the agent working in lobby-only mode", asy
   // Someone else holds the Space alias on a private room.
   await clientFor(hs, squatter).createRoom({ room_alias_name: prefix, preset: "private_chat" });
   const log = new CollectingLogger();
-  const spaces = spaceManagerFor(hs, agent, prefix, undefined, log);
-  const directory = await spaces.open();
+  const spaces = spaceEnvFor(hs, agent, prefix, undefined, log);
+  const directory = await openDirectory(spaces, "create");
   assert.equal(directory.spaceId, null);
   assert.equal(log.warnings.length, 1);
   assert.match(log.warnings[0], /is unavailable \(403 M_FORBIDDEN\); working in lobby-only mode/);
@@ -144,10 +134,10 @@ Deno.test("an unjoinable Space leaves the agent working in lobby-only mode", asy
       ...PROFILE,
     }),
   );
-  const seenByOther = spaceManagerFor(hs, other, prefix);
-  const otherDirectory = await seenByOther.open();
+  const seenByOther = spaceEnvFor(hs, other, prefix);
+  const otherDirectory = await openDirectory(seenByOther, "create");
   assert.equal(otherDirectory.lobbyId, directory.lobbyId);
-  const agents = await seenByOther.listAgents(otherDirectory);
+  const agents = await listAgents(seenByOther, otherDirectory);
   assert.deepEqual(agents.map((a) => [a.name, a.status, a.userId, a.roomId]), [[
     "solo",
     "online",
@@ -165,10 +155,10 @@ Deno.test("listAgents survives broken rooms and lists the healthy agents", async
   const beat = (name: string) =>
     heartbeatContent({ name, status: "online", seq: 1, intervalMs: 60_000, ...PROFILE });
 
-  const healthySpaces = spaceManagerFor(hs, healthy, prefix);
-  const directory = await healthySpaces.open();
+  const healthySpaces = spaceEnvFor(hs, healthy, prefix);
+  const directory = await openDirectory(healthySpaces, "create");
   const spaceId = directory.spaceId!;
-  const healthyRoom = await healthySpaces.registerAgent("healthy", PROFILE, spaceId);
+  const healthyRoom = await registerAgent(healthySpaces, "healthy", PROFILE, spaceId);
   await clientFor(hs, healthy).putState(
     directory.lobbyId,
     EVENT_HEARTBEAT,
@@ -179,16 +169,16 @@ Deno.test("listAgents survives broken rooms and lists the healthy agents", async
   // Two agents that registered but never beat: the reader joins one room (404)
   // and stays out of the other (403).
   const registered = async (user: typeof silent, name: string) => {
-    const spaces = spaceManagerFor(hs, user, prefix);
-    await spaces.open();
-    return await spaces.registerAgent(name, PROFILE, spaceId);
+    const spaces = spaceEnvFor(hs, user, prefix);
+    await openDirectory(spaces, "create");
+    return await registerAgent(spaces, name, PROFILE, spaceId);
   };
   const silentRoom = await registered(silent, "silent");
   const quietRoom = await registered(quiet, "quiet");
 
   // A private child the reader cannot see, a child with an empty via, and a malformed beat.
   const lockedClient = clientFor(hs, locked);
-  await spaceManagerFor(hs, locked, prefix).open();
+  await openDirectory(spaceEnvFor(hs, locked, prefix), "create");
   const lockedRoom = await lockedClient.createRoom({
     room_alias_name: `${prefix}-locked`,
     preset: "private_chat",
@@ -203,10 +193,10 @@ Deno.test("listAgents survives broken rooms and lists the healthy agents", async
 
   const log = new CollectingLogger();
   const readerClient = clientFor(hs, reader);
-  const readerSpaces = spaceManagerFor(hs, reader, prefix, readerClient, log);
-  const readerDirectory = await readerSpaces.open();
+  const readerSpaces = spaceEnvFor(hs, reader, prefix, readerClient, log);
+  const readerDirectory = await openDirectory(readerSpaces, "create");
   await readerClient.join(silentRoom, [hs.serverName]);
-  const agents = await readerSpaces.listAgents(readerDirectory);
+  const agents = await listAgents(readerSpaces, readerDirectory);
   const notes = log.notes.join("\n");
 
   assert.deepEqual(agents.map((a) => a.name).sort(), ["healthy", "quiet", "silent"]);
@@ -229,9 +219,9 @@ Deno.test("permissions keep outsiders out", async (t) => {
   const hs = await testHomeserver();
   const [agent, outsider] = await Promise.all([freshUser(hs, "agent"), freshUser(hs, "outsider")]);
   const prefix = uniquePrefix();
-  const spaces = spaceManagerFor(hs, agent, prefix);
-  const { spaceId } = await spaces.open();
-  const roomId = await spaces.registerAgent("owner", PROFILE, spaceId!);
+  const spaces = spaceEnvFor(hs, agent, prefix);
+  const { spaceId } = await openDirectory(spaces, "create");
+  const roomId = await registerAgent(spaces, "owner", PROFILE, spaceId!);
   const outsiderClient = clientFor(hs, outsider);
   const decoy = await outsiderClient.createRoom({ preset: "public_chat" });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkError, RateLimitError } from "../../src/errors.ts";
 import { openDirectory } from "../../src/space/directory.ts";
-import { json, rejection } from "../support/fakes.ts";
+import { json } from "../support/fakes.ts";
 import { err, spaceFixture } from "../support/space.ts";
 
 Deno.test("open degrades to lobby-only mode when the Space is unavailable", async (t) => {
@@ -36,14 +36,11 @@ Deno.test("open degrades to lobby-only mode when the Space is unavailable", asyn
     "rate limits and unreachable servers propagate for the caller to retry",
     async () => {
       const limited = spaceFixture(() => err(429, "M_LIMIT_EXCEEDED", { "retry-after": "500" }));
-      assert.ok(
-        await limited.clock.run(rejection(openDirectory(limited.env, "create"))) instanceof
-          RateLimitError,
+      await limited.clock.run(
+        assert.rejects(openDirectory(limited.env, "create"), RateLimitError),
       );
       const down = spaceFixture(() => Promise.reject(new TypeError("refused")));
-      assert.ok(
-        await down.clock.run(rejection(openDirectory(down.env, "create"))) instanceof NetworkError,
-      );
+      await down.clock.run(assert.rejects(openDirectory(down.env, "create"), NetworkError));
     },
   );
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SpaceEnv } from "../../src/space/env.ts";
 import { ensureRoom } from "../../src/space/ensure.ts";
 import { lobbyRoom, spaceRoom } from "../../src/space/rooms.ts";
-import { json, rejection } from "../support/fakes.ts";
+import { json } from "../support/fakes.ts";
 import { err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
 
 const ensure = (env: SpaceEnv, alias: string, make: typeof spaceRoom) =>
@@ -56,12 +56,11 @@ Deno.test("ensureRoom", async (t) => {
     const create = spaceFixture((r) =>
       isJoin(r) ? err(404, "M_NOT_FOUND") : err(400, "M_INVALID_PARAM")
     );
-    assert.equal(
-      (await create.clock.run(rejection(ensureSpace(create.env)))).errcode,
-      "M_INVALID_PARAM",
+    await create.clock.run(
+      assert.rejects(ensureSpace(create.env), { errcode: "M_INVALID_PARAM" }),
     );
     const join = spaceFixture(() => err(403, "M_FORBIDDEN"));
-    assert.equal((await join.clock.run(rejection(ensureSpace(join.env)))).status, 403);
+    await join.clock.run(assert.rejects(ensureSpace(join.env), { status: 403 }));
   });
 
   await t.step("gives up joining the winner after a few tries", async () => {
@@ -70,8 +69,7 @@ Deno.test("ensureRoom", async (t) => {
       if (isCreate(r)) return err(400, "M_ROOM_IN_USE");
       return ++joins === 1 ? err(404, "M_NOT_FOUND") : err(403, "M_FORBIDDEN");
     });
-    const failure = await clock.run(rejection(ensureSpace(env)));
-    assert.equal(failure.status, 403);
+    await clock.run(assert.rejects(ensureSpace(env), { status: 403 }));
     assert.equal(requests.filter(isJoin).length, 1 + 5);
   });
 });

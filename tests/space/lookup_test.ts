@@ -10,7 +10,7 @@ Deno.test("agentRoom uses the cache before the alias", async () => {
   try {
     const { env, clock, calls } = spaceFixture(() => json({ room_id: "!bob", servers: ["hs"] }), {
       cache: (c) =>
-        new RoomCache(kv, { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
+        new RoomCache(c.realKv(kv), { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
           namespace: "test",
         }),
     });
@@ -29,7 +29,7 @@ Deno.test("withRoom forgets a cached room that is refused and asks the alias aga
       try {
         const { env, clock, calls } = spaceFixture(() => json({ room_id: "!fresh" }), {
           cache: (c) =>
-            new RoomCache(kv, { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
+            new RoomCache(c.realKv(kv), { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
               namespace: "test",
             }),
         });
@@ -64,7 +64,7 @@ Deno.test("withRoom forgets a cached room that is refused and asks the alias aga
     try {
       const { env, clock, calls } = spaceFixture(() => json({ room_id: "!fresh" }), {
         cache: (c) =>
-          new RoomCache(kv, { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
+          new RoomCache(c.realKv(kv), { now: c.now, sleep: c.sleep, random: () => 0.5 }, {
             namespace: "test",
           }),
       });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CchatError, MatrixError } from "../../src/errors.ts";
 import { registerAgent } from "../../src/space/registration.ts";
-import { json, rejection } from "../support/fakes.ts";
+import { json } from "../support/fakes.ts";
 import { err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
 
 Deno.test("registerAgent", async (t) => {
@@ -36,27 +36,39 @@ Deno.test("registerAgent", async (t) => {
     const { env, clock } = spaceFixture((r) =>
       r.method === "PUT" ? err(403, "M_FORBIDDEN") : json({ room_id: "!bob" })
     );
-    const failure = await clock.run(
-      rejection(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
+    await clock.run(
+      assert.rejects(
+        registerAgent(env, "bob", { host: "h", version: "v" }, "!space"),
+        (failure: Error) => {
+          assert.ok(failure instanceof CchatError);
+          assert.match(failure.message, /The agent name "bob" belongs to another account\./);
+          return true;
+        },
+      ),
     );
-    assert.ok(failure instanceof CchatError);
-    assert.match(failure.message, /The agent name "bob" belongs to another account\./);
   });
 
   await t.step("other failures propagate unchanged", async () => {
     const { env, clock } = spaceFixture((r) =>
       r.method === "PUT" ? err(500, "M_UNKNOWN") : json({ room_id: "!bob" })
     );
-    const failure = await clock.run(
-      rejection(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
+    await clock.run(
+      assert.rejects(
+        registerAgent(env, "bob", { host: "h", version: "v" }, "!space"),
+        (failure: Error) => {
+          assert.ok(failure instanceof MatrixError);
+          assert.equal(failure.status, 500);
+          return true;
+        },
+      ),
     );
-    assert.ok(failure instanceof MatrixError);
-    assert.equal(failure.status, 500);
   });
 
   await t.step("rejects a bad name before any request", async () => {
     const { env, clock, requests } = spaceFixture(() => json({}));
-    await clock.run(rejection(registerAgent(env, "a:b", { host: "h", version: "v" }, "!space")));
+    await clock.run(
+      assert.rejects(registerAgent(env, "a:b", { host: "h", version: "v" }, "!space")),
+    );
     assert.equal(requests.length, 0);
   });
 });

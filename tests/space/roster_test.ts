@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { listAgents } from "../../src/space/roster.ts";
-import { json, rejection } from "../support/fakes.ts";
+import { json } from "../support/fakes.ts";
 import { err, spaceFixture } from "../support/space.ts";
 
 Deno.test("listAgents", async (t) => {
@@ -103,10 +103,8 @@ Deno.test("listAgents", async (t) => {
       if (p.endsWith("!lobby/state")) return json([]);
       return err(500, "M_UNKNOWN");
     });
-    assert.equal(
-      (await clock.run(rejection(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }))))
-        .status,
-      500,
+    await clock.run(
+      assert.rejects(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }), { status: 500 }),
     );
   });
 

@@ -174,18 +174,3 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
   };
   return { deps, stdout, stderr, clock, env };
 }
-
-/** The error `work` rejects with; fails the test when it resolves instead. */
-export async function rejection<E extends Error = Error & Record<string, never>>(
-  work: Promise<unknown>,
-): Promise<
-  E & { status?: number; errcode?: string; exitCode?: number; hint?: string; retryAfterMs?: number }
-> {
-  try {
-    await work;
-  } catch (err) {
-    if (err instanceof Error) return err as E;
-    throw new Error(`rejected with a non-Error: ${String(err)}`);
-  }
-  throw new Error("expected a rejection, but it resolved");
-}
