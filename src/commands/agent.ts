@@ -10,7 +10,7 @@ interface DaemonFlags {
 }
 
 export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
-  func: action(async (out, deps, flags: DaemonFlags) => {
+  func: action(async ({ deps, out }, flags: DaemonFlags) => {
     const stop = new AbortController();
     const unsubscribe = deps.onShutdown(() => {
       out.info("Stopping: sending the offline heartbeat.");
@@ -21,7 +21,7 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
     } finally {
       unsubscribe();
     }
-    return 0;
+    return {};
   }),
   parameters: {
     flags: {
@@ -56,12 +56,10 @@ interface HeartbeatFlags {
 }
 
 export const heartbeatCommand = buildCommand<HeartbeatFlags, [], CliContext>({
-  func: action(async (out, deps, flags: HeartbeatFlags) => {
+  func: action(async ({ deps, out }, flags: HeartbeatFlags) => {
     const status = flags.offline ? "offline" : "online";
     const beat = await heartbeat({ deps, log: out }, { name: flags.name, status });
-    if (out.json) out.data(beat);
-    else out.line(`Beat ${beat.status} as "${beat.name}".`);
-    return 0;
+    return { data: beat, text: `Beat ${beat.status} as "${beat.name}".` };
   }),
   parameters: {
     flags: {

@@ -28,20 +28,39 @@ export const nameFlag = {
   placeholder: "NAME",
 } as const;
 
-/** A command's body, given the output its --json asks for; resolves to the exit code. */
-export type Body<F, A extends unknown[]> = (
-  out: Output,
-  deps: Deps,
-  flags: F,
-  ...args: A
-) => Promise<number>;
+/** What a command hands back: its data, and how it looks to people. */
+export interface Reply {
+  /** The JSON document --json prints; nothing is printed when absent. */
+  data?: unknown;
+  /** The same data for people; nothing is printed when absent. */
+  text?: string;
+  /** Said on stderr whatever the format, like every diagnostic. */
+  note?: string;
+  /** The exit code; 0 when absent. */
+  code?: number;
+}
 
-/** The function the parser calls: runs `body` and records how it ended. */
-export function action<F extends { json?: boolean }, A extends unknown[]>(body: Body<F, A>) {
+/** Where a command runs: the outside world, and the output for its progress and its logs. */
+export interface Run {
+  deps: Deps;
+  out: Output;
+}
+
+/**
+ * The function the parser calls: runs `body`, renders its reply as JSON or
+ * text in this one place, and records how it ended.
+ */
+export function action<F extends { json?: boolean }, A extends unknown[]>(
+  body: (run: Run, flags: F, ...args: A) => Promise<Reply>,
+) {
   return async function (this: CliContext, flags: F, ...args: A): Promise<void> {
     try {
       const out = outputFor(this.deps, flags.json === true);
-      this.outcome = { code: await body(out, this.deps, flags, ...args) };
+      const reply = await body({ deps: this.deps, out }, flags, ...args);
+      if (out.json && reply.data !== undefined) out.data(reply.data);
+      if (!out.json && reply.text !== undefined) out.line(reply.text);
+      if (reply.note !== undefined) out.info(reply.note);
+      this.outcome = { code: reply.code ?? 0 };
     } catch (error) {
       this.outcome = { error };
     }

@@ -19,7 +19,7 @@ const NO_FILE_COMPLETION = 4;
 
 export function completionsCommand(program: string) {
   return buildCommand<Record<never, never>, [Shell], CliContext>({
-    func: action(async (out, _deps, _flags, shell: Shell) => {
+    func: action(async (_run, _flags, shell: Shell) => {
       // Loaded here: no other command pays for the script templates.
       const { script } = await import("@bomb.sh/tab");
       const lines: string[] = [];
@@ -31,8 +31,7 @@ export function completionsCommand(program: string) {
       } finally {
         console.log = log;
       }
-      out.line(lines.join("\n"));
-      return 0;
+      return { text: lines.join("\n") };
     }),
     parameters: {
       flags: {},
@@ -56,14 +55,13 @@ export function completionsCommand(program: string) {
 /** The hidden command the completion scripts call, answering in their line protocol. */
 export function completeCommand(app: () => Application<CliContext>) {
   return buildCommand<Record<never, never>, string[], CliContext>({
-    func: action(async function (out, deps, _flags, ...words: string[]) {
+    func: action(async ({ deps }, _flags, ...words: string[]) => {
       const proposals = await proposeCompletions(app(), words, {
         process: { stdout: deps.stdout, stderr: deps.stderr },
         deps,
       } as CliContext);
-      for (const { completion, brief } of proposals) out.line(`${completion}\t${brief}`);
-      out.line(`:${NO_FILE_COMPLETION}`);
-      return 0;
+      const lines = proposals.map(({ completion, brief }) => `${completion}\t${brief}`);
+      return { text: [...lines, `:${NO_FILE_COMPLETION}`].join("\n") };
     }),
     parameters: {
       flags: {},

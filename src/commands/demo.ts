@@ -10,7 +10,7 @@ interface Flags {
 }
 
 export const demoCommand = buildCommand<Flags, [], CliContext>({
-  func: action(async (out, deps, flags: Flags) => {
+  func: action(async ({ deps, out }, flags: Flags) => {
     const tour = await demo({ deps, log: out }, {
       homeserver: flags.homeserver,
       registrationSecret: deps.env("CCHAT_REGISTRATION_SECRET") ?? "",
@@ -20,18 +20,12 @@ export const demoCommand = buildCommand<Flags, [], CliContext>({
         out.line("text" in step ? step.text : agentTable(step.agents) + "\n");
       },
     });
-    if (out.json) {
-      out.data(tour);
-      return 0;
-    }
-    out.line(
+    const text = [
       `In Element: sign in to ${tour.homeserver} as "${DEMO_HUMAN}" with the password "${DEMO_PASSWORD}",`,
-    );
-    out.line(`join "${tour.space_alias}", and open the agents' rooms from the Space.`);
-    out.line(
+      `join "${tour.space_alias}", and open the agents' rooms from the Space.`,
       `As an agent yourself: "cchat login", then "cchat daemon", "cchat send", "cchat who" (see README).`,
-    );
-    return 0;
+    ].join("\n");
+    return { data: tour, text };
   }),
   parameters: {
     flags: {

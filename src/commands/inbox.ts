@@ -11,12 +11,10 @@ interface InboxFlags {
 }
 
 export const inboxCommand = buildCommand<InboxFlags, [], CliContext>({
-  func: action(async (out, deps, flags: InboxFlags) => {
+  func: action(async ({ deps, out }, flags: InboxFlags) => {
     const messages = await inbox({ deps, log: out }, flags);
-    if (out.json) out.data(messages);
-    else if (messages.length === 0) out.info("No unread messages.");
-    else for (const m of messages) out.line(formatMessage(m));
-    return 0;
+    if (messages.length === 0) return { data: messages, note: "No unread messages." };
+    return { data: messages, text: messages.map(formatMessage).join("\n") };
   }),
   parameters: {
     flags: {
@@ -40,16 +38,13 @@ interface WaitFlags {
 }
 
 export const waitCommand = buildCommand<WaitFlags, [], CliContext>({
-  func: action(async (out, deps, flags: WaitFlags) => {
+  func: action(async ({ deps, out }, flags: WaitFlags) => {
     const timeoutMs = flags.timeout === undefined ? undefined : flags.timeout * 1000;
     const received = await wait({ deps, log: out }, { timeoutMs });
     if (received === null) {
-      out.info(`No message within ${flags.timeout} s.`);
-      return ExitCode.timeout;
+      return { note: `No message within ${flags.timeout} s.`, code: ExitCode.timeout };
     }
-    if (out.json) out.data(received);
-    else out.line(formatMessage(received));
-    return 0;
+    return { data: received, text: formatMessage(received) };
   }),
   parameters: {
     flags: {

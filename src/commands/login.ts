@@ -11,12 +11,10 @@ interface LoginFlags {
 }
 
 export const loginCommand = buildCommand<LoginFlags, [], CliContext>({
-  func: action(async (out, deps, flags: LoginFlags) => {
+  func: action(async ({ deps, out }, flags: LoginFlags) => {
     const account = await login({ deps, log: out }, flags);
     const already = account.already_logged_in ? "Already logged in" : "Logged in";
-    if (out.json) out.data(account);
-    else out.line(`${already} as ${account.user_id} on ${account.homeserver}.`);
-    return 0;
+    return { data: account, text: `${already} as ${account.user_id} on ${account.homeserver}.` };
   }),
   parameters: {
     flags: {
@@ -57,11 +55,12 @@ export const loginCommand = buildCommand<LoginFlags, [], CliContext>({
 });
 
 export const logoutCommand = buildCommand<{ json: boolean }, [], CliContext>({
-  func: action(async (out, deps) => {
+  func: action(async ({ deps, out }) => {
     const result = await logout({ deps, log: out });
-    if (out.json) out.data(result);
-    else out.line(result.logged_out ? `Logged out ${result.user_id}.` : "Not logged in.");
-    return 0;
+    return {
+      data: result,
+      text: result.logged_out ? `Logged out ${result.user_id}.` : "Not logged in.",
+    };
   }),
   parameters: { flags: { json: jsonFlag } },
   docs: { brief: "End the session on the server and forget the stored token" },

@@ -13,12 +13,10 @@ interface Flags {
 }
 
 export const sendCommand = buildCommand<Flags, [string], CliContext>({
-  func: action(async (out, deps, flags: Flags, text: string) => {
+  func: action(async ({ deps, out }, flags: Flags, text: string) => {
     const body = await bodyOf(text, deps);
     const sent = await send({ deps, log: out }, { ...flags, body });
-    if (out.json) out.data(sent);
-    else out.line(sent.event_id);
-    return 0;
+    return { data: sent, text: sent.event_id };
   }),
   parameters: {
     flags: {

@@ -9,19 +9,14 @@ interface Flags {
 }
 
 export const statusCommand = buildCommand<Flags, [], CliContext>({
-  func: action(async (out, deps) => {
+  func: action(async ({ deps, out }) => {
     const report = await status({ deps, log: out });
-    if (out.json) out.data(report);
-    else {
-      const reachable = report.homeserver_reachable ? "" : " (unreachable)";
-      const space = report.space === "ok" ? "reachable" : report.space;
-      out.line(`user        ${report.user_id}`);
-      out.line(`homeserver  ${report.homeserver}${reachable}`);
-      out.line(`space       ${report.space_alias} (${space})`);
-      out.line(`daemon      ${daemonText(report.daemon)}`);
-    }
-    if (!report.daemon?.alive) return ExitCode.stale;
-    return report.homeserver_reachable ? ExitCode.ok : ExitCode.unreachable;
+    const code = !report.daemon?.alive
+      ? ExitCode.stale
+      : report.homeserver_reachable
+      ? ExitCode.ok
+      : ExitCode.unreachable;
+    return { data: report, text: statusText(report), code };
   }),
   parameters: { flags: { json: jsonFlag } },
   docs: {
@@ -30,6 +25,17 @@ export const statusCommand = buildCommand<Flags, [], CliContext>({
       "Who am I, which homeserver, is the Space reachable, is the daemon alive. Exits 8 when the daemon is stale or stopped, 5 when the homeserver is unreachable.",
   },
 });
+
+function statusText(report: StatusResult): string {
+  const reachable = report.homeserver_reachable ? "" : " (unreachable)";
+  const space = report.space === "ok" ? "reachable" : report.space;
+  return [
+    `user        ${report.user_id}`,
+    `homeserver  ${report.homeserver}${reachable}`,
+    `space       ${report.space_alias} (${space})`,
+    `daemon      ${daemonText(report.daemon)}`,
+  ].join("\n");
+}
 
 function daemonText(daemon: StatusResult["daemon"]): string {
   if (!daemon || daemon.state === "stopped") return "not running";

@@ -9,11 +9,9 @@ interface Flags {
 }
 
 export const whoCommand = buildCommand<Flags, [], CliContext>({
-  func: action(async (out, deps, flags: Flags) => {
+  func: action(async ({ deps, out }, flags: Flags) => {
     const listing = await who({ deps, log: out }, flags);
-    if (out.json) out.data(listing);
-    else out.line(agentTable(listing.agents));
-    return 0;
+    return { data: listing, text: agentTable(listing.agents) };
   }),
   parameters: {
     flags: {

@@ -18,13 +18,11 @@ const V1 = "/_matrix/client/v1";
 export const SYNC_TIMEOUT_HEADROOM_MS = 15_000;
 
 export interface SyncOptions {
-  /** A filter id from uploadFilter, or an inline filter. */
-  filter?: string | SyncFilter;
+  /** A filter id from uploadFilter. */
+  filter?: string;
   since?: string;
   /** The server's long-poll; the request itself waits longer. */
   timeoutMs?: number;
-  fullState?: boolean;
-  setPresence?: "online" | "offline" | "unavailable";
   signal?: AbortSignal;
 }
 
@@ -81,33 +79,12 @@ export class MatrixClient {
     return answer.room_id;
   }
 
-  async leave(roomId: string): Promise<void> {
-    await this.http.request("POST", V3 + path`/rooms/${roomId}/leave`, {
-      body: {},
-      idempotent: true,
-    });
-  }
-
   async resolveAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
     const answer = await this.http.request<{ room_id: string; servers?: string[] }>(
       "GET",
       V3 + path`/directory/room/${alias}`,
     );
     return { roomId: answer.room_id, servers: answer.servers ?? [] };
-  }
-
-  async putAlias(alias: string, roomId: string): Promise<void> {
-    await this.http.request("PUT", V3 + path`/directory/room/${alias}`, {
-      body: { room_id: roomId },
-    });
-  }
-
-  async getState<T = Record<string, unknown>>(
-    roomId: string,
-    type: string,
-    stateKey = "",
-  ): Promise<T> {
-    return await this.http.request<T>("GET", V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`);
   }
 
   /** The whole state event, with its sender and the server's timestamp. */
@@ -168,26 +145,9 @@ export class MatrixClient {
   async sync(options: SyncOptions = {}): Promise<SyncResponse> {
     const timeoutMs = options.timeoutMs ?? 0;
     return await this.http.request<SyncResponse>("GET", `${V3}/sync`, {
-      query: {
-        filter: typeof options.filter === "object"
-          ? JSON.stringify(options.filter)
-          : options.filter,
-        since: options.since,
-        timeout: timeoutMs,
-        full_state: options.fullState || undefined,
-        set_presence: options.setPresence,
-      },
+      query: { filter: options.filter, since: options.since, timeout: timeoutMs },
       timeoutMs: timeoutMs + SYNC_TIMEOUT_HEADROOM_MS,
       signal: options.signal,
-    });
-  }
-
-  async hierarchyPage(
-    roomId: string,
-    options: { from?: string; limit?: number; maxDepth?: number } = {},
-  ): Promise<HierarchyPage> {
-    return await this.http.request<HierarchyPage>("GET", V1 + path`/rooms/${roomId}/hierarchy`, {
-      query: { from: options.from, limit: options.limit, max_depth: options.maxDepth },
     });
   }
 
@@ -199,11 +159,11 @@ export class MatrixClient {
     const rooms: HierarchyRoom[] = [];
     let from: string | undefined;
     do {
-      const page = await this.hierarchyPage(roomId, {
-        from,
-        maxDepth: options.maxDepth,
-        limit: 50,
-      });
+      const page = await this.http.request<HierarchyPage>(
+        "GET",
+        V1 + path`/rooms/${roomId}/hierarchy`,
+        { query: { from, limit: 50, max_depth: options.maxDepth } },
+      );
       rooms.push(...page.rooms);
       from = page.next_batch;
     } while (from);
