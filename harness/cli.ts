@@ -19,6 +19,25 @@ export const CCHAT_PERMISSIONS = config.tasks.cchat.command.split(/\s+/).filter(
 /** `deno` arguments that run cchat from source as users do; append the command. */
 export const CCHAT = ["run", ...CCHAT_PERMISSIONS, new URL("../main.ts", import.meta.url).pathname];
 
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * `deno` arguments that run the bundle, as the `cchat` task and the compiled
+ * binary do; `buildBundle` first. Append the command.
+ */
+export const CCHAT_BUNDLE = ["run", ...CCHAT_PERMISSIONS, `${ROOT}dist/main.js`];
+
+/** Runs the `bundle` task, so the bundle is the one deno.json describes. */
+export async function buildBundle(): Promise<void> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "bundle"],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`deno task bundle failed: ${new TextDecoder().decode(stderr)}`);
+}
+
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export interface CliResult {
@@ -147,7 +166,7 @@ export async function eventually<T>(
 
 /** `cchat who --json` as a name → status map. */
 export async function statuses(agent: AgentCli, all = true): Promise<Record<string, string>> {
-  const result = await agent.run(["--json", "who", ...(all ? ["--all"] : [])]);
+  const result = await agent.run(["who", "--json", ...(all ? ["--all"] : [])]);
   if (result.code !== 0) throw new Error(`who failed (${result.code}): ${result.stderr}`);
   const report = JSON.parse(result.stdout) as { agents: { name: string; status: string }[] };
   return Object.fromEntries(report.agents.map((a) => [a.name, a.status]));

@@ -13,10 +13,11 @@ import { run as filter } from "./bench/filter.ts";
 import { run as memory } from "./bench/memory.ts";
 import { run as receive } from "./bench/receive.ts";
 import { run as send } from "./bench/send.ts";
+import { run as startup } from "./bench/startup.ts";
 import { run as who } from "./bench/who.ts";
 
 /** In the order they run: the mass boot, which restarts servers, last. */
-const SECTIONS: Record<string, Section> = { send, receive, who, filter, memory, boot };
+const SECTIONS: Record<string, Section> = { startup, send, receive, who, filter, memory, boot };
 
 const BENCH_PORT = 18460;
 

@@ -90,7 +90,7 @@ export const run: Section = async (context) => {
     };
     // Booted: the daemon has opened its rooms and finished its first /sync.
     await eventually("the daemon's first sync", async () => {
-      const { stdout } = await agent.run(["--json", "status"]);
+      const { stdout } = await agent.run(["status", "--json"]);
       const status = JSON.parse(stdout) as { daemon: { lastSyncAt: number | null } | null };
       return status.daemon?.lastSyncAt ? true : undefined;
     }, 60_000);

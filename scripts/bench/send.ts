@@ -1,10 +1,11 @@
 /**
- * Figures 1 and 7: what one `cchat send --to B` costs as a whole process,
- * against a bare curl PUT (the floor) and a one-shot matrix-nio client (the
- * peer), with cchat's own start-up and the Deno runtime's beside them.
+ * Figures 1 and 7: what one `cchat send --to B` costs as a whole process of
+ * the bundle users run, against a bare curl PUT (the floor) and a one-shot
+ * matrix-nio client (the peer), with cchat's start-up and the Deno runtime's
+ * beside them.
  */
 import { textContent } from "../../src/matrix/client.ts";
-import { agentCli, CCHAT, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
+import { agentCli, buildBundle, CCHAT_BUNDLE, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, ms, ratio, spread, summarize, type Summary } from "./stats.ts";
@@ -38,6 +39,7 @@ asyncio.run(main())
 
 export const run: Section = async (context) => {
   await ensureNio(context.note);
+  await buildBundle();
   const prefix = uniquePrefix();
   await using receiver = await agentCli(context, await freshUser(context, "benchb"), "b", {
     prefix,
@@ -50,7 +52,7 @@ export const run: Section = async (context) => {
   // B's room is restricted to Space members: A must be a registered agent to join it.
   await cchatOk(sender.run(["heartbeat"]), "heartbeat as A");
   const first = JSON.parse(
-    await cchatOk(sender.run(["--json", "send", "--to", "b", "x"]), "the first send as A"),
+    await cchatOk(sender.run(["send", "--json", "--to", "b", "x"]), "the first send as A"),
   ) as { room_id: string };
   const roomId = first.room_id;
 
@@ -86,7 +88,7 @@ export const run: Section = async (context) => {
     };
     context.note(`send: ${context.samples} alternating rounds of 5 processes`);
     const samples = await alternate({
-      cchat: spawn(deno, [...CCHAT, "send", "--to", "b", body], cchatEnv),
+      cchat: spawn(deno, [...CCHAT_BUNDLE, "send", "--to", "b", body], cchatEnv),
       // A fresh transaction id per run, or the server would answer with the first event.
       curl: () =>
         spawn("curl", [
@@ -103,7 +105,7 @@ export const run: Section = async (context) => {
           sendUrl(crypto.randomUUID()),
         ])(),
       nio: spawn(PYTHON, ["-c", NIO_SEND], nioEnv),
-      help: spawn(deno, [...CCHAT, "--help"]),
+      help: spawn(deno, [...CCHAT_BUNDLE, "--help"]),
       empty: spawn(deno, ["run", ...CCHAT_PERMISSIONS, empty]),
     }, context.samples);
     return rows({

@@ -80,7 +80,7 @@ async function traceWho(
     });
     return new Response(body, response);
   };
-  const code = await runCli(["--json", "who", "--all"], {
+  const code = await runCli(["who", "--json", "--all"], {
     ...deps,
     fetch: recording as typeof fetch,
     env: (name) => env[name] ?? Deno.env.get(name),

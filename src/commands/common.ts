@@ -20,6 +20,13 @@ export const jsonFlag = {
   withNegated: false,
 } as const;
 
+export const homeserverFlag = {
+  kind: "parsed",
+  parse: String,
+  brief: "the homeserver's base URL",
+  placeholder: "URL",
+} as const;
+
 export const nameFlag = {
   kind: "parsed",
   parse: String,

@@ -1,6 +1,6 @@
 import { buildCommand } from "@stricli/core";
 import { demo, DEMO_HUMAN, DEMO_PASSWORD } from "../ops/demo.ts";
-import { action, type CliContext, jsonFlag } from "./common.ts";
+import { action, type CliContext, homeserverFlag, jsonFlag } from "./common.ts";
 import { agentTable } from "./text.ts";
 
 interface Flags {
@@ -30,12 +30,7 @@ export const demoCommand = buildCommand<Flags, [], CliContext>({
   parameters: {
     flags: {
       json: jsonFlag,
-      homeserver: {
-        kind: "parsed",
-        parse: String,
-        brief: "the homeserver's base URL",
-        placeholder: "URL",
-      },
+      homeserver: homeserverFlag,
       prefix: {
         kind: "parsed",
         parse: String,

@@ -1,6 +1,6 @@
 import { buildCommand } from "@stricli/core";
 import { login, logout } from "../ops/account.ts";
-import { action, type CliContext, jsonFlag } from "./common.ts";
+import { action, type CliContext, homeserverFlag, jsonFlag } from "./common.ts";
 
 interface LoginFlags {
   json: boolean;
@@ -19,13 +19,7 @@ export const loginCommand = buildCommand<LoginFlags, [], CliContext>({
   parameters: {
     flags: {
       json: jsonFlag,
-      homeserver: {
-        kind: "parsed",
-        parse: String,
-        brief: "the homeserver's base URL",
-        optional: true,
-        placeholder: "URL",
-      },
+      homeserver: { ...homeserverFlag, optional: true },
       user: {
         kind: "parsed",
         parse: String,

@@ -130,9 +130,9 @@ Deno.test("route: how a message reaches the inbox", async (t) => {
   });
 
   await t.step("in lobby-only mode (no own room) the lobby is still a broadcast", () => {
-    const v1 = { ...ctx, roomId: null };
-    assert.equal(inbox(route(event(), LOBBY, v1)).route, "broadcast");
-    assert.deepEqual(route(event(), OWN, v1), { kind: "ignored" });
+    const lobbyOnly = { ...ctx, roomId: null };
+    assert.equal(inbox(route(event(), LOBBY, lobbyOnly)).route, "broadcast");
+    assert.deepEqual(route(event(), OWN, lobbyOnly), { kind: "ignored" });
   });
 
   await t.step("m.notice must not be answered automatically; other types may", () => {

@@ -72,7 +72,7 @@ Deno.test("6. cron mode: cchat heartbeat alone keeps an agent online", async () 
   assert.equal(first.stdout, 'Beat online as "cron".\n');
   assert.equal((await statuses(cron)).cron, "online");
   // The second beat takes the cached rooms: no registration, still online.
-  const second = await cron.run(["--json", "heartbeat"]);
+  const second = await cron.run(["heartbeat", "--json"]);
   assert.equal(JSON.parse(second.stdout).room_ids.length, 2);
   const goodbye = await cron.run(["heartbeat", "--offline"]);
   assert.equal(goodbye.code, 0, goodbye.stderr);
@@ -97,13 +97,13 @@ Deno.test("7. with the Space unavailable the daemon runs and send, who and inbox
       const table = await a.run(["who"]);
       assert.match(table.stdout.split("\n")[0], /^NAME\s+STATUS\s+LAST BEAT\s+HOST\s+ROOM$/);
       assert.match(table.stderr, /lobby-only mode/);
-      const json = JSON.parse((await a.run(["--json", "who"])).stdout);
+      const json = JSON.parse((await a.run(["who", "--json"])).stdout);
       assert.equal(json.mode, "lobby");
     });
     await t.step("a lobby message reaches the other agent's inbox", async () => {
       const sent = await a.run(["send", "lobby only"]);
       assert.equal(sent.code, 0, sent.stderr);
-      const waited = await b.run(["--json", "wait", "--timeout", "20"]);
+      const waited = await b.run(["wait", "--json", "--timeout", "20"]);
       assert.equal(waited.code, 0, waited.stderr);
       assert.equal(JSON.parse(waited.stdout).body, "lobby only");
     });
@@ -125,7 +125,7 @@ Deno.test("senders from servers not allowed are dropped and counted", async () =
     await statusOf(local, "guarded", "online");
     assert.equal((await local.run(["send", "--to", "guarded", "let me in"])).code, 0);
     const dropped = await eventually("the drop to be counted", async () => {
-      const status = JSON.parse((await guarded.run(["--json", "status"])).stdout);
+      const status = JSON.parse((await guarded.run(["status", "--json"])).stdout);
       return status.daemon?.droppedSenders > 0 ? status.daemon.droppedSenders : undefined;
     });
     assert.equal(dropped, 1);

@@ -64,7 +64,7 @@ Deno.test("8. 200 messages through a SIGKILL and a homeserver restart: all of th
     await sending;
 
     const bodies = await eventually(`all ${N} in the inbox`, async () => {
-      const result = await agent.run(["--json", "inbox", "--peek"]);
+      const result = await agent.run(["inbox", "--json", "--peek"]);
       const inbox = JSON.parse(result.stdout) as { event_id: string; body: string }[];
       return inbox.length >= N ? inbox : undefined;
     }, 90_000);

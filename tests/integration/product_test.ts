@@ -18,7 +18,7 @@ interface InboxEntry {
 }
 
 async function inbox(agent: AgentCli, peek = true): Promise<InboxEntry[]> {
-  const result = await agent.run(["--json", "inbox", ...(peek ? ["--peek"] : [])]);
+  const result = await agent.run(["inbox", "--json", ...(peek ? ["--peek"] : [])]);
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout);
 }
@@ -64,7 +64,7 @@ Deno.test("agents in the Space, seen and reached from Element", async (t) => {
     await t.step("2. the human writes to alpha's room, alpha reads it and replies", async () => {
       const alphaRoom = await roomOf("alpha");
       const asked = await human.send(alphaRoom, "alpha, status please");
-      const received = await a.run(["--json", "wait", "--timeout", "20"]);
+      const received = await a.run(["wait", "--json", "--timeout", "20"]);
       assert.equal(received.code, 0, received.stderr);
       const message = JSON.parse(received.stdout);
       assert.deepEqual([message.event_id, message.sender, message.body, message.route], [
@@ -85,7 +85,7 @@ Deno.test("agents in the Space, seen and reached from Element", async (t) => {
     });
 
     await t.step("3. send --to bravo reaches bravo's inbox only", async () => {
-      const sent = await a.run(["--json", "send", "--to", "bravo", "for bravo only"]);
+      const sent = await a.run(["send", "--json", "--to", "bravo", "for bravo only"]);
       assert.equal(sent.code, 0, sent.stderr);
       const { event_id } = JSON.parse(sent.stdout);
       const atBravo = await eventually(
@@ -94,7 +94,7 @@ Deno.test("agents in the Space, seen and reached from Element", async (t) => {
       );
       assert.equal(atBravo.route, "direct");
       // A broadcast sent after it marks the point by which charlie would have it too.
-      const marker = await a.run(["--json", "send", "marker"]);
+      const marker = await a.run(["send", "--json", "marker"]);
       const markerId = JSON.parse(marker.stdout).event_id;
       await eventually(
         "charlie's marker",

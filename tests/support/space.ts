@@ -2,7 +2,7 @@
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
-import type { RoomCache } from "../../src/space/room_cache.ts";
+import { RoomCache } from "../../src/space/room_cache.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "./fakes.ts";
 
 export const ME = "@me:hs";
@@ -45,3 +45,17 @@ export function spaceFixture(
 export const isJoin = (r: RecordedRequest) =>
   r.method === "POST" && r.url.pathname.includes("/join/");
 export const isCreate = (r: RecordedRequest) => r.url.pathname.endsWith("/createRoom");
+
+/** A fixture whose room cache lives in a KV of its own, closed when the fixture is disposed. */
+export async function cachedSpaceFixture(
+  handler: (r: RecordedRequest) => Response | Promise<Response>,
+) {
+  const kv = await Deno.openKv(":memory:");
+  const fixture = spaceFixture(handler, {
+    cache: (clock) =>
+      new RoomCache(clock.realKv(kv), { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, {
+        namespace: "test",
+      }),
+  });
+  return { ...fixture, cache: fixture.env.cache!, [Symbol.dispose]: () => kv.close() };
+}
