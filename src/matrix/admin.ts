@@ -43,7 +43,7 @@ export async function registerWithSharedSecret(
 }
 
 function missing(name: string, method: string): CchatError {
-  return new CchatError(`${method} ${PATH} answered without a "${name}".`, {
+  return new CchatError(`${method} ${PATH} answered without "${name}".`, {
     hint: "Check that the base URL points at a Synapse homeserver.",
   });
 }

@@ -149,4 +149,29 @@ Deno.test("registerWithSharedSecret", async (t) => {
     assert.match(error.message, /"http:\/\/127\.0\.0\.1:9"/);
     assert.ok(error.hint);
   });
+  await t.step("an answer without a nonce or a field says which one", async () => {
+    const noNonce = fakeSynapse(ok, "");
+    await assert.rejects(
+      registerWithSharedSecret(over(noNonce.fetchFn, "http://hs.test"), "sec", {
+        username: "alice",
+        password: "pw",
+      }),
+      { message: 'GET /_synapse/admin/v1/register answered without "nonce".' },
+    );
+    const noToken = fakeSynapse(() => Response.json({ user_id: "@alice:hs", device_id: "D" }));
+    await assert.rejects(
+      registerWithSharedSecret(over(noToken.fetchFn, "http://hs.test"), "sec", {
+        username: "alice",
+        password: "pw",
+      }),
+      (err: Error) => {
+        assert.equal(
+          err.message,
+          'POST /_synapse/admin/v1/register answered without "access_token".',
+        );
+        assert.match((err as { hint?: string }).hint ?? "", /Synapse homeserver/);
+        return true;
+      },
+    );
+  });
 });
