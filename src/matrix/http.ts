@@ -103,7 +103,7 @@ export class MatrixHttp {
         if (waitMs > this.#maxRetryWaitMs) throw this.#overCap(label, waitMs);
         if (attempt >= MAX_ATTEMPTS) throw rateLimited(outcome.error, attempt);
         this.#log(`${label}: rate limited, waiting ${waitMs} ms (attempt ${attempt})`);
-        gate.refused(waitMs);
+        await gate.refused(waitMs);
         continue;
       }
       if (!idempotent || attempt >= MAX_ATTEMPTS) throw outcome.error;

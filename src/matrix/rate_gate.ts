@@ -75,16 +75,49 @@ export class RateGate {
   }
 }
 
+/**
+ * The same queue kept outside the process, for every process on one access
+ * token: what a 429 taught one of them holds the others too.
+ */
+export interface SharedGate {
+  /** As `RateGate.enter`, across processes. */
+  enter(maxWaitMs: number, signal?: AbortSignal): Promise<number>;
+  refused(waitMs: number): Promise<void>;
+}
+
+/** What a request goes through: this process's gate, then the shared one when there is one. */
+export interface Gate {
+  enter(maxWaitMs: number, signal?: AbortSignal): Promise<number>;
+  refused(waitMs: number): Promise<void>;
+  passed(): void;
+}
+
 /** One gate per access token, for every client in this process that uses it. */
 export class RateGates {
-  #gates = new Map<string, RateGate>();
+  #gates = new Map<string, Gate>();
 
-  constructor(private readonly clock: GateClock) {}
+  constructor(
+    private readonly clock: GateClock,
+    /** Where the processes of one token meet, when they have somewhere to. */
+    private readonly shared?: (accessToken: string) => SharedGate,
+  ) {}
 
-  for(accessToken: string): RateGate {
+  for(accessToken: string): Gate {
     let gate = this.#gates.get(accessToken);
     if (!gate) {
-      gate = new RateGate(this.clock);
+      const local = new RateGate(this.clock);
+      const shared = this.shared?.(accessToken);
+      gate = {
+        async enter(maxWaitMs, signal) {
+          const queued = await local.enter(maxWaitMs, signal);
+          return queued > 0 || !shared ? queued : await shared.enter(maxWaitMs, signal);
+        },
+        async refused(waitMs) {
+          local.refused(waitMs);
+          await shared?.refused(waitMs);
+        },
+        passed: () => local.passed(),
+      };
       this.#gates.set(accessToken, gate);
     }
     return gate;

@@ -15,6 +15,7 @@ import { RateGates } from "../matrix/rate_gate.ts";
 import { type SpaceEnv, spaceEnv } from "../space/env.ts";
 import { validateAgentName } from "../space/names.ts";
 import { RoomCache } from "../space/room_cache.ts";
+import { kvSharedGate } from "../shared_gate.ts";
 
 /** What an operation is given by its face: the outside world, and where to say what happens. */
 export interface OpContext {
@@ -32,12 +33,20 @@ export interface Session {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A token-less transport for `homeserver`, with the process's own rate gates. */
-export function transport(ctx: OpContext, config: Config, homeserver: string): MatrixHttp {
+/**
+ * A token-less transport for `homeserver`. Its rate gates are this process's
+ * own, or shared with the other processes of the data file when given.
+ */
+export function transport(
+  ctx: OpContext,
+  config: Config,
+  homeserver: string,
+  gates = new RateGates(ctx.deps),
+): MatrixHttp {
   return new MatrixHttp({
     baseUrl: homeserver,
     deps: ctx.deps,
-    gates: new RateGates(ctx.deps),
+    gates,
     maxRetryWaitMs: config.maxRetryWaitMs,
     log: (message) => ctx.log.debug(message),
   });
@@ -70,28 +79,34 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
       hint: 'Run "cchat login --homeserver URL --user NAME", or set CCHAT_ACCESS_TOKEN.',
     });
   }
-  const client = new MatrixClient(transport(ctx, config, homeserver).withToken(token));
-  // A token from the environment may belong to anyone; ask the server rather than trust the file.
-  const userId = envToken ? (await client.whoami()).userId : stored!.userId;
   await Deno.mkdir(config.dataDir, { recursive: true });
   const kv = await openKvWithRetry(deps.openKv, `${config.dataDir}/cchat.kv`, deps);
-  const cache = new RoomCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
-  return {
-    config,
-    homeserver,
-    userId,
-    client,
-    space: spaceEnv({
-      client,
+  const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
+  const client = new MatrixClient(transport(ctx, config, homeserver, gates).withToken(token));
+  try {
+    // A token from the environment may belong to anyone; ask the server rather than trust the file.
+    const userId = envToken ? (await client.whoami()).userId : stored!.userId;
+    const cache = new RoomCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
+    return {
+      config,
+      homeserver,
       userId,
-      prefix: config.aliasPrefix,
-      federate: config.federate,
-      deps,
-      log: ctx.log,
-      cache,
-      staleAfter: config.staleAfter,
-    }),
-    store: new Store(kv, deps, userId),
-    [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
-  };
+      client,
+      space: spaceEnv({
+        client,
+        userId,
+        prefix: config.aliasPrefix,
+        federate: config.federate,
+        deps,
+        log: ctx.log,
+        cache,
+        staleAfter: config.staleAfter,
+      }),
+      store: new Store(kv, deps, userId),
+      [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
+    };
+  } catch (err) {
+    kv.close();
+    throw err;
+  }
 }
