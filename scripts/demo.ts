@@ -1,8 +1,10 @@
 /**
  * `deno task demo`: starts the local homeserver (see harness/homeserver/)
- * and runs `cchat demo` against it. Arguments pass through, e.g. `--json`.
+ * and runs `cchat demo` against it, with the permissions users give cchat.
+ * Arguments pass through, e.g. `--json`.
  */
 import { DEFAULT_PORT, defaultDataDir, startHomeserver } from "../harness/homeserver/mod.ts";
+import { CCHAT } from "../harness/cli.ts";
 import { runScript } from "../harness/script.ts";
 
 async function main(): Promise<number> {
@@ -12,15 +14,7 @@ async function main(): Promise<number> {
     limits: "off",
   });
   const cchat = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "demo",
-      "--homeserver",
-      server.baseUrl,
-      ...Deno.args,
-    ],
+    args: [...CCHAT, "demo", "--homeserver", server.baseUrl, ...Deno.args],
     // The secret travels in the environment, never on a command line that ps shows.
     env: { CCHAT_REGISTRATION_SECRET: server.registrationSecret },
   });
