@@ -13,6 +13,7 @@ import { completeCommand, completionsCommand } from "./commands/completions.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
+import { mcpCommand } from "./commands/mcp.ts";
 import { sendCommand } from "./commands/send.ts";
 import { statusCommand } from "./commands/status.ts";
 import { whoCommand } from "./commands/who.ts";
@@ -32,6 +33,7 @@ const app: Application<CliContext> = buildApplication(
       inbox: inboxCommand,
       wait: waitCommand,
       demo: demoCommand,
+      mcp: mcpCommand,
       completions: completionsCommand(PROGRAM),
       complete: completeCommand(() => app),
     },

@@ -1,0 +1,122 @@
+/**
+ * `cchat mcp` as an agent's MCP client sees it: the SDK's own Client drives
+ * the real CLI over stdio, against a real Synapse, with a human on
+ * matrix-js-sdk on the other side.
+ */
+import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { realSleep } from "../../src/deps.ts";
+import { agentCli, CCHAT, eventually } from "../../harness/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { testHomeserver } from "../support/homeserver.ts";
+import { Human } from "../support/human.ts";
+
+const CLIENT_CLOSE_FALLBACK_MS = 2_100;
+
+/** What every tool description costs an agent in every turn. */
+const MAX_TOOLS_LIST_BYTES = 3_000;
+
+Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat mcp", async (t) => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcp"), "mcp-agent", { prefix });
+  const human = await Human.register(hs);
+  const boot = await agent.run(["heartbeat"]);
+  assert.equal(boot.code, 0, boot.stderr);
+  const daemon = agent.daemon();
+  const client = new Client({ name: "cchat-test", version: "1" });
+  const transport = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: [...CCHAT, "mcp"],
+    // The SDK passes a bare environment by default; the agent's own is what matters here.
+    env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
+    stderr: "pipe",
+  });
+  const call = async (name: string, args: Record<string, unknown> = {}) =>
+    await client.callTool({ name, arguments: args }) as CallToolResult;
+  try {
+    await client.connect(transport);
+
+    await t.step("lists four small tools", async () => {
+      const listing = await client.listTools();
+      assert.deepEqual(listing.tools.map((tool: { name: string }) => tool.name).sort(), [
+        "inbox",
+        "send",
+        "wait",
+        "who",
+      ]);
+      const bytes = new TextEncoder().encode(JSON.stringify(listing)).length;
+      console.log(`tools/list: ${bytes} bytes`);
+      assert.ok(bytes <= MAX_TOOLS_LIST_BYTES, `${bytes} bytes`);
+    });
+
+    await t.step("send posts to the lobby and answers with the event id", async () => {
+      const result = await call("send", { text: "hello over MCP" });
+      assert.equal(result.isError, undefined);
+      const sent = result.structuredContent as { event_id: string; to: string };
+      assert.match(sent.event_id, /^\$/);
+      assert.equal(sent.to, "lobby");
+    });
+
+    await t.step("who lists the agent", async () => {
+      const result = await call("who", { all: true });
+      const { agents } = result.structuredContent as { agents: { name: string }[] };
+      assert.ok(agents.some((a) => a.name === "mcp-agent"));
+    });
+
+    await t.step("wait returns what a human wrote to the agent", async () => {
+      // Agent rooms admit members of the Space.
+      await human.joinRoom(`#${prefix}:${hs.serverName}`);
+      const roomId = await human.joinRoom(`#${prefix}-mcp-agent:${hs.serverName}`);
+      // The daemon must be syncing before the message, or it is history, not news.
+      await eventually("the daemon's first sync", async () => {
+        const status = await agent.run(["status", "--json"]);
+        return JSON.parse(status.stdout).daemon?.lastSyncAt ? true : undefined;
+      });
+      const eventId = await human.send(roomId, "hello from Element");
+      const result = await call("wait", { timeout_s: 20 });
+      const { message } = result.structuredContent as {
+        message: { event_id: string; body: string; sender: string };
+      };
+      assert.equal(message.event_id, eventId);
+      assert.equal(message.body, "hello from Element");
+      assert.equal(message.sender, human.userId);
+    });
+
+    await t.step("wait at the timeout is an empty result, not an error", async () => {
+      const result = await call("wait", { timeout_s: 0 });
+      assert.equal(result.isError, undefined);
+      assert.deepEqual(result.structuredContent, { message: null });
+    });
+
+    await t.step(
+      "bad arguments and failed operations are tool errors; it keeps answering",
+      async () => {
+        const tooLong = await call("wait", { timeout_s: 100_000 });
+        assert.equal(tooLong.isError, true);
+        const unknown = await call("send", { text: "hi", to: "nobody-here" });
+        assert.equal(unknown.isError, true);
+        const [text] = unknown.content as { type: string; text: string }[];
+        assert.match(text.text, /No agent is called "nobody-here"\.\nhint: /);
+        const still = await call("who", {});
+        assert.equal(still.isError, undefined);
+      },
+    );
+    await t.step("closing stdin ends the server", async () => {
+      const pid = transport.pid!;
+      await client.close();
+      await eventually("the server's exit", async () => {
+        const alive = await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+        return alive ? undefined : true;
+      }, 5_000);
+      // The SDK's close races the exit against a 2 s fallback timer it never clears: let it run out.
+      await realSleep(CLIENT_CLOSE_FALLBACK_MS);
+    });
+  } finally {
+    await client.close();
+    const stopped = await daemon.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+});
