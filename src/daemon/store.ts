@@ -10,6 +10,12 @@ import type { DaemonStatus, InboxMessage } from "./types.ts";
 const READ_CHUNK = 10;
 const WRITE_CHUNK = 100;
 
+/** An unread entry and the message it names, absent if the message is gone. */
+interface Claim {
+  entry: Deno.KvEntry<string>;
+  message: InboxMessage | undefined;
+}
+
 export class Store {
   readonly #kv: Deno.Kv;
   readonly #deps: Pick<Deps, "sleep" | "random">;
@@ -83,18 +89,71 @@ export class Store {
     return fresh;
   }
 
-  /** Unread messages, oldest first by the server's clock. */
+  /** Unread messages, oldest first by the server's clock; reading them takes nothing. */
   async unread(limit = Infinity): Promise<InboxMessage[]> {
-    const ids: string[] = [];
-    const list = this.#kv.list<string>({ prefix: this.#key("unread") });
-    for await (const entry of list) {
-      if (ids.length >= limit) break;
-      ids.push(entry.value);
+    const entries = await this.#unreadEntries(limit);
+    const messages = await this.#messages(entries);
+    return messages.filter((m) => m !== undefined);
+  }
+
+  /**
+   * Takes up to `limit` unread messages, oldest first, for this reader alone.
+   * Each unread key is deleted only if its versionstamp is still the one read,
+   * so of several processes reaching for one message exactly one commit wins;
+   * a loser skips that message and reads on.
+   */
+  async claim(limit = Infinity): Promise<InboxMessage[]> {
+    const claimed: InboxMessage[] = [];
+    while (claimed.length < limit) {
+      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, READ_CHUNK));
+      if (entries.length === 0) break;
+      const messages = await this.#messages(entries);
+      const pairs = entries.map((entry, i) => ({ entry, message: messages[i] }));
+      // One commit per chunk while no one else reads; after a conflict, one per message,
+      // so the messages nobody else took are still ours.
+      const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
+      for (const { message } of won) if (message) claimed.push(message);
     }
-    const messages: InboxMessage[] = [];
-    for (const id of ids) {
-      const message = await this.#get<InboxMessage>(this.#key("msg", id));
-      if (message) messages.push(message);
+    return claimed;
+  }
+
+  async #takeEach(pairs: Claim[]): Promise<Claim[]> {
+    const won: Claim[] = [];
+    for (const pair of pairs) if (await this.#take([pair])) won.push(pair);
+    return won;
+  }
+
+  async #take(pairs: Claim[]): Promise<boolean> {
+    const result = await commitWithRetry(() => {
+      const op = this.#kv.atomic();
+      for (const { entry } of pairs) op.check(entry).delete(entry.key);
+      return op;
+    }, this.#deps);
+    return result.ok;
+  }
+
+  async #unreadEntries(limit: number): Promise<Deno.KvEntry<string>[]> {
+    if (limit <= 0) return [];
+    return await withLockRetry(async () => {
+      const entries: Deno.KvEntry<string>[] = [];
+      const list = this.#kv.list<string>({ prefix: this.#key("unread") });
+      for await (const entry of list) {
+        entries.push(entry);
+        if (entries.length >= limit) break;
+      }
+      return entries;
+    }, this.#deps);
+  }
+
+  async #messages(entries: Deno.KvEntry<string>[]): Promise<(InboxMessage | undefined)[]> {
+    const messages: (InboxMessage | undefined)[] = [];
+    for (let i = 0; i < entries.length; i += READ_CHUNK) {
+      const chunk = entries.slice(i, i + READ_CHUNK);
+      const found = await withLockRetry(
+        () => this.#kv.getMany<InboxMessage[]>(chunk.map((e) => this.#key("msg", e.value))),
+        this.#deps,
+      );
+      messages.push(...found.map((entry) => entry.value ?? undefined));
     }
     return messages;
   }

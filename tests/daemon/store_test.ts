@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { Store } from "../../src/daemon/store.ts";
 import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
+import { realSleep } from "../../src/deps.ts";
 import { VirtualClock } from "../support/fakes.ts";
+
+const realTime = { now: Date.now, sleep: realSleep, random: Math.random };
 
 const ME = "@me:hs";
 
@@ -27,7 +30,10 @@ async function withStore(
   const kv = await Deno.openKv(":memory:");
   try {
     const clock = new VirtualClock();
-    await work(new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId), kv);
+    await work(
+      new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId),
+      kv,
+    );
   } finally {
     kv.close();
   }
@@ -107,7 +113,7 @@ Deno.test("Store.commitBatch", async (t) => {
             };
           },
         });
-        const store = new Store(counted, { sleep: new VirtualClock().sleep, random: () => 0 }, ME);
+        const store = new Store(counted, realTime, ME);
         const batch = Array.from({ length: 250 }, (_, i) => message(i + 1));
         assert.equal(await store.commitBatch(batch, "s-big"), 250);
         assert.ok(atomics >= 3, `250 messages and a token took ${atomics} commits`);
@@ -280,4 +286,79 @@ Deno.test("a store on a KV file is seen by a second connection", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Store.claim", async (t) => {
+  await t.step(
+    "takes the oldest unread messages, up to the limit, and leaves the rest",
+    async () => {
+      await withStore(async (store) => {
+        await store.commitBatch([message(3), message(1), message(2), message(4)], "s1");
+        assert.deepEqual(await store.claim(0), []);
+        assert.deepEqual(await store.claim(2), [message(1), message(2)]);
+        assert.deepEqual(ids(await store.unread()), ["$e3", "$e4"]);
+        assert.deepEqual(ids(await store.claim()), ["$e3", "$e4"]);
+        assert.deepEqual(await store.claim(), []);
+      });
+    },
+  );
+
+  await t.step("more than a chunk at once, without a limit", async () => {
+    await withStore(async (store) => {
+      const batch = Array.from({ length: 25 }, (_, i) => message(i + 1));
+      await store.commitBatch(batch, "s1");
+      assert.deepEqual(await store.claim(), batch);
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+
+  await t.step("a claimed message is not stored again by a replay", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.claim();
+      assert.equal(await store.commitBatch([message(1)], "s1"), 0);
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+});
+
+/** Two connections to one KV file, as two processes would have, closed when `work` ends. */
+async function withTwoConnections(work: (a: Store, b: Store) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-claim-" });
+  const first = await Deno.openKv(`${dir}/cchat.kv`);
+  const second = await Deno.openKv(`${dir}/cchat.kv`);
+  try {
+    await work(new Store(first, realTime, ME), new Store(second, realTime, ME));
+  } finally {
+    first.close();
+    second.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("two stores on one file claiming at once hand out each message once", async () => {
+  await withTwoConnections(async (a, b) => {
+    const batch = Array.from({ length: 200 }, (_, i) => message(i + 1));
+    await a.commitBatch(batch, "s1");
+    const drain = async (store: Store, limit: number) => {
+      const taken: string[] = [];
+      for (;;) {
+        const claimed = await store.claim(limit);
+        if (claimed.length === 0) return taken;
+        taken.push(...ids(claimed));
+      }
+    };
+    const taken = (await Promise.all([drain(a, 3), drain(b, 3), drain(a, 7), drain(b, 1)])).flat();
+    assert.equal(taken.length, 200, `${taken.length - new Set(taken).size} handed out twice`);
+    assert.deepEqual(taken.toSorted(), ids(batch).toSorted());
+  });
+});
+
+Deno.test("a claim that loses a race skips the message and takes the next", async () => {
+  await withTwoConnections(async (a, b) => {
+    await a.commitBatch([message(1), message(2), message(3)], "s1");
+    const [first, second] = await Promise.all([a.claim(1), b.claim(1)]);
+    assert.deepEqual([...ids(first), ...ids(second)].toSorted(), ["$e1", "$e2"]);
+    assert.deepEqual(ids(await a.unread()), ["$e3"]);
+  });
 });
