@@ -91,7 +91,7 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
       cache,
       staleAfter: config.staleAfter,
     }),
-    store: new Store(kv, deps, userId),
+    store: new Store(kv, deps, userId, config.inboxRetentionMs),
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
   };
 }

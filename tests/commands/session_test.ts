@@ -60,7 +60,9 @@ async function harness(handler: Handler = noRequests, overrides: Partial<Deps> =
       await Deno.mkdir(dataDir, { recursive: true });
       const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
       try {
-        return await work(new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId));
+        return await work(
+          new Store(kv, { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, userId),
+        );
       } finally {
         kv.close();
       }
@@ -186,6 +188,21 @@ Deno.test("inbox with a stored login", async (t) => {
     assert.equal(await h.cli("inbox"), 0);
     assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
     assert.deepEqual(await h.store((s) => s.unread()), []);
+  });
+
+  await t.step("a read message is kept for CCHAT_INBOX_RETENTION", async () => {
+    await using h = await withThree();
+    h.env.CCHAT_INBOX_RETENTION = "90";
+    assert.equal(await h.cli("inbox", "--limit", "1"), 0);
+    const kv = await Deno.openKv(`${h.dataDir}/cchat.kv`);
+    try {
+      const read = await kv.get<{ expiresAt?: number }>(["user", BOB, "msg", "$m1"]);
+      assert.equal(read.value?.expiresAt, h.clock.time + 90_000);
+      const unread = await kv.get<{ expiresAt?: number }>(["user", BOB, "msg", "$m2"]);
+      assert.equal(unread.value?.expiresAt, undefined);
+    } finally {
+      kv.close();
+    }
   });
 
   await t.step("an empty inbox says so on stderr and prints no data", async () => {

@@ -61,7 +61,7 @@ async function trial(): Promise<{ duplicates: number; missing: number; overlapMs
     await Deno.mkdir(dataDir, { recursive: true });
     const kv = await Deno.openKv(join(dataDir, "cchat.kv"));
     try {
-      const store = new Store(kv, { sleep: realSleep, random: Math.random }, USER);
+      const store = new Store(kv, { now: Date.now, sleep: realSleep, random: Math.random }, USER);
       const batch = Array.from({ length: MESSAGES }, (_, i) => message(i));
       assert.equal(await store.commitBatch(batch, "s1"), MESSAGES);
     } finally {
