@@ -231,6 +231,74 @@ Deno.test("inbox with a stored login", async (t) => {
   });
 });
 
+Deno.test("the data directory is private to its user", async (t) => {
+  const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+  /** The modes of the KV file and, while a connection holds them open, its -wal and -shm. */
+  async function kvModes(dataDir: string): Promise<number[]> {
+    const path = `${dataDir}/cchat.kv`;
+    const kv = await Deno.openKv(path);
+    try {
+      await kv.set(["probe"], 1);
+      return [await mode(path), await mode(`${path}-wal`), await mode(`${path}-shm`)];
+    } finally {
+      kv.close();
+    }
+  }
+
+  await t.step("inbox creates the directory 0700 and the KV files 0600", async () => {
+    await using h = await harness();
+    await h.login();
+    assert.equal(await h.cli("inbox"), 0);
+    assert.equal(await mode(h.dataDir), 0o700);
+    assert.deepEqual(await kvModes(h.dataDir), [0o600, 0o600, 0o600]);
+  });
+
+  await t.step("a directory and KV file made wider before are tightened", async () => {
+    await using h = await harness();
+    await h.login();
+    await h.store((s) => s.commitBatch([message(1)], "s1"));
+    await Deno.chmod(h.dataDir, 0o755);
+    await Deno.chmod(`${h.dataDir}/cchat.kv`, 0o644);
+    assert.equal(await h.cli("inbox", "--peek"), 0);
+    assert.equal(await mode(h.dataDir), 0o700);
+    assert.deepEqual(await kvModes(h.dataDir), [0o600, 0o600, 0o600]);
+  });
+
+  await t.step("a data directory under a regular file is a config error naming it", async () => {
+    await using h = await harness();
+    await h.login();
+    await Deno.writeTextFile(`${h.env.HOME}/state`, "not a directory");
+    await assert.rejects(h.cli("inbox"), (err: CchatError) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.ok(err.message.includes(`"${h.dataDir}"`), err.message);
+      assert.match(err.hint ?? "", /CCHAT_DATA_DIR/);
+      assert.match(err.hint ?? "", /XDG_STATE_HOME/);
+      return true;
+    });
+  });
+
+  await t.step({
+    name: "a data directory under a read-only parent is a config error naming it",
+    // Root writes through any mode.
+    ignore: Deno.uid() === 0,
+    fn: async () => {
+      await using h = await harness();
+      await h.login();
+      await Deno.mkdir(`${h.env.HOME}/state`, { mode: 0o500 });
+      try {
+        await assert.rejects(h.cli("inbox"), (err: CchatError) => {
+          assert.ok(err instanceof ConfigError);
+          assert.ok(err.message.includes(`"${h.dataDir}"`), err.message);
+          return true;
+        });
+      } finally {
+        await Deno.chmod(`${h.env.HOME}/state`, 0o700);
+      }
+    },
+  });
+});
+
 Deno.test("wait", async (t) => {
   await t.step("--timeout 1 with an empty inbox exits 7 on virtual time", async () => {
     await using h = await harness();
