@@ -10,6 +10,8 @@ import type { DaemonStatus, InboxMessage } from "./types.ts";
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
 const WRITE_CHUNK = 100;
+/** A commit carries at most 800 KB: ten messages rewritten whole, of up to 64 KB each. */
+const REWRITE_CHUNK = 10;
 
 /**
  * A message as stored. Once read it carries the moment it may be forgotten:
@@ -133,7 +135,7 @@ export class Store {
   async claim(limit = Infinity): Promise<InboxMessage[]> {
     const claimed: InboxMessage[] = [];
     while (claimed.length < limit) {
-      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, READ_CHUNK));
+      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, REWRITE_CHUNK));
       if (entries.length === 0) break;
       const messages = await this.#messages(entries);
       const pairs = entries.map((entry, i) => ({ entry, message: messages[i] }));
@@ -190,8 +192,8 @@ export class Store {
   }
 
   async markRead(messages: InboxMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
-      const chunk = messages.slice(i, i + WRITE_CHUNK);
+    for (let i = 0; i < messages.length; i += REWRITE_CHUNK) {
+      const chunk = messages.slice(i, i + REWRITE_CHUNK);
       await commitWithRetry(() => {
         const op = this.#kv.atomic();
         for (const m of chunk) this.#expire(op.delete(this.#key("unread", m.ts, m.eventId)), m);

@@ -428,6 +428,16 @@ Deno.test("retention of read messages", async (t) => {
     });
   });
 
+  await t.step("reading many large messages stays inside KV's size per commit", async () => {
+    await withRetention(async (store) => {
+      const large = Array.from({ length: 60 }, (_, i) => message(i, { body: "x".repeat(30_000) }));
+      for (const m of large) await store.commitBatch([m], `s${m.eventId}`);
+      await store.markRead(large.slice(0, 30));
+      assert.deepEqual(ids(await store.claim()), ids(large.slice(30)));
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+
   await t.step("a replay is dropped until the retention ends, then is new again", async () => {
     await withRetention(async (store, clock) => {
       await store.commitBatch([message(1)], "s1");
