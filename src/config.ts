@@ -5,6 +5,7 @@
 import {
   DEFAULT_ALIAS_PREFIX,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_INBOX_RETENTION_MS,
   DEFAULT_MAX_RETRY_WAIT_MS,
   DEFAULT_STALE_AFTER,
   DEFAULT_SYNC_TIMEOUT_MS,
@@ -25,6 +26,8 @@ export interface Config {
   syncTimeoutMs: number;
   /** Servers whose users may reach the inbox; empty means the agent's own server only. */
   allowedServers: string[];
+  /** How long a read message is kept; unread ones are kept until read. */
+  inboxRetentionMs: number;
   dataDir: string;
   configDir: string;
 }
@@ -152,6 +155,14 @@ export const CONFIG_KEYS = [
     parse: list,
     describe: "allowed servers list",
   },
+  // A minute at least: the kept messages are also what drops a replayed batch.
+  {
+    key: "inboxRetentionMs",
+    file: "inbox_retention",
+    env: "CCHAT_INBOX_RETENTION",
+    parse: seconds(60),
+    describe: "inbox retention",
+  },
   {
     key: "dataDir",
     file: "data_dir",
@@ -185,6 +196,7 @@ export function resolveConfig(sources: Sources): Config {
     maxRetryWaitMs: DEFAULT_MAX_RETRY_WAIT_MS,
     syncTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS,
     allowedServers: [],
+    inboxRetentionMs: DEFAULT_INBOX_RETENTION_MS,
     ...sources.defaults,
   };
   const known = new Set<string>(CONFIG_KEYS.map((k) => k.file));

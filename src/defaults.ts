@@ -14,3 +14,5 @@ export const DEFAULT_STALE_AFTER = 3;
  */
 export const DEFAULT_MAX_RETRY_WAIT_MS = 120_000;
 export const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
+/** Read messages are kept a week: long enough to look back, short enough to bound the file. */
+export const DEFAULT_INBOX_RETENTION_MS = 7 * 24 * 3600_000;

@@ -16,6 +16,7 @@ const COMMANDS = [
   "inbox",
   "wait",
   "demo",
+  "mcp",
   "completions",
 ];
 

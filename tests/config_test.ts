@@ -57,8 +57,24 @@ Deno.test("resolveConfig defaults", () => {
     maxRetryWaitMs: 120_000,
     syncTimeoutMs: 30_000,
     allowedServers: [],
+    inboxRetentionMs: 604_800_000,
     dataDir: "/state/cchat",
     configDir: "/conf/cchat",
+  });
+});
+
+Deno.test("inbox_retention: seconds, a minute at least, env over file", async (t) => {
+  await t.step("from the file and from the environment", () => {
+    const file = { inbox_retention: 3600 };
+    assert.equal(resolveConfig(sources({ file })).inboxRetentionMs, 3_600_000);
+    const env = { CCHAT_INBOX_RETENTION: "60" };
+    assert.equal(resolveConfig(sources({ env, file })).inboxRetentionMs, 60_000);
+  });
+
+  await t.step("under a minute is refused, naming the source", () => {
+    const err = configError(sources({ env: { CCHAT_INBOX_RETENTION: "59" } }));
+    assert.match(err.message, /inbox retention from \$CCHAT_INBOX_RETENTION is "59"/);
+    assert.match(err.message, /at least 60/);
   });
 });
 
@@ -458,6 +474,7 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
         maxRetryWaitMs: 120_000,
         syncTimeoutMs: 30_000,
         allowedServers: ["a.org", "b.org"],
+        inboxRetentionMs: 604_800_000,
         configDir: `${dir}/xdg-config/cchat`,
         dataDir: `${dir}/xdg-state/cchat`,
       });

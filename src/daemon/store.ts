@@ -2,6 +2,7 @@
  * What the daemon keeps in Deno KV for one user: the inbox, the sync token and
  * its own status. Commands read the same file from other processes.
  */
+import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { commitWithRetry, withLockRetry } from "../kv.ts";
 import type { DaemonStatus, InboxMessage } from "./types.ts";
@@ -9,16 +10,40 @@ import type { DaemonStatus, InboxMessage } from "./types.ts";
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
 const WRITE_CHUNK = 100;
+/** A commit carries at most 800 KB: ten messages rewritten whole, of up to 64 KB each. */
+const REWRITE_CHUNK = 10;
+
+/**
+ * A message as stored. Once read it carries the moment it may be forgotten:
+ * KV deletes expired entries up to about a minute late, so readers go by this.
+ */
+interface StoredMessage extends InboxMessage {
+  expiresAt?: number;
+}
+
+/** An unread entry and the message it names, absent if the message is gone. */
+interface Claim {
+  entry: Deno.KvEntry<string>;
+  message: InboxMessage | undefined;
+}
 
 export class Store {
   readonly #kv: Deno.Kv;
-  readonly #deps: Pick<Deps, "sleep" | "random">;
+  readonly #deps: Pick<Deps, "now" | "sleep" | "random">;
   readonly #root: Deno.KvKey;
+  readonly #retentionMs: number;
 
-  constructor(kv: Deno.Kv, deps: Pick<Deps, "sleep" | "random">, userId: string) {
+  /** Read messages are kept `retentionMs`; unread ones until they are read. */
+  constructor(
+    kv: Deno.Kv,
+    deps: Pick<Deps, "now" | "sleep" | "random">,
+    userId: string,
+    retentionMs = DEFAULT_INBOX_RETENTION_MS,
+  ) {
     this.#kv = kv;
     this.#deps = deps;
     this.#root = ["user", userId];
+    this.#retentionMs = retentionMs;
   }
 
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
@@ -50,6 +75,12 @@ export class Store {
    * Stores the batch's new messages, then its sync token last: a crash in
    * between replays the batch on restart, and the event-id check drops what
    * was already stored, so nothing is lost and nothing doubled.
+   *
+   * The stored messages are that check's memory, and a read one is forgotten
+   * after the retention, so the file does not grow for ever. The price: only
+   * such a crash replays a batch, and a restart usually comes well inside the
+   * shortest retention (a minute); a daemon left down for longer than the
+   * retention would deliver again the messages of that one batch read meanwhile.
    */
   async commitBatch(messages: InboxMessage[], nextBatch: string): Promise<number> {
     const fresh = await this.#unseen(messages);
@@ -75,39 +106,106 @@ export class Store {
     for (let i = 0; i < unique.length; i += READ_CHUNK) {
       const chunk = unique.slice(i, i + READ_CHUNK);
       const entries = await withLockRetry(
-        () => this.#kv.getMany(chunk.map((m) => this.#key("msg", m.eventId))),
+        () => this.#kv.getMany<StoredMessage[]>(chunk.map((m) => this.#key("msg", m.eventId))),
         this.#deps,
       );
-      chunk.forEach((m, j) => entries[j].versionstamp === null && fresh.push(m));
+      chunk.forEach((m, j) => this.#forgotten(entries[j]) && fresh.push(m));
     }
     return fresh;
   }
 
-  /** Unread messages, oldest first by the server's clock. */
+  #forgotten(entry: Deno.KvEntryMaybe<StoredMessage>): boolean {
+    const expiresAt = entry.value?.expiresAt;
+    return entry.value === null || (expiresAt !== undefined && expiresAt <= this.#deps.now());
+  }
+
+  /** Unread messages, oldest first by the server's clock; reading them takes nothing. */
   async unread(limit = Infinity): Promise<InboxMessage[]> {
-    const ids: string[] = [];
-    const list = this.#kv.list<string>({ prefix: this.#key("unread") });
-    for await (const entry of list) {
-      if (ids.length >= limit) break;
-      ids.push(entry.value);
+    const entries = await this.#unreadEntries(limit);
+    const messages = await this.#messages(entries);
+    return messages.filter((m) => m !== undefined);
+  }
+
+  /**
+   * Takes up to `limit` unread messages, oldest first, for this reader alone.
+   * Each unread key is deleted only if its versionstamp is still the one read,
+   * so of several processes reaching for one message exactly one commit wins;
+   * a loser skips that message and reads on.
+   */
+  async claim(limit = Infinity): Promise<InboxMessage[]> {
+    const claimed: InboxMessage[] = [];
+    while (claimed.length < limit) {
+      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, REWRITE_CHUNK));
+      if (entries.length === 0) break;
+      const messages = await this.#messages(entries);
+      const pairs = entries.map((entry, i) => ({ entry, message: messages[i] }));
+      // One commit per chunk while no one else reads; after a conflict, one per message,
+      // so the messages nobody else took are still ours.
+      const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
+      for (const { message } of won) if (message) claimed.push(message);
     }
-    const messages: InboxMessage[] = [];
-    for (const id of ids) {
-      const message = await this.#get<InboxMessage>(this.#key("msg", id));
-      if (message) messages.push(message);
+    return claimed;
+  }
+
+  async #takeEach(pairs: Claim[]): Promise<Claim[]> {
+    const won: Claim[] = [];
+    for (const pair of pairs) if (await this.#take([pair])) won.push(pair);
+    return won;
+  }
+
+  async #take(pairs: Claim[]): Promise<boolean> {
+    const result = await commitWithRetry(() => {
+      const op = this.#kv.atomic();
+      for (const { entry, message } of pairs) {
+        op.check(entry).delete(entry.key);
+        if (message) this.#expire(op, message);
+      }
+      return op;
+    }, this.#deps);
+    return result.ok;
+  }
+
+  async #unreadEntries(limit: number): Promise<Deno.KvEntry<string>[]> {
+    if (limit <= 0) return [];
+    return await withLockRetry(async () => {
+      const entries: Deno.KvEntry<string>[] = [];
+      const list = this.#kv.list<string>({ prefix: this.#key("unread") });
+      for await (const entry of list) {
+        entries.push(entry);
+        if (entries.length >= limit) break;
+      }
+      return entries;
+    }, this.#deps);
+  }
+
+  async #messages(entries: Deno.KvEntry<string>[]): Promise<(InboxMessage | undefined)[]> {
+    const messages: (InboxMessage | undefined)[] = [];
+    for (let i = 0; i < entries.length; i += READ_CHUNK) {
+      const chunk = entries.slice(i, i + READ_CHUNK);
+      const found = await withLockRetry(
+        () => this.#kv.getMany<InboxMessage[]>(chunk.map((e) => this.#key("msg", e.value))),
+        this.#deps,
+      );
+      messages.push(...found.map((entry) => entry.value ?? undefined));
     }
     return messages;
   }
 
   async markRead(messages: InboxMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
-      const chunk = messages.slice(i, i + WRITE_CHUNK);
+    for (let i = 0; i < messages.length; i += REWRITE_CHUNK) {
+      const chunk = messages.slice(i, i + REWRITE_CHUNK);
       await commitWithRetry(() => {
         const op = this.#kv.atomic();
-        for (const m of chunk) op.delete(this.#key("unread", m.ts, m.eventId));
+        for (const m of chunk) this.#expire(op.delete(this.#key("unread", m.ts, m.eventId)), m);
         return op;
       }, this.#deps);
     }
+  }
+
+  /** Adds to `op` the rewrite of a message just read, so that it expires after the retention. */
+  #expire(op: Deno.AtomicOperation, message: InboxMessage): void {
+    const stored: StoredMessage = { ...message, expiresAt: this.#deps.now() + this.#retentionMs };
+    op.set(this.#key("msg", message.eventId), stored, { expireIn: this.#retentionMs });
   }
 
   daemonStatus(): Promise<DaemonStatus | undefined> {

@@ -8,12 +8,16 @@ export interface InboxOptions {
   limit?: number;
 }
 
-/** Unread messages, oldest first; reading marks them read unless `peek`. */
+/**
+ * Unread messages, oldest first; reading claims them unless `peek`, so
+ * readers running at once never share a message.
+ */
 export async function inbox(ctx: OpContext, options: InboxOptions = {}): Promise<MessageView[]> {
   const limit = checkLimit(options.limit);
   await using session = await openSession(ctx);
-  const messages = await session.store.unread(limit);
-  if (!options.peek) await session.store.markRead(messages);
+  const messages = options.peek
+    ? await session.store.unread(limit)
+    : await session.store.claim(limit);
   return messages.map(messageView);
 }
 
@@ -35,7 +39,7 @@ export interface WaitOptions {
 /** The daemon is another process and kv.watch misses its writes, so the inbox is polled. */
 export const POLL_INTERVAL_MS = 250;
 
-/** Blocks until an unread message arrives and marks it read; null at the timeout. */
+/** Blocks until this reader claims an unread message; null at the timeout. */
 export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<MessageView | null> {
   const timeoutMs = options.timeoutMs ?? Infinity;
   if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
@@ -47,11 +51,8 @@ export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<M
   const { deps } = ctx;
   const deadline = deps.now() + timeoutMs;
   for (;;) {
-    const [message] = await session.store.unread(1);
-    if (message) {
-      await session.store.markRead([message]);
-      return messageView(message);
-    }
+    const [message] = await session.store.claim(1);
+    if (message) return messageView(message);
     const left = deadline - deps.now();
     if (left <= 0) return null;
     await deps.sleep(Math.min(POLL_INTERVAL_MS, left));

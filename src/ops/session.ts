@@ -61,6 +61,39 @@ export function requireName(config: Config): string {
   return validateAgentName(config.name);
 }
 
+/** The KV file and the journal files SQLite keeps beside it: an agent's messages, all three. */
+const KV_FILES = ["cchat.kv", "cchat.kv-wal", "cchat.kv-shm"];
+
+/**
+ * Makes the data directory (0700) and its KV files (0600) private, as no other
+ * local user may read an agent's messages; returns the KV file's path.
+ */
+async function privateKvFile(dataDir: string): Promise<string> {
+  const path = `${dataDir}/${KV_FILES[0]}`;
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // The mode above passes through the umask and leaves a directory that already exists alone.
+    await Deno.chmod(dataDir, 0o700);
+    // SQLite gives its -wal and -shm files the bits of the database file, so that one comes first.
+    (await Deno.open(path, { create: true, append: true, mode: 0o600 })).close();
+    for (const name of KV_FILES) await chmodIfPresent(`${dataDir}/${name}`, 0o600);
+  } catch (err) {
+    throw new ConfigError(
+      `Cannot use the data directory "${dataDir}": ${(err as Error).message}.`,
+      { hint: "Set CCHAT_DATA_DIR, or XDG_STATE_HOME, to a directory of yours.", cause: err },
+    );
+  }
+  return path;
+}
+
+async function chmodIfPresent(path: string, mode: number): Promise<void> {
+  try {
+    await Deno.chmod(path, mode);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 /** Opens a logged-in session: the stored login, or CCHAT_ACCESS_TOKEN with the configured homeserver. */
 export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promise<Session> {
   const { deps } = ctx;
@@ -79,8 +112,7 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
       hint: 'Run "cchat login --homeserver URL --user NAME", or set CCHAT_ACCESS_TOKEN.',
     });
   }
-  await Deno.mkdir(config.dataDir, { recursive: true });
-  const kv = await openKvWithRetry(deps.openKv, `${config.dataDir}/cchat.kv`, deps);
+  const kv = await openKvWithRetry(deps.openKv, await privateKvFile(config.dataDir), deps);
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
   const client = new MatrixClient(transport(ctx, config, homeserver, gates).withToken(token));
   try {
@@ -102,7 +134,7 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
         cache,
         staleAfter: config.staleAfter,
       }),
-      store: new Store(kv, deps, userId),
+      store: new Store(kv, deps, userId, config.inboxRetentionMs),
       [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
     };
   } catch (err) {

@@ -60,7 +60,9 @@ async function harness(handler: Handler = noRequests, overrides: Partial<Deps> =
       await Deno.mkdir(dataDir, { recursive: true });
       const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
       try {
-        return await work(new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId));
+        return await work(
+          new Store(kv, { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, userId),
+        );
       } finally {
         kv.close();
       }
@@ -188,6 +190,21 @@ Deno.test("inbox with a stored login", async (t) => {
     assert.deepEqual(await h.store((s) => s.unread()), []);
   });
 
+  await t.step("a read message is kept for CCHAT_INBOX_RETENTION", async () => {
+    await using h = await withThree();
+    h.env.CCHAT_INBOX_RETENTION = "90";
+    assert.equal(await h.cli("inbox", "--limit", "1"), 0);
+    const kv = await Deno.openKv(`${h.dataDir}/cchat.kv`);
+    try {
+      const read = await kv.get<{ expiresAt?: number }>(["user", BOB, "msg", "$m1"]);
+      assert.equal(read.value?.expiresAt, h.clock.time + 90_000);
+      const unread = await kv.get<{ expiresAt?: number }>(["user", BOB, "msg", "$m2"]);
+      assert.equal(unread.value?.expiresAt, undefined);
+    } finally {
+      kv.close();
+    }
+  });
+
   await t.step("an empty inbox says so on stderr and prints no data", async () => {
     await using h = await harness();
     await h.login();
@@ -211,6 +228,74 @@ Deno.test("inbox with a stored login", async (t) => {
     await h.store((s) => s.commitBatch([message(9)], "c1"), "@carol:hs.test");
     assert.equal(await h.cli("inbox", "--json", "--peek"), 0);
     assert.equal(h.stdout.text, "[]\n");
+  });
+});
+
+Deno.test("the data directory is private to its user", async (t) => {
+  const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+  /** The modes of the KV file and, while a connection holds them open, its -wal and -shm. */
+  async function kvModes(dataDir: string): Promise<number[]> {
+    const path = `${dataDir}/cchat.kv`;
+    const kv = await Deno.openKv(path);
+    try {
+      await kv.set(["probe"], 1);
+      return [await mode(path), await mode(`${path}-wal`), await mode(`${path}-shm`)];
+    } finally {
+      kv.close();
+    }
+  }
+
+  await t.step("inbox creates the directory 0700 and the KV files 0600", async () => {
+    await using h = await harness();
+    await h.login();
+    assert.equal(await h.cli("inbox"), 0);
+    assert.equal(await mode(h.dataDir), 0o700);
+    assert.deepEqual(await kvModes(h.dataDir), [0o600, 0o600, 0o600]);
+  });
+
+  await t.step("a directory and KV file made wider before are tightened", async () => {
+    await using h = await harness();
+    await h.login();
+    await h.store((s) => s.commitBatch([message(1)], "s1"));
+    await Deno.chmod(h.dataDir, 0o755);
+    await Deno.chmod(`${h.dataDir}/cchat.kv`, 0o644);
+    assert.equal(await h.cli("inbox", "--peek"), 0);
+    assert.equal(await mode(h.dataDir), 0o700);
+    assert.deepEqual(await kvModes(h.dataDir), [0o600, 0o600, 0o600]);
+  });
+
+  await t.step("a data directory under a regular file is a config error naming it", async () => {
+    await using h = await harness();
+    await h.login();
+    await Deno.writeTextFile(`${h.env.HOME}/state`, "not a directory");
+    await assert.rejects(h.cli("inbox"), (err: CchatError) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.ok(err.message.includes(`"${h.dataDir}"`), err.message);
+      assert.match(err.hint ?? "", /CCHAT_DATA_DIR/);
+      assert.match(err.hint ?? "", /XDG_STATE_HOME/);
+      return true;
+    });
+  });
+
+  await t.step({
+    name: "a data directory under a read-only parent is a config error naming it",
+    // Root writes through any mode.
+    ignore: Deno.uid() === 0,
+    fn: async () => {
+      await using h = await harness();
+      await h.login();
+      await Deno.mkdir(`${h.env.HOME}/state`, { mode: 0o500 });
+      try {
+        await assert.rejects(h.cli("inbox"), (err: CchatError) => {
+          assert.ok(err instanceof ConfigError);
+          assert.ok(err.message.includes(`"${h.dataDir}"`), err.message);
+          return true;
+        });
+      } finally {
+        await Deno.chmod(`${h.env.HOME}/state`, 0o700);
+      }
+    },
   });
 });
 

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { Store } from "../../src/daemon/store.ts";
 import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
+import { realSleep } from "../../src/deps.ts";
 import { VirtualClock } from "../support/fakes.ts";
+
+const realTime = { now: Date.now, sleep: realSleep, random: Math.random };
 
 const ME = "@me:hs";
 
@@ -27,7 +30,8 @@ async function withStore(
   const kv = await Deno.openKv(":memory:");
   try {
     const clock = new VirtualClock();
-    await work(new Store(kv, { sleep: clock.sleep, random: () => 0.5 }, userId), kv);
+    const deps = { now: clock.now, sleep: clock.sleep, random: () => 0.5 };
+    await work(new Store(kv, deps, userId), kv);
   } finally {
     kv.close();
   }
@@ -107,7 +111,7 @@ Deno.test("Store.commitBatch", async (t) => {
             };
           },
         });
-        const store = new Store(counted, { sleep: new VirtualClock().sleep, random: () => 0 }, ME);
+        const store = new Store(counted, realTime, ME);
         const batch = Array.from({ length: 250 }, (_, i) => message(i + 1));
         assert.equal(await store.commitBatch(batch, "s-big"), 250);
         assert.ok(atomics >= 3, `250 messages and a token took ${atomics} commits`);
@@ -225,7 +229,7 @@ Deno.test("Store filter ids and daemon status", async (t) => {
 Deno.test("two users in one KV do not mix", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    const deps = { sleep: new VirtualClock().sleep, random: () => 0.5 };
+    const deps = { now: Date.now, sleep: new VirtualClock().sleep, random: () => 0.5 };
     const alice = new Store(kv, deps, "@alice:hs");
     const bob = new Store(kv, deps, "@bob:hs");
     assert.equal(await alice.commitBatch([message(1), message(2)], "a1"), 2);
@@ -262,7 +266,7 @@ Deno.test("two users in one KV do not mix", async () => {
 Deno.test("a store on a KV file is seen by a second connection", async () => {
   const dir = await Deno.makeTempDir({ prefix: "cchat-store-" });
   try {
-    const deps = { sleep: new VirtualClock().sleep, random: () => 0.5 };
+    const deps = { now: Date.now, sleep: new VirtualClock().sleep, random: () => 0.5 };
     const writer = await Deno.openKv(`${dir}/cchat.kv`);
     try {
       await new Store(writer, deps, ME).commitBatch([message(1)], "s1");
@@ -280,4 +284,184 @@ Deno.test("a store on a KV file is seen by a second connection", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Store.claim", async (t) => {
+  await t.step(
+    "takes the oldest unread messages, up to the limit, and leaves the rest",
+    async () => {
+      await withStore(async (store) => {
+        await store.commitBatch([message(3), message(1), message(2), message(4)], "s1");
+        assert.deepEqual(await store.claim(0), []);
+        assert.deepEqual(await store.claim(2), [message(1), message(2)]);
+        assert.deepEqual(ids(await store.unread()), ["$e3", "$e4"]);
+        assert.deepEqual(ids(await store.claim()), ["$e3", "$e4"]);
+        assert.deepEqual(await store.claim(), []);
+      });
+    },
+  );
+
+  await t.step("more than a chunk at once, without a limit", async () => {
+    await withStore(async (store) => {
+      const batch = Array.from({ length: 25 }, (_, i) => message(i + 1));
+      await store.commitBatch(batch, "s1");
+      assert.deepEqual(await store.claim(), batch);
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+
+  await t.step("a claimed message is not stored again by a replay", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.claim();
+      assert.equal(await store.commitBatch([message(1)], "s1"), 0);
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+});
+
+/** Two connections to one KV file, as two processes would have, closed when `work` ends. */
+async function withTwoConnections(work: (a: Store, b: Store) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-claim-" });
+  const first = await Deno.openKv(`${dir}/cchat.kv`);
+  const second = await Deno.openKv(`${dir}/cchat.kv`);
+  try {
+    await work(new Store(first, realTime, ME), new Store(second, realTime, ME));
+  } finally {
+    first.close();
+    second.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("two stores on one file claiming at once hand out each message once", async () => {
+  await withTwoConnections(async (a, b) => {
+    const batch = Array.from({ length: 200 }, (_, i) => message(i + 1));
+    await a.commitBatch(batch, "s1");
+    const drain = async (store: Store, limit: number) => {
+      const taken: string[] = [];
+      for (;;) {
+        const claimed = await store.claim(limit);
+        if (claimed.length === 0) return taken;
+        taken.push(...ids(claimed));
+      }
+    };
+    const taken = (await Promise.all([drain(a, 3), drain(b, 3), drain(a, 7), drain(b, 1)])).flat();
+    assert.equal(taken.length, 200, `${taken.length - new Set(taken).size} handed out twice`);
+    assert.deepEqual(taken.toSorted(), ids(batch).toSorted());
+  });
+});
+
+Deno.test("a claim that loses a race skips the message and takes the next", async () => {
+  await withTwoConnections(async (a, b) => {
+    await a.commitBatch([message(1), message(2), message(3)], "s1");
+    const [first, second] = await Promise.all([a.claim(1), b.claim(1)]);
+    assert.deepEqual([...ids(first), ...ids(second)].toSorted(), ["$e1", "$e2"]);
+    assert.deepEqual(ids(await a.unread()), ["$e3"]);
+  });
+});
+
+Deno.test("retention of read messages", async (t) => {
+  const RETENTION_MS = 60_000;
+  /** Every `set` of an atomic operation, with its options. */
+  interface Set {
+    key: Deno.KvKey;
+    value: unknown;
+    options?: { expireIn?: number };
+  }
+
+  /** A store on virtual time with the given retention, recording the sets it commits. */
+  async function withRetention(
+    work: (store: Store, clock: VirtualClock, sets: Set[], kv: Deno.Kv) => Promise<void>,
+  ): Promise<void> {
+    const clock = new VirtualClock();
+    const raw = await Deno.openKv(":memory:");
+    const sets: Set[] = [];
+    const recording = new Proxy(raw, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (key !== "atomic") return typeof value === "function" ? value.bind(target) : value;
+        return () => {
+          const op = target.atomic();
+          const set = op.set.bind(op);
+          op.set = (key, value, options) => {
+            sets.push({ key, value, options });
+            return set(key, value, options);
+          };
+          return op;
+        };
+      },
+    });
+    const kv = clock.realKv(recording);
+    try {
+      const deps = { now: clock.now, sleep: clock.sleep, random: () => 0.5 };
+      await clock.run(work(new Store(kv, deps, ME, RETENTION_MS), clock, sets, raw));
+    } finally {
+      raw.close();
+    }
+  }
+
+  const msgSets = (sets: Set[], eventId: string) =>
+    sets.filter((s) => s.key.at(-2) === "msg" && s.key.at(-1) === eventId);
+
+  await t.step("a claimed message is rewritten to expire after the retention", async () => {
+    await withRetention(async (store, clock, sets, kv) => {
+      await store.commitBatch([message(1)], "s1");
+      assert.deepEqual(msgSets(sets, "$e1").map((s) => s.options?.expireIn), [undefined]);
+      const claimedAt = clock.time;
+      assert.deepEqual(await store.claim(), [message(1)]);
+      const read = msgSets(sets, "$e1").at(-1)!;
+      assert.equal(read.options?.expireIn, RETENTION_MS);
+      const stored = await kv.get<{ expiresAt?: number }>(["user", ME, "msg", "$e1"]);
+      assert.equal(stored.value?.expiresAt, claimedAt + RETENTION_MS);
+    });
+  });
+
+  await t.step("markRead expires what it marks in the same way", async () => {
+    await withRetention(async (store, clock, sets) => {
+      await store.commitBatch([message(1), message(2)], "s1");
+      await store.markRead([message(2)]);
+      const read = msgSets(sets, "$e2").at(-1)!;
+      assert.equal(read.options?.expireIn, RETENTION_MS);
+      assert.deepEqual(read.value, { ...message(2), expiresAt: clock.time + RETENTION_MS });
+      assert.equal(msgSets(sets, "$e1").length, 1);
+    });
+  });
+
+  await t.step("reading many large messages stays inside KV's size per commit", async () => {
+    await withRetention(async (store) => {
+      const large = Array.from({ length: 60 }, (_, i) => message(i, { body: "x".repeat(30_000) }));
+      for (const m of large) await store.commitBatch([m], `s${m.eventId}`);
+      await store.markRead(large.slice(0, 30));
+      assert.deepEqual(ids(await store.claim()), ids(large.slice(30)));
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+
+  await t.step("a replay is dropped until the retention ends, then is new again", async () => {
+    await withRetention(async (store, clock) => {
+      await store.commitBatch([message(1)], "s1");
+      const claimedAt = clock.time;
+      await store.claim();
+      clock.time = claimedAt + RETENTION_MS - 1;
+      assert.equal(await store.commitBatch([message(1)], "s2"), 0);
+      assert.deepEqual(await store.unread(), []);
+      // KV deletes expired entries late; the stored deadline decides, not the deletion.
+      clock.time = claimedAt + RETENTION_MS;
+      assert.equal(await store.commitBatch([message(1)], "s3"), 1);
+      assert.deepEqual(await store.unread(), [message(1)]);
+    });
+  });
+
+  await t.step("unread messages never expire", async () => {
+    await withRetention(async (store, clock, sets) => {
+      await store.commitBatch([message(1)], "s1");
+      clock.time += 1000 * RETENTION_MS;
+      assert.deepEqual(await store.unread(), [message(1)]);
+      assert.equal(await store.commitBatch([message(1)], "s2"), 0);
+      assert.deepEqual(await store.claim(), [message(1)]);
+      const unreadSets = sets.filter((s) => s.key.at(-3) === "unread");
+      assert.ok(unreadSets.length > 0 && unreadSets.every((s) => !s.options?.expireIn));
+    });
+  });
 });
