@@ -147,6 +147,30 @@ export class Store {
     return claimed;
   }
 
+  /**
+   * Added for briefings (src/ops/briefing.ts), which leave some unread messages
+   * and take later ones: takes exactly these messages, with the same one-reader
+   * guarantee as `claim`, and returns the ones this reader won. A message that
+   * another reader took first, or that was never unread, is left out.
+   */
+  async claimMessages(messages: InboxMessage[]): Promise<InboxMessage[]> {
+    const claimed: InboxMessage[] = [];
+    for (let i = 0; i < messages.length; i += REWRITE_CHUNK) {
+      const chunk = messages.slice(i, i + REWRITE_CHUNK);
+      const entries = await withLockRetry(
+        () => this.#kv.getMany<string[]>(chunk.map((m) => this.#key("unread", m.ts, m.eventId))),
+        this.#deps,
+      );
+      const pairs = chunk.flatMap((message, j): Claim[] => {
+        const entry = entries[j];
+        return entry.versionstamp === null ? [] : [{ entry, message }];
+      });
+      const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
+      for (const { message } of won) claimed.push(message!);
+    }
+    return claimed;
+  }
+
   async #takeEach(pairs: Claim[]): Promise<Claim[]> {
     const won: Claim[] = [];
     for (const pair of pairs) if (await this.#take([pair])) won.push(pair);

@@ -1,0 +1,128 @@
+/**
+ * A short account of the inbox for a reader with little room, such as a
+ * model's context between two steps: how many messages wait, and the first
+ * few, each an excerpt. Only the messages shown whole are marked read; one cut
+ * short stays unread, so the agent can still read it whole with `inbox`.
+ */
+import type { InboxMessage } from "../daemon/types.ts";
+import { type OpContext, openSession } from "./session.ts";
+import { type MessageView, messageView } from "./views.ts";
+
+/** The most messages one briefing shows. */
+export const BRIEFING_MESSAGES = 5;
+/** The most characters of one body a briefing shows. */
+export const BRIEFING_BODY_CHARS = 500;
+/**
+ * The room for the senders and bodies of the shown messages
+ * together: with a face's few words around each, the whole stays under
+ * 4,000 characters, whatever the ids and the bodies hold.
+ */
+export const BRIEFING_CHARS = 3_000;
+/** How many unread messages a briefing reads; past it the count is a lower bound. */
+export const BRIEFING_SCAN = 1_000;
+
+export interface BriefingOptions {
+  /** Count only what asks this agent for an answer: direct messages and mentions, no notices. */
+  answerable?: boolean;
+}
+
+export interface BriefedMessage extends MessageView {
+  /** The body was cut short, so the message stays unread. */
+  truncated: boolean;
+}
+
+export interface Briefing {
+  /** The unread messages that count, as found before this briefing took any. */
+  unread: number;
+  /** More than BRIEFING_SCAN messages wait: `unread` is only a lower bound. */
+  capped: boolean;
+  /**
+   * The first few that count, oldest first. `sender` and `body` are one line
+   * each, their control characters escaped, and the body is an excerpt.
+   */
+  messages: BriefedMessage[];
+  /** Counted messages still unread after this briefing: those cut short and those not shown. */
+  left: number;
+}
+
+/**
+ * Takes the first few unread messages that count and marks read those shown
+ * whole. A message another reader takes meanwhile is left out, so no message
+ * is shown whole to two readers.
+ */
+export async function briefing(ctx: OpContext, options: BriefingOptions = {}): Promise<Briefing> {
+  await using session = await openSession(ctx);
+  const scanned = await session.store.unread(BRIEFING_SCAN + 1);
+  const counted = scanned.slice(0, BRIEFING_SCAN).filter((m) =>
+    !options.answerable || asksForAnswer(m)
+  );
+  const chosen = choose(counted);
+  const claimed = new Set(
+    (await session.store.claimMessages(chosen.filter((c) => !c.truncated).map((c) => c.message)))
+      .map((m) => m.eventId),
+  );
+  const shown = chosen.filter((c) => c.truncated || claimed.has(c.message.eventId));
+  return {
+    unread: counted.length,
+    capped: scanned.length > BRIEFING_SCAN,
+    messages: shown.map(({ message, sender, body, truncated }) => ({
+      ...messageView(message),
+      sender,
+      body,
+      truncated,
+    })),
+    left: counted.length - claimed.size,
+  };
+}
+
+function asksForAnswer(m: InboxMessage): boolean {
+  return m.route !== "broadcast" && m.autoReply;
+}
+
+interface Choice {
+  message: InboxMessage;
+  sender: string;
+  body: string;
+  truncated: boolean;
+}
+
+/** The first messages that fit the bounds, oldest first. */
+function choose(messages: InboxMessage[]): Choice[] {
+  const chosen: Choice[] = [];
+  let room = BRIEFING_CHARS;
+  for (const message of messages.slice(0, BRIEFING_MESSAGES)) {
+    const sender = excerpt(message.sender, Infinity).text;
+    const { text: body, truncated } = excerpt(message.body, BRIEFING_BODY_CHARS);
+    const size = sender.length + body.length;
+    if (size > room) break;
+    room -= size;
+    chosen.push({ message, sender, body, truncated });
+  }
+  return chosen;
+}
+
+const ELLIPSIS = "…";
+/** Controls, and the separators Unicode counts as line breaks: each would break a line. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+function escape(char: string): string {
+  if (!CONTROL.test(char)) return char;
+  return NAMED[char] ?? `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * `text` on one line, its control characters escaped, cut to at most `max`
+ * characters with an ellipsis; never inside an escape or a surrogate pair.
+ */
+export function excerpt(text: string, max: number): { text: string; truncated: boolean } {
+  const pieces = Array.from(text, escape);
+  const whole = pieces.join("");
+  if (whole.length <= max) return { text: whole, truncated: false };
+  let cut = "";
+  for (const piece of pieces) {
+    if (cut.length + piece.length > max - ELLIPSIS.length) break;
+    cut += piece;
+  }
+  return { text: cut + ELLIPSIS, truncated: true };
+}
