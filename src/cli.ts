@@ -11,6 +11,7 @@ import { daemonCommand, heartbeatCommand } from "./commands/agent.ts";
 import type { CliContext } from "./commands/common.ts";
 import { completeCommand, completionsCommand } from "./commands/completions.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { hookCommand } from "./commands/hook.ts";
 import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
@@ -34,6 +35,7 @@ const app: Application<CliContext> = buildApplication(
       wait: waitCommand,
       demo: demoCommand,
       mcp: mcpCommand,
+      hook: hookCommand,
       completions: completionsCommand(PROGRAM),
       complete: completeCommand(() => app),
     },
