@@ -17,6 +17,7 @@ const COMMANDS = [
   "wait",
   "demo",
   "mcp",
+  "hook",
   "completions",
 ];
 
