@@ -307,7 +307,7 @@ Deno.test("a daemon retrying while the homeserver is away records why, for statu
   ]));
   assert.equal(run.outcome, undefined);
   assert.deepEqual(
-    run.failures.filter((f, i) => run.statuses[i].startsWith("retrying")),
+    run.failures.filter((_, i) => run.statuses[i].startsWith("retrying")),
     ["unreachable", "rate_limited"],
   );
   assert.equal(run.status?.failure, null, "cleared by the sync that worked");
