@@ -25,7 +25,10 @@ export interface Deps {
   stderrIsTerminal: boolean;
   hostname: () => string;
   pid: number;
-  /** Whether process `pid` on this host still runs: a crashed daemon leaves its pid behind. */
+  /**
+   * Whether process `pid` on this host still runs: a crashed daemon leaves its
+   * pid behind. True when the system will not tell.
+   */
   processAlive: (pid: number) => boolean;
   /** Calls `handler` on SIGINT or SIGTERM; the returned function stops listening. */
   onShutdown: (handler: () => void) => () => void;
@@ -48,8 +51,9 @@ export const realSleep: Sleep = (ms, signal) =>
 
 /**
  * Linux: /proc/PID exists and is not a zombie (a crashed child not yet reaped
- * still has an entry). Elsewhere there is no cheap answer, so the process
- * counts as alive and the lease's expiry alone decides.
+ * still has an entry). Deno opens /proc only to --allow-all, and other systems
+ * have no such file: then the process counts as alive and the lease's expiry
+ * alone decides.
  */
 export function procAlive(pid: number): boolean {
   if (Deno.build.os !== "linux") return true;
@@ -59,6 +63,7 @@ export function procAlive(pid: number): boolean {
     return stat[stat.lastIndexOf(")") + 2] !== "Z";
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
+    if (err instanceof Deno.errors.NotCapable) return true;
     throw err;
   }
 }

@@ -14,6 +14,8 @@ import { commitWithRetry, withLockRetry } from "../kv.ts";
 export const LEASE_TTL_MS = 15_000;
 /** Three renewals fit in one TTL, so one late renewal never loses a live holder its lease. */
 export const LEASE_RENEW_MS = 5_000;
+/** How late a renewal may be before a starter stops counting on seeing it. */
+const RENEW_SLACK_MS = 1_000;
 
 export interface LeaseHolder {
   pid: number;
@@ -82,18 +84,27 @@ export class Lease {
   }
 
   /**
-   * Takes the lease for `pid` unless a live holder has it (then LeaseHeldError).
-   * The write checks that the record is still the one read, so of two
-   * processes starting at once exactly one wins.
+   * Takes the lease for `pid`, or throws LeaseHeldError once its holder is
+   * seen renewing it. A holder whose process cannot be checked and that does
+   * not renew may have crashed: the starter waits for its lease to lapse (one
+   * TTL at most) rather than fail a restart. The write checks that the record
+   * is still the one read, so of two processes starting at once one wins.
    */
   async acquire(pid: number): Promise<LeaseHolder> {
+    let seen: LeaseHolder | undefined;
     for (;;) {
       const entry = await this.#read();
       const current = entry.value;
       // A record with our own pid on this host is a previous life of this pid (a container's pid 1).
       const ours = current?.pid === pid && current.host === this.#deps.hostname();
       if (current && !ours && isLive(current, this.#deps)) {
-        throw new LeaseHeldError(this.#job, current);
+        if (seen && current.expiresAt !== seen.expiresAt) {
+          throw new LeaseHeldError(this.#job, current);
+        }
+        seen ??= current;
+        const untilLapse = current.expiresAt - this.#deps.now();
+        await this.#deps.sleep(Math.min(untilLapse, LEASE_RENEW_MS + RENEW_SLACK_MS));
+        continue;
       }
       const now = this.#deps.now();
       const mine = { pid, host: this.#deps.hostname(), since: now, expiresAt: now + LEASE_TTL_MS };
