@@ -11,9 +11,9 @@ import { CchatError, ExitCode } from "../errors.ts";
 import { commitWithRetry, withLockRetry } from "../kv.ts";
 
 /** A crashed holder loses the lease this long after its last renewal. */
-export const LEASE_TTL_MS = 15_000;
+export const LEASE_TTL_MS = 10_000;
 /** Three renewals fit in one TTL, so one late renewal never loses a live holder its lease. */
-export const LEASE_RENEW_MS = 5_000;
+export const LEASE_RENEW_MS = 3_000;
 /** How late a renewal may be before a starter stops counting on seeing it. */
 const RENEW_SLACK_MS = 1_000;
 
