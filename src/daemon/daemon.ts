@@ -56,6 +56,8 @@ export class Daemon {
   readonly #options: DaemonOptions;
   readonly #heartbeat: HeartbeatWriter;
   #status: DaemonStatus;
+  /** Aborted when another process took the lease: from then on the record and the room are its. */
+  #lost = new AbortController();
 
   constructor(options: DaemonOptions) {
     this.#options = options;
@@ -86,17 +88,18 @@ export class Daemon {
    * with an error when the lease is lost, so two sync loops never run on.
    */
   async run(signal: AbortSignal): Promise<void> {
-    const lost = new AbortController();
+    const lost = this.#lost.signal;
     const holding = new AbortController();
-    const renewing = this.#holdLease(holding.signal, lost);
-    const stop = AbortSignal.any([signal, lost.signal]);
+    const renewing = this.#holdLease(holding.signal);
+    const stop = AbortSignal.any([signal, lost]);
     try {
       await this.#report({ state: "booting" });
       const membership = await this.#boot(stop);
       if (membership) await this.#live(membership, stop);
-      if (lost.signal.aborted) throw lost.signal.reason;
+      if (lost.aborted) throw lost.reason;
       await this.#report({ state: "stopped" });
     } catch (err) {
+      if (lost.aborted) throw err;
       await this.#report({
         state: "stopped",
         lastError: (err as Error).message,
@@ -114,7 +117,7 @@ export class Daemon {
    * so a daemon waiting on the server still shows as alive; and a crashed one
    * stops showing within one lease TTL.
    */
-  async #holdLease(holding: AbortSignal, lost: AbortController): Promise<void> {
+  async #holdLease(holding: AbortSignal): Promise<void> {
     const { lease, deps, log } = this.#options;
     while (!holding.aborted) {
       await deps.sleep(LEASE_RENEW_MS, holding).catch(() => {});
@@ -122,7 +125,7 @@ export class Daemon {
       try {
         if (await lease.renew()) continue;
         log.warn("Another process took over this agent's sync loop; stopping.");
-        return lost.abort(
+        return this.#lost.abort(
           new CchatError("This daemon lost the lease on its sync loop to another process.", {
             hint: 'It was too slow to renew it (suspended?); "cchat status" shows the new holder.',
             exitCode: ExitCode.busy,
@@ -151,11 +154,16 @@ export class Daemon {
       beats.abort();
       signal.removeEventListener("abort", stopBeats);
       await beating;
-      try {
-        await this.#heartbeat.beat(targets, "offline");
-      } catch (err) {
-        this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
-      }
+      // After a takeover the agent lives on in the new holder: no goodbye for it.
+      if (!this.#lost.signal.aborted) await this.#goodbye(targets);
+    }
+  }
+
+  async #goodbye(targets: string[]): Promise<void> {
+    try {
+      await this.#heartbeat.beat(targets, "offline");
+    } catch (err) {
+      this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
     }
   }
 
