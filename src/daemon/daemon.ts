@@ -39,7 +39,7 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 
 /** Sorts a failure for `cchat status`; a 5xx counts as unreachable, as a proxy answers for a dead server. */
-export function failureOf(err: unknown): Failure {
+function failureOf(err: unknown): Failure {
   if (err instanceof NetworkError || err instanceof MatrixError && err.status >= 500) {
     return "unreachable";
   }

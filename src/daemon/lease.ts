@@ -89,8 +89,9 @@ export class Lease {
    * not renew may have crashed: the starter waits for its lease to lapse (one
    * TTL at most) rather than fail a restart. The write checks that the record
    * is still the one read, so of two processes starting at once one wins.
+   * `signal` ends that wait, rejecting with its reason.
    */
-  async acquire(pid: number): Promise<LeaseHolder> {
+  async acquire(pid: number, signal?: AbortSignal): Promise<LeaseHolder> {
     let seen: LeaseHolder | undefined;
     for (;;) {
       const entry = await this.#read();
@@ -103,7 +104,7 @@ export class Lease {
         }
         seen ??= current;
         const untilLapse = current.expiresAt - this.#deps.now();
-        await this.#deps.sleep(Math.min(untilLapse, LEASE_RENEW_MS + RENEW_SLACK_MS));
+        await this.#deps.sleep(Math.min(untilLapse, LEASE_RENEW_MS + RENEW_SLACK_MS), signal);
         continue;
       }
       const now = this.#deps.now();

@@ -82,7 +82,13 @@ export async function runDaemon(
   const name = requireName(config);
   // One sync loop per account: a second would split the inbox's truth and `status` with it.
   const lease = session.store.syncLease(ctx.deps);
-  await lease.acquire(ctx.deps.pid);
+  try {
+    await lease.acquire(ctx.deps.pid, signal);
+  } catch (err) {
+    // Stopped while waiting for a silent holder's lease to lapse: nothing ran, nothing to undo.
+    if (signal.aborted) return;
+    throw err;
+  }
   try {
     await new Daemon({
       space: session.space,

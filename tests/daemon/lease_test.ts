@@ -134,6 +134,16 @@ Deno.test("lease", async (t) => {
     });
   });
 
+  await t.step("a stop ends the wait for a silent holder's lease", async () => {
+    await withKv(async ({ lease, clock }) => {
+      await lease(1).acquire(1);
+      const stop = new AbortController();
+      clock.sleep(2_000).then(() => stop.abort(new Error("stopped")));
+      await assert.rejects(clock.run(lease(2).acquire(2, stop.signal)), /stopped/);
+      assert.equal(clock.time, 1_700_000_000_000 + 2_000);
+    });
+  });
+
   await t.step("a record of our own pid is a previous life of it, not a rival", async () => {
     await withKv(async ({ lease }) => {
       await lease(1).acquire(1);
