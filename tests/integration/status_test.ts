@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
+import { clientFor } from "../../harness/matrix.ts";
 import { type AgentCli, agentCli, eventually } from "../../harness/cli.ts";
 import { realSleep } from "../../src/deps.ts";
 import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
@@ -122,4 +123,37 @@ Deno.test("status stays truthful over restarts, crashes and a second daemon", as
       assert.equal((await statusOf(agent)).code, 8);
     },
   );
+});
+
+Deno.test("a revoked token: status exits 4 (auth), though the Space's alias still resolves", async () => {
+  const hs = await testHomeserver();
+  const user = await freshUser(hs, "revoked");
+  await using agent = await agentCli(hs, user, "revoked", { prefix: uniquePrefix() });
+  assert.equal((await agent.run(["heartbeat"])).code, 0, "the agent and its Space exist");
+  await clientFor(hs, user).logout();
+  const status = await statusOf(agent);
+  assert.equal(status.code, 4);
+  assert.equal(status.state, "auth");
+});
+
+Deno.test("a daemon retrying while its homeserver is away: status exits 5, not 8", async () => {
+  const hs = await testHomeserver();
+  // A port nobody listens on stands in for a homeserver that is down, without stopping the shared one.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const away = { ...hs, baseUrl: `http://127.0.0.1:${listener.addr.port}` };
+  listener.close();
+  await using agent = await agentCli(away, await freshUser(hs, "away"), "away", {
+    prefix: uniquePrefix(),
+  });
+  const daemon = agent.daemon();
+  try {
+    const status = await eventually("status to see the daemon retrying", async () => {
+      const now = await statusOf(agent);
+      return now.json.daemon?.pid === daemon.pid && now.code !== 0 ? now : undefined;
+    });
+    assert.equal(status.code, 5, JSON.stringify(status.json));
+    assert.equal(status.state, "unreachable");
+  } finally {
+    assert.equal((await daemon.stop("SIGTERM")).code, 0);
+  }
 });
