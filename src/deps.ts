@@ -25,6 +25,11 @@ export interface Deps {
   stderrIsTerminal: boolean;
   hostname: () => string;
   pid: number;
+  /**
+   * Whether process `pid` on this host still runs: a crashed daemon leaves its
+   * pid behind. True when the system will not tell.
+   */
+  processAlive: (pid: number) => boolean;
   /** Calls `handler` on SIGINT or SIGTERM; the returned function stops listening. */
   onShutdown: (handler: () => void) => () => void;
 }
@@ -43,6 +48,25 @@ export const realSleep: Sleep = (ms, signal) =>
     }, Math.max(0, ms));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+
+/**
+ * Linux: /proc/PID exists and is not a zombie (a crashed child not yet reaped
+ * still has an entry). Deno opens /proc only to --allow-all, and other systems
+ * have no such file: then the process counts as alive and the lease's expiry
+ * alone decides.
+ */
+export function procAlive(pid: number): boolean {
+  if (Deno.build.os !== "linux") return true;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name in parentheses may itself hold ") ": the state follows the last one.
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    if (err instanceof Deno.errors.NotCapable) return true;
+    throw err;
+  }
+}
 
 function sinkFor(stream: { writeSync(p: Uint8Array): number }): TextSink {
   const encoder = new TextEncoder();
@@ -72,6 +96,7 @@ export function realDeps(): Deps {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     hostname: () => Deno.hostname(),
     pid: Deno.pid,
+    processAlive: procAlive,
     onShutdown: (handler) => {
       Deno.addSignalListener("SIGINT", handler);
       Deno.addSignalListener("SIGTERM", handler);

@@ -14,6 +14,7 @@ export const ExitCode = {
   rateLimited: 6,
   timeout: 7,
   stale: 8,
+  busy: 9,
 } as const;
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 

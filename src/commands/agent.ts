@@ -45,7 +45,7 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
   docs: {
     brief: "Run the agent: fill the inbox and beat until SIGINT/SIGTERM",
     fullDescription:
-      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat.",
+      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat. One daemon runs per account: a second exits 9, naming the first.",
   },
 });
 

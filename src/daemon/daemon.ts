@@ -5,20 +5,23 @@
  */
 import { backoffMs } from "../backoff.ts";
 import type { Deps } from "../deps.ts";
-import { MatrixError, NetworkError, RateLimitError } from "../errors.ts";
+import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
+import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
-import type { DaemonStatus, InboxMessage } from "./types.ts";
+import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
 
 export interface DaemonOptions {
   space: SpaceEnv;
   store: Store;
+  /** Taken by the caller before `run`; the daemon renews it while it lives. */
+  lease: Lease;
   identity: HeartbeatIdentity;
   syncTimeoutMs: number;
   ephemeral: boolean;
@@ -35,27 +38,39 @@ export const STARTUP_JITTER_MAX_MS = 2000;
 export const MAX_RETRY_DELAY_MS = 30_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 
-/** Failures that pass: the server is away, busy or rate limiting. Anything else needs a person. */
-function isTransient(err: unknown): boolean {
-  return err instanceof NetworkError || err instanceof RateLimitError ||
-    err instanceof MatrixError && (err.status >= 500 || err.status === 429);
+/** Sorts a failure for `cchat status`; a 5xx counts as unreachable, as a proxy answers for a dead server. */
+function failureOf(err: unknown): Failure {
+  if (err instanceof NetworkError || err instanceof MatrixError && err.status >= 500) {
+    return "unreachable";
+  }
+  if (err instanceof RateLimitError || err instanceof MatrixError && err.status === 429) {
+    return "rate_limited";
+  }
+  return err instanceof CchatError && err.exitCode === ExitCode.auth ? "auth" : "error";
 }
+
+/** Failures that pass: the server is away, busy or rate limiting. Anything else needs a person. */
+const isTransient = (failure: Failure) => failure === "unreachable" || failure === "rate_limited";
 
 export class Daemon {
   readonly #options: DaemonOptions;
   readonly #heartbeat: HeartbeatWriter;
   #status: DaemonStatus;
+  /** Aborted when another process took the lease: from then on the record and the room are its. */
+  #lost = new AbortController();
 
   constructor(options: DaemonOptions) {
     this.#options = options;
     this.#heartbeat = new HeartbeatWriter(options.space.client, options.identity, options.deps.now);
     this.#status = {
       pid: options.pid,
+      host: options.identity.host,
       name: options.identity.name,
       startedAt: options.deps.now(),
       lastSyncAt: null,
       state: "booting",
       lastError: null,
+      failure: null,
       spaceId: null,
       lobbyId: null,
       roomId: null,
@@ -68,11 +83,63 @@ export class Daemon {
     await this.#options.store.saveDaemonStatus(this.#status);
   }
 
-  /** Runs until `signal` aborts, then writes a final offline beat. */
+  /**
+   * Runs until `signal` aborts, then writes a final offline beat. Ends early
+   * with an error when the lease is lost, so two sync loops never run on.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    await this.#report({ state: "booting" });
-    const membership = await this.#boot(signal);
-    if (!membership) return await this.#report({ state: "stopped" });
+    const lost = this.#lost.signal;
+    const holding = new AbortController();
+    const renewing = this.#holdLease(holding.signal);
+    const stop = AbortSignal.any([signal, lost]);
+    try {
+      await this.#report({ state: "booting" });
+      const membership = await this.#boot(stop);
+      if (membership) await this.#live(membership, stop);
+      if (lost.aborted) throw lost.reason;
+      await this.#report({ state: "stopped" });
+    } catch (err) {
+      if (lost.aborted) throw err;
+      await this.#report({
+        state: "stopped",
+        lastError: (err as Error).message,
+        failure: failureOf(err),
+      });
+      throw err;
+    } finally {
+      holding.abort();
+      await renewing;
+    }
+  }
+
+  /**
+   * Renews the lease on its own clock, apart from the long-poll and the boot,
+   * so a daemon waiting on the server still shows as alive; and a crashed one
+   * stops showing within one lease TTL.
+   */
+  async #holdLease(holding: AbortSignal): Promise<void> {
+    const { lease, deps, log } = this.#options;
+    while (!holding.aborted) {
+      await deps.sleep(LEASE_RENEW_MS, holding).catch(() => {});
+      if (holding.aborted) return;
+      try {
+        if (await lease.renew()) continue;
+        log.warn("Another process took over this agent's sync loop; stopping.");
+        return this.#lost.abort(
+          new CchatError("This daemon lost the lease on its sync loop to another process.", {
+            hint: 'It was too slow to renew it (suspended?); "cchat status" shows the new holder.',
+            exitCode: ExitCode.busy,
+          }),
+        );
+      } catch (err) {
+        // The next renewal may well succeed: the lease lasts three of them.
+        log.warn(`Renewing the lease failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** The heartbeat beside the sync loop, then the goodbye. */
+  async #live(membership: Membership, signal: AbortSignal): Promise<void> {
     const targets = [membership.roomId, membership.directory.lobbyId].filter((
       id,
     ): id is string => id !== null);
@@ -87,52 +154,71 @@ export class Daemon {
       beats.abort();
       signal.removeEventListener("abort", stopBeats);
       await beating;
-      try {
-        await this.#heartbeat.beat(targets, "offline");
-      } catch (err) {
-        this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
-      }
-      await this.#report({ state: "stopped" });
+      // After a takeover the agent lives on in the new holder: no goodbye for it.
+      if (!this.#lost.signal.aborted) await this.#goodbye(targets);
     }
   }
 
-  /** Boot steps are retried with backoff while the failure is transient; undefined when stopped first. */
+  async #goodbye(targets: string[]): Promise<void> {
+    try {
+      await this.#heartbeat.beat(targets, "offline");
+    } catch (err) {
+      this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Boot steps are retried with backoff while the failure is transient;
+   * undefined when stopped first. The signal ends every request and wait of
+   * the boot, so a stop during a long rate-limit wait is not put off until it ends.
+   */
   async #boot(signal: AbortSignal): Promise<Membership | undefined> {
     const { space, identity, ephemeral, log } = this.#options;
-    if (ephemeral) await this.startupJitter();
+    if (ephemeral) await this.startupJitter(signal).catch(() => {});
+    const stoppable = { ...space, client: space.client.withSignal(signal) };
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        const { directory, roomId } = await enter(space, identity.name, identity);
+        const { directory, roomId } = await enter(stoppable, identity.name, identity);
+        if (signal.aborted) break;
         await this.#report({
           spaceId: directory.spaceId,
           lobbyId: directory.lobbyId,
           roomId,
           lastError: null,
+          failure: null,
         });
         log.info(`Agent "${identity.name}" is up${roomId ? "" : " in lobby-only mode"}.`);
         return { directory, roomId };
       } catch (err) {
-        if (!isTransient(err)) throw err;
-        await this.#retryLater("Booting", err as Error, attempt, signal);
+        if (signal.aborted) break;
+        const failure = failureOf(err);
+        if (!isTransient(failure)) throw err;
+        await this.#retryLater("Booting", err as Error, failure, attempt, signal);
       }
     }
     return undefined;
   }
 
   /** Sleeps a random 0–2 s, so agents of a fleet that starts at once reach the server spread out. */
-  async startupJitter(): Promise<number> {
+  async startupJitter(signal?: AbortSignal): Promise<number> {
     const delay = Math.floor(this.#options.deps.random() * STARTUP_JITTER_MAX_MS);
     this.#options.log.debug(`startup jitter: waiting ${delay} ms`);
-    await this.#options.deps.sleep(delay);
+    await this.#options.deps.sleep(delay, signal);
     return delay;
   }
 
   /** A passing failure: say so, record it for `cchat status`, and back off before the next try. */
-  async #retryLater(step: string, err: Error, attempt: number, signal: AbortSignal): Promise<void> {
+  async #retryLater(
+    step: string,
+    err: Error,
+    failure: Failure,
+    attempt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { deps, log } = this.#options;
     const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
     log.warn(`${step} failed (${err.message}); retrying in ${Math.ceil(wait / 1000)} s.`);
-    await this.#report({ state: "retrying", lastError: err.message });
+    await this.#report({ state: "retrying", lastError: err.message, failure });
     await deps.sleep(wait, signal).catch(() => {});
   }
 
@@ -172,11 +258,17 @@ export class Daemon {
         if (added > 0) log.debug(`${added} new message(s) in the inbox`);
         since = response.next_batch;
         failures = 0;
-        await this.#report({ state: "running", lastSyncAt: deps.now(), lastError: null });
+        await this.#report({
+          state: "running",
+          lastSyncAt: deps.now(),
+          lastError: null,
+          failure: null,
+        });
       } catch (err) {
         if (signal.aborted) break;
-        if (!isTransient(err)) throw err;
-        await this.#retryLater("Sync", err as Error, ++failures, signal);
+        const failure = failureOf(err);
+        if (!isTransient(failure)) throw err;
+        await this.#retryLater("Sync", err as Error, failure, ++failures, signal);
       }
     }
   }

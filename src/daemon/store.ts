@@ -5,6 +5,7 @@
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { commitWithRetry, withLockRetry } from "../kv.ts";
+import { Lease, type LeaseDeps } from "./lease.ts";
 import type { DaemonStatus, InboxMessage } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
@@ -238,5 +239,10 @@ export class Store {
 
   saveDaemonStatus(status: DaemonStatus): Promise<void> {
     return this.#set(this.#key("daemon"), status);
+  }
+
+  /** The lease that keeps one sync loop per user, whichever process runs it. */
+  syncLease(deps: LeaseDeps): Lease {
+    return new Lease(this.#kv, this.#key("lease", "sync"), "sync loop", deps);
   }
 }

@@ -17,14 +17,20 @@ export interface InboxMessage {
   threadRoot?: string;
 }
 
+/** Why the daemon's last step failed: the first two pass by themselves and are retried. */
+export type Failure = "unreachable" | "rate_limited" | "auth" | "error";
+
 export interface DaemonStatus {
   pid: number;
+  host: string;
   name: string;
   startedAt: number;
   /** Last /sync that succeeded, by this machine's clock. */
   lastSyncAt: number | null;
   state: "booting" | "running" | "retrying" | "stopped";
   lastError: string | null;
+  /** What kind of failure `lastError` is; null when the last step succeeded. */
+  failure: Failure | null;
   spaceId: string | null;
   lobbyId: string | null;
   roomId: string | null;

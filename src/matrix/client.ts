@@ -1,4 +1,4 @@
-import { type MatrixHttp, path } from "./http.ts";
+import { type MatrixHttp, path, type RequestOptions } from "./http.ts";
 import type {
   CreateRoomRequest,
   HierarchyPage,
@@ -28,7 +28,19 @@ export interface SyncOptions {
 
 /** Typed calls of the client-server API. It knows rooms and events, nothing of agents. */
 export class MatrixClient {
-  constructor(readonly http: MatrixHttp) {}
+  /** `signal`, when given, ends every call of this client, and every wait inside one. */
+  constructor(readonly http: MatrixHttp, readonly signal?: AbortSignal) {}
+
+  /** The same client, stopped by `signal`: for a whole job, such as a boot, that a shutdown ends. */
+  withSignal(signal: AbortSignal): MatrixClient {
+    return new MatrixClient(this.http, signal);
+  }
+
+  #request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const signals = [options.signal, this.signal].filter((s) => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    return this.http.request<T>(method, path, { ...options, signal });
+  }
 
   /** Password login on a token-less transport. */
   static async login(
@@ -51,7 +63,7 @@ export class MatrixClient {
   }
 
   async whoami(): Promise<{ userId: string; deviceId?: string }> {
-    const answer = await this.http.request<{ user_id: string; device_id?: string }>(
+    const answer = await this.#request<{ user_id: string; device_id?: string }>(
       "GET",
       `${V3}/account/whoami`,
     );
@@ -59,11 +71,11 @@ export class MatrixClient {
   }
 
   async logout(): Promise<void> {
-    await this.http.request("POST", `${V3}/logout`, { body: {}, idempotent: true });
+    await this.#request("POST", `${V3}/logout`, { body: {}, idempotent: true });
   }
 
   async createRoom(request: CreateRoomRequest): Promise<string> {
-    const answer = await this.http.request<{ room_id: string }>("POST", `${V3}/createRoom`, {
+    const answer = await this.#request<{ room_id: string }>("POST", `${V3}/createRoom`, {
       body: request,
     });
     return answer.room_id;
@@ -71,7 +83,7 @@ export class MatrixClient {
 
   /** Joins by room id or alias; `via` names servers that can vouch for a restricted join. */
   async join(roomIdOrAlias: string, via: string[] = []): Promise<string> {
-    const answer = await this.http.request<{ room_id: string }>(
+    const answer = await this.#request<{ room_id: string }>(
       "POST",
       V3 + path`/join/${roomIdOrAlias}`,
       { body: {}, query: { via, server_name: via }, idempotent: true },
@@ -80,7 +92,7 @@ export class MatrixClient {
   }
 
   async resolveAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
-    const answer = await this.http.request<{ room_id: string; servers?: string[] }>(
+    const answer = await this.#request<{ room_id: string; servers?: string[] }>(
       "GET",
       V3 + path`/directory/room/${alias}`,
     );
@@ -89,7 +101,7 @@ export class MatrixClient {
 
   /** The whole state event, with its sender and the server's timestamp. */
   async getStateEvent(roomId: string, type: string, stateKey = ""): Promise<MatrixEvent> {
-    return await this.http.request<MatrixEvent>(
+    return await this.#request<MatrixEvent>(
       "GET",
       V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`,
       { query: { format: "event" } },
@@ -102,7 +114,7 @@ export class MatrixClient {
     stateKey: string,
     content: Record<string, unknown>,
   ): Promise<string> {
-    const answer = await this.http.request<{ event_id: string }>(
+    const answer = await this.#request<{ event_id: string }>(
       "PUT",
       V3 + path`/rooms/${roomId}/state/${type}/${stateKey}`,
       { body: content },
@@ -111,7 +123,7 @@ export class MatrixClient {
   }
 
   async roomState(roomId: string): Promise<StateEvent[]> {
-    return await this.http.request<StateEvent[]>("GET", V3 + path`/rooms/${roomId}/state`);
+    return await this.#request<StateEvent[]>("GET", V3 + path`/rooms/${roomId}/state`);
   }
 
   /** Sends an event. Reusing `txnId` makes the server answer with the first event instead of a copy. */
@@ -121,7 +133,7 @@ export class MatrixClient {
     content: Record<string, unknown>,
     txnId: string = crypto.randomUUID(),
   ): Promise<string> {
-    const answer = await this.http.request<{ event_id: string }>(
+    const answer = await this.#request<{ event_id: string }>(
       "PUT",
       V3 + path`/rooms/${roomId}/send/${type}/${txnId}`,
       { body: content },
@@ -134,7 +146,7 @@ export class MatrixClient {
   }
 
   async uploadFilter(userId: string, filter: SyncFilter): Promise<string> {
-    const answer = await this.http.request<{ filter_id: string }>(
+    const answer = await this.#request<{ filter_id: string }>(
       "POST",
       V3 + path`/user/${userId}/filter`,
       { body: filter, idempotent: true },
@@ -144,7 +156,7 @@ export class MatrixClient {
 
   async sync(options: SyncOptions = {}): Promise<SyncResponse> {
     const timeoutMs = options.timeoutMs ?? 0;
-    return await this.http.request<SyncResponse>("GET", `${V3}/sync`, {
+    return await this.#request<SyncResponse>("GET", `${V3}/sync`, {
       query: { filter: options.filter, since: options.since, timeout: timeoutMs },
       timeoutMs: timeoutMs + SYNC_TIMEOUT_HEADROOM_MS,
       signal: options.signal,
@@ -159,7 +171,7 @@ export class MatrixClient {
     const rooms: HierarchyRoom[] = [];
     let from: string | undefined;
     do {
-      const page = await this.http.request<HierarchyPage>(
+      const page = await this.#request<HierarchyPage>(
         "GET",
         V1 + path`/rooms/${roomId}/hierarchy`,
         { query: { from, limit: 50, max_depth: options.maxDepth } },
@@ -175,7 +187,7 @@ export class MatrixClient {
     roomId: string,
     options: { dir?: "b" | "f"; limit?: number; from?: string; to?: string; types?: string[] } = {},
   ): Promise<{ chunk: MatrixEvent[]; end?: string }> {
-    return await this.http.request("GET", V3 + path`/rooms/${roomId}/messages`, {
+    return await this.#request("GET", V3 + path`/rooms/${roomId}/messages`, {
       query: {
         dir: options.dir ?? "b",
         limit: options.limit,

@@ -79,23 +79,38 @@ export async function runDaemon(
     heartbeat_interval: options.interval,
   });
   const { config } = session;
-  await new Daemon({
-    space: session.space,
-    store: session.store,
-    identity: {
-      userId: session.userId,
-      name: requireName(config),
-      host: ctx.deps.hostname(),
-      version: VERSION,
-      intervalMs: config.heartbeatIntervalMs,
-    },
-    syncTimeoutMs: config.syncTimeoutMs,
-    ephemeral: options.ephemeral ?? false,
-    allowedServers: config.allowedServers.length
-      ? config.allowedServers
-      : [session.space.serverName],
-    deps: ctx.deps,
-    log: ctx.log,
-    pid: ctx.deps.pid,
-  }).run(signal);
+  const name = requireName(config);
+  // One sync loop per account: a second would split the inbox's truth and `status` with it.
+  const lease = session.store.syncLease(ctx.deps);
+  try {
+    await lease.acquire(ctx.deps.pid, signal);
+  } catch (err) {
+    // Stopped while waiting for a silent holder's lease to lapse: nothing ran, nothing to undo.
+    if (signal.aborted) return;
+    throw err;
+  }
+  try {
+    await new Daemon({
+      space: session.space,
+      store: session.store,
+      lease,
+      identity: {
+        userId: session.userId,
+        name,
+        host: ctx.deps.hostname(),
+        version: VERSION,
+        intervalMs: config.heartbeatIntervalMs,
+      },
+      syncTimeoutMs: config.syncTimeoutMs,
+      ephemeral: options.ephemeral ?? false,
+      allowedServers: config.allowedServers.length
+        ? config.allowedServers
+        : [session.space.serverName],
+      deps: ctx.deps,
+      log: ctx.log,
+      pid: ctx.deps.pid,
+    }).run(signal);
+  } finally {
+    await lease.release();
+  }
 }

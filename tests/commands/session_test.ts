@@ -811,17 +811,22 @@ Deno.test("send", async (t) => {
 Deno.test("status", async (t) => {
   const daemon = (lastSyncAt: number | null, state: "running" | "stopped" = "running") => ({
     pid: 99,
+    host: "test-host",
     name: "builder",
     startedAt: 0,
     lastSyncAt,
     state,
     lastError: lastSyncAt === null ? null : "sync failed: 502",
+    failure: null,
     spaceId: "!space:hs.test",
     lobbyId: "!lobby:hs.test",
     roomId: "!builder:hs.test",
     droppedSenders: 0,
   });
   const spaceFound: Handler = () => json({ room_id: "!space:hs.test" });
+  // A record alone no longer proves a daemon alive: its process must run and hold the lease.
+  const daemonAlive = { processAlive: (pid: number) => pid === 99 };
+  const holdLease = (s: Store, deps: Deps) => s.syncLease(deps).acquire(99);
 
   await t.step("no daemon record: exit 8, not running", async () => {
     await using h = await harness(spaceFound);
@@ -837,9 +842,10 @@ Deno.test("status", async (t) => {
   });
 
   await t.step("a fresh daemon: exit 0", async () => {
-    await using h = await harness(spaceFound);
+    await using h = await harness(spaceFound, daemonAlive);
     await h.login();
     await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time - 10_000)));
+    await h.store((s) => holdLease(s, h.deps));
     assert.equal(await h.cli("status"), 0);
     assert.equal(
       h.stdout.lines[3],
@@ -847,6 +853,7 @@ Deno.test("status", async (t) => {
     );
   });
 
+  // Its pid is not running here, so status now calls it dead rather than stale; still exit 8.
   await t.step("a daemon silent for two long-polls and the slack is stale: exit 8", async () => {
     await using h = await harness(spaceFound);
     await h.login();
@@ -871,9 +878,10 @@ Deno.test("status", async (t) => {
   await t.step("an unreachable homeserver with a live daemon: exit 5", async () => {
     await using h = await harness(() => {
       throw new TypeError("connection refused");
-    });
+    }, daemonAlive);
     await h.login();
     await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time)));
+    await h.store((s) => holdLease(s, h.deps));
     assert.equal(await h.cli("status"), ExitCode.unreachable);
     assert.equal(h.stdout.lines[1], `homeserver  ${HS} (unreachable)`);
     assert.equal(h.stdout.lines[2], "space       #agents:hs.test (unreachable)");

@@ -1,21 +1,28 @@
 import assert from "node:assert/strict";
 import { Daemon, type DaemonOptions, STARTUP_JITTER_MAX_MS } from "../../src/daemon/daemon.ts";
+import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/daemon/lease.ts";
 import { Store } from "../../src/daemon/store.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
+import { ExitCode } from "../../src/errors.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const ME = "@agent:hs";
 type Answer = Response | "down";
-type Script = (r: RecordedRequest, stop: () => void) => Answer;
+type Script = (r: RecordedRequest, stop: () => void) => Answer | Promise<Answer>;
 
 /** Runs a daemon against a scripted homeserver until the script calls `stop`. */
-async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {}) {
-  const clock = new VirtualClock();
+async function runDaemon(
+  script: Script,
+  overrides: Partial<DaemonOptions> = {},
+  clock = new VirtualClock(),
+  /** Sees the KV file, to play another process. */
+  onKv: (kv: Deno.Kv) => void = () => {},
+) {
   const stop = new AbortController();
-  const fake = fakeFetch((r) => {
-    const answer = script(r, () => stop.abort());
+  const fake = fakeFetch(async (r) => {
+    const answer = await script(r, () => stop.abort());
     return answer === "down" ? Promise.reject(new TypeError("connection refused")) : answer;
   }, clock);
   const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
@@ -24,15 +31,27 @@ async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {})
   );
   const warnings: string[] = [];
   const kv = clock.realKv(await Deno.openKv(":memory:"));
+  onKv(kv);
   try {
     const store = new Store(kv, deps, ME);
     const statuses: string[] = [];
+    const failures: (string | null)[] = [];
     const save = store.saveDaemonStatus.bind(store);
     store.saveDaemonStatus = (status) => {
       statuses.push(`${status.state}${status.lastError ? `: ${status.lastError}` : ""}`);
+      failures.push(status.failure);
       return save(status);
     };
     const quiet = { info: () => {}, warn: () => {}, debug: () => {} };
+    const infos: string[] = [];
+    const lease = store.syncLease({ ...deps, hostname: () => "h", processAlive: () => true });
+    await lease.acquire(7);
+    const renewals: number[] = [];
+    const renew = lease.renew.bind(lease);
+    lease.renew = () => {
+      renewals.push(clock.now());
+      return renew();
+    };
     const daemon = new Daemon({
       space: spaceEnv({
         client,
@@ -43,12 +62,13 @@ async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {})
         log: quiet,
       }),
       store,
+      lease,
       identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 60_000 },
       syncTimeoutMs: 30_000,
       ephemeral: false,
       allowedServers: ["hs"],
       deps,
-      log: { info: () => {}, warn: (m) => warnings.push(m), debug: () => {} },
+      log: { info: (m) => infos.push(m), warn: (m) => warnings.push(m), debug: () => {} },
       pid: 7,
       ...overrides,
     });
@@ -59,7 +79,11 @@ async function runDaemon(script: Script, overrides: Partial<DaemonOptions> = {})
       outcome,
       requests: fake.requests,
       statuses,
+      failures,
       warnings,
+      infos,
+      renewals,
+      holder: await lease.holder(),
       clock,
       unread: await store.unread(),
       since: await store.syncToken(),
@@ -83,7 +107,7 @@ const message = (id: string, body: string, sender = "@human:hs") => ({
  * A homeserver where every room exists. The first `down` joins find it away;
  * /sync answers come from `syncs` in turn, and the daemon is stopped after them.
  */
-function homeserver(syncs: ((r: RecordedRequest) => Answer)[], down = 0): Script {
+function homeserver(syncs: ((r: RecordedRequest) => Answer | Promise<Answer>)[], down = 0): Script {
   let failuresLeft = down;
   let next = 0;
   return (r, stop) => {
@@ -181,11 +205,13 @@ Deno.test("a revoked token ends the daemon with the auth error", async () => {
   );
   assert.equal((run.outcome as { exitCode?: number }).exitCode, 4);
   assert.equal(run.status?.state, "stopped");
+  assert.equal(run.status?.failure, "auth");
 });
 
 Deno.test("an ephemeral agent waits its jitter before its first request", async () => {
   const run = await runDaemon(homeserver([]), { ephemeral: true });
-  assert.equal(run.clock.sleeps[0], 1000);
+  // The lease's renewal sleeps from the start too, on its own clock.
+  assert.equal(run.clock.sleeps.filter((ms) => ms !== LEASE_RENEW_MS)[0], 1000);
   assert.ok(run.requests[0].at >= 1_700_000_000_000 + 1000);
 });
 
@@ -200,9 +226,11 @@ Deno.test("startupJitter waits 0–2 s before anything else", async () => {
     const kv = await Deno.openKv(":memory:");
     try {
       const log = { info: () => {}, warn: () => {}, debug: () => {} };
+      const store = new Store(kv, deps, ME);
       const daemon = new Daemon({
         space: spaceEnv({ client, userId: ME, prefix: "agents", federate: false, deps, log }),
-        store: new Store(kv, deps, ME),
+        store,
+        lease: store.syncLease({ ...deps, hostname: () => "h", processAlive: () => true }),
         identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 60_000 },
         syncTimeoutMs: 30_000,
         ephemeral: true,
@@ -220,4 +248,98 @@ Deno.test("startupJitter waits 0–2 s before anything else", async () => {
       kv.close();
     }
   }
+});
+
+Deno.test("a stop during a long rate-limit wait of the boot ends it at once, and it never comes up", async () => {
+  const clock = new VirtualClock();
+  const start = clock.now();
+  const stopAt = start + 2_000;
+  const run = await runDaemon(
+    (r, stop) => {
+      if (r.at === start) clock.sleep(stopAt - start).then(stop);
+      return json({ errcode: "M_LIMIT_EXCEEDED", error: "slow down", retry_after_ms: 52_000 }, 429);
+    },
+    {},
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  assert.ok(run.clock.time < stopAt + 1_000, `ended ${run.clock.time - start} ms after the start`);
+  assert.deepEqual(
+    run.requests.filter((r) => r.at >= stopAt),
+    [],
+    "nothing is sent after the stop",
+  );
+  assert.deepEqual(run.infos, [], "never reported up");
+  assert.equal(run.status?.state, "stopped");
+  assert.equal(run.status?.roomId, null);
+});
+
+Deno.test("the lease is renewed on its own clock through a long-poll, and given up by no one but its holder", async () => {
+  const clock = new VirtualClock();
+  let longPollStart = 0;
+  const server = homeserver([
+    () => json({ next_batch: "s1" }),
+    async () => {
+      longPollStart = clock.now();
+      await clock.sleep(30_000);
+      return json({ next_batch: "s2" });
+    },
+  ]);
+  const run = await runDaemon(server, {}, clock);
+  assert.equal(run.outcome, undefined);
+  const during = run.renewals.filter((t) => t > longPollStart && t <= longPollStart + 30_000);
+  assert.ok(during.length >= 5, `renewals during the long-poll: ${during.length}`);
+  for (let i = 1; i < run.renewals.length; i++) {
+    assert.equal(run.renewals[i] - run.renewals[i - 1], LEASE_RENEW_MS);
+  }
+  // The daemon does not release the lease: whoever took it (runDaemon) does.
+  assert.ok(run.holder && run.holder.expiresAt > run.clock.time);
+  assert.ok(LEASE_TTL_MS >= 3 * LEASE_RENEW_MS);
+});
+
+Deno.test("a daemon retrying while the homeserver is away records why, for status", async () => {
+  const run = await runDaemon(homeserver([
+    () => json({ next_batch: "s1" }),
+    () => "down",
+    () => "down",
+    () => "down",
+    () => json({ errcode: "M_LIMIT_EXCEEDED", error: "slow", retry_after_ms: 200_000 }, 429),
+  ]));
+  assert.equal(run.outcome, undefined);
+  assert.deepEqual(
+    run.failures.filter((_, i) => run.statuses[i].startsWith("retrying")),
+    ["unreachable", "rate_limited"],
+  );
+  assert.equal(run.status?.failure, null, "cleared by the sync that worked");
+});
+
+Deno.test("a daemon that loses its lease stops rather than run a second sync loop", async () => {
+  const clock = new VirtualClock();
+  let kv: Deno.Kv | undefined;
+  const server = homeserver(Array(10).fill(() => json({ next_batch: "s" })));
+  const run = await runDaemon(
+    async (r, stop) => {
+      // Another process took over while this one was too slow to renew (suspended, say).
+      if (pathOf(r).endsWith("/sync") && clock.now() >= 1_700_000_000_000 + 6_000) {
+        await kv!.set(["user", ME, "lease", "sync"], {
+          pid: 8,
+          host: "h",
+          since: clock.now(),
+          expiresAt: clock.now() + LEASE_TTL_MS,
+        });
+      }
+      await clock.sleep(1_000);
+      return server(r, stop);
+    },
+    {},
+    clock,
+    (opened) => kv = opened,
+  );
+  assert.equal((run.outcome as { exitCode?: number }).exitCode, ExitCode.busy);
+  assert.match((run.outcome as Error).message, /lost the lease/);
+  assert.equal(run.holder?.pid, 8, "the new holder keeps it");
+  // The record and the agent's rooms are the new holder's now: no "stopped", no goodbye.
+  assert.equal(run.status?.state, "running");
+  const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
+  assert.ok(beats.every((r) => (r.body as { status: string }).status === "online"));
 });

@@ -201,11 +201,13 @@ Deno.test("Store filter ids and daemon status", async (t) => {
       assert.equal(await store.daemonStatus(), undefined);
       const status: DaemonStatus = {
         pid: 4242,
+        host: "h",
         name: "builder",
         startedAt: 1_700_000_000_000,
         lastSyncAt: null,
         state: "booting",
         lastError: null,
+        failure: null,
         spaceId: "!space:hs",
         lobbyId: "!lobby:hs",
         roomId: null,
@@ -246,11 +248,13 @@ Deno.test("two users in one KV do not mix", async () => {
     assert.equal(await bob.filterId("h"), undefined);
     await bob.saveDaemonStatus({
       pid: 1,
+      host: "h",
       name: "bob",
       startedAt: 0,
       lastSyncAt: null,
       state: "stopped",
       lastError: null,
+      failure: null,
       spaceId: null,
       lobbyId: null,
       roomId: null,

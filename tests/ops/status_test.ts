@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { staleAfterMs } from "../../src/ops/status.ts";
+import { runCli } from "../../src/cli.ts";
+import { STATUS_EXIT_CODES } from "../../src/commands/status.ts";
+import { writeCredentials } from "../../src/credentials.ts";
+import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { Store } from "../../src/daemon/store.ts";
+import type { DaemonStatus } from "../../src/daemon/types.ts";
+import type { Deps } from "../../src/deps.ts";
+import { ExitCode } from "../../src/errors.ts";
+import { staleAfterMs, type StatusResult } from "../../src/ops/status.ts";
+import { fakeDeps, fakeFetch, type Handler, json, VirtualClock } from "../support/fakes.ts";
+
+const ME = "@bob:hs.test";
+const DAEMON_PID = 99;
 
 Deno.test("staleAfterMs: two long-polls plus 15 s of slack", async (t) => {
   await t.step("the default 30 s long-poll", () => {
@@ -15,5 +27,226 @@ Deno.test("staleAfterMs: two long-polls plus 15 s of slack", async (t) => {
       assert.ok(staleAfterMs(poll) > 2 * poll, String(poll));
       assert.ok(staleAfterMs(poll + 1_000) > staleAfterMs(poll));
     }
+  });
+});
+
+/** A homeserver that knows the Space and the token. */
+const healthy: Handler = (r) =>
+  r.url.pathname.endsWith("/whoami") ? json({ user_id: ME }) : json({ room_id: "!space:hs.test" });
+const down: Handler = () => {
+  throw new TypeError("connection refused");
+};
+
+interface Setup {
+  handler?: Handler;
+  /** Changes to a running daemon's record; null for no record at all. */
+  record?: Partial<DaemonStatus> | null;
+  /** Whether the daemon's process still runs (the record's pid, on this host). */
+  processAlive?: boolean;
+  /** Whether the daemon holds the sync lease. */
+  lease?: boolean;
+  /** Virtual time from the daemon's last write of its record to the status. */
+  elapsedMs?: number;
+  /** Virtual time from its last renewal of the lease to the status. */
+  renewedAgoMs?: number;
+}
+
+/** `cchat status --json` on a fake homeserver, with a daemon's record and lease in the KV file. */
+async function status(
+  setup: Setup,
+): Promise<{ code: number; report: StatusResult; lines: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-status-" });
+  try {
+    const clock = new VirtualClock();
+    const fake = fakeFetch(setup.handler ?? healthy, clock);
+    const alive = setup.processAlive ?? true;
+    const overrides: Partial<Deps> = {
+      fetch: fake.fetch,
+      processAlive: (pid) => pid === DAEMON_PID && alive,
+    };
+    const { deps, stdout, env } = fakeDeps(overrides, clock);
+    Object.assign(env, { XDG_CONFIG_HOME: `${dir}/config`, XDG_STATE_HOME: `${dir}/state` });
+    await writeCredentials(`${dir}/config/cchat`, {
+      homeserver: "http://hs.test",
+      userId: ME,
+      accessToken: "t",
+      deviceId: "D",
+    });
+    await Deno.mkdir(`${dir}/state/cchat`, { recursive: true });
+    const kv = await Deno.openKv(`${dir}/state/cchat/cchat.kv`);
+    try {
+      const store = new Store(kv, deps, ME);
+      if (setup.record !== null) {
+        await store.saveDaemonStatus({
+          pid: DAEMON_PID,
+          host: "test-host",
+          name: "builder",
+          startedAt: clock.time,
+          lastSyncAt: clock.time,
+          state: "running",
+          lastError: null,
+          failure: null,
+          spaceId: "!space:hs.test",
+          lobbyId: "!lobby:hs.test",
+          roomId: "!builder:hs.test",
+          droppedSenders: 0,
+          ...setup.record,
+        });
+      }
+      const renewedAgo = setup.renewedAgoMs ?? 1_000;
+      clock.time += (setup.elapsedMs ?? 1_000) - renewedAgo;
+      if (setup.lease) await store.syncLease(deps).acquire(DAEMON_PID);
+      clock.time += renewedAgo;
+    } finally {
+      kv.close();
+    }
+    const code = await clock.run(runCli(["status", "--json"], deps));
+    const report = JSON.parse(stdout.text) as StatusResult;
+    stdout.text = "";
+    assert.equal(await clock.run(runCli(["status"], deps)), code, "the same answer as text");
+    return { code, report, lines: stdout.lines };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("status gives each situation its own answer and exit code", async (t) => {
+  await t.step("a restarted daemon in its first long-poll is starting, not stale (a)", async () => {
+    const { code, report, lines } = await status({
+      lease: true,
+      record: { state: "booting", lastSyncAt: null },
+      elapsedMs: 25_000,
+    });
+    assert.equal(code, ExitCode.ok);
+    assert.equal(report.state, "starting");
+    assert.equal(lines[3], 'daemon      starting as "builder" (pid 99)');
+    assert.equal(report.daemon?.alive, true);
+  });
+
+  await t.step("a long-poll in progress keeps a running daemon running", async () => {
+    const { code, report } = await status({ lease: true, elapsedMs: 29_000 });
+    assert.equal(code, ExitCode.ok);
+    assert.equal(report.state, "running");
+    assert.equal(report.lease?.pid, DAEMON_PID);
+  });
+
+  await t.step("after kill -9 the daemon is dead at once, lease or not (b)", async () => {
+    for (const lease of [true, false]) {
+      const { code, report, lines } = await status({ lease, processAlive: false });
+      assert.equal(code, ExitCode.stale, `lease ${lease}`);
+      assert.equal(
+        lines[3],
+        "daemon      dead: pid 99 is gone without a clean stop, last sync 1s ago",
+      );
+      assert.equal(report.state, "dead");
+      assert.equal(report.daemon?.alive, false);
+      assert.equal(report.lease, null);
+    }
+  });
+
+  await t.step("a daemon whose lease lapsed while its process lives is stale (hung)", async () => {
+    const { code, report } = await status({ lease: true, renewedAgoMs: LEASE_TTL_MS });
+    assert.equal(code, ExitCode.stale);
+    assert.equal(report.state, "stale");
+  });
+
+  await t.step("a live daemon whose sync loop went silent is stale", async () => {
+    const { code, report } = await status({
+      lease: true,
+      elapsedMs: 5_000,
+      record: {
+        lastSyncAt: new VirtualClock().time - staleAfterMs(30_000),
+      },
+    });
+    assert.equal(code, ExitCode.stale);
+    assert.equal(report.state, "stale");
+  });
+
+  await t.step(
+    "the homeserver down for minutes with the daemon retrying is unreachable (d)",
+    async () => {
+      const { code, report, lines } = await status({
+        handler: down,
+        lease: true,
+        record: {
+          state: "retrying",
+          failure: "unreachable",
+          lastError: "Cannot reach the homeserver",
+          lastSyncAt: new VirtualClock().time - 120_000,
+        },
+      });
+      assert.equal(code, ExitCode.unreachable);
+      assert.equal(report.state, "unreachable");
+      assert.equal(report.daemon?.alive, true);
+      assert.equal(
+        lines[3],
+        'daemon      retrying as "builder" (pid 99): the homeserver is unreachable, last sync 2m ago, last error: Cannot reach the homeserver',
+      );
+    },
+  );
+
+  await t.step(
+    "a daemon that met the outage is unreachable even if status got through",
+    async () => {
+      const { code, report } = await status({
+        lease: true,
+        record: { state: "retrying", failure: "unreachable", lastError: "502" },
+      });
+      assert.equal(code, ExitCode.unreachable);
+      assert.equal(report.daemon_state, "unreachable");
+    },
+  );
+
+  await t.step("a daemon waiting out a rate limit: 6", async () => {
+    const { code, report } = await status({
+      lease: true,
+      record: { state: "retrying", failure: "rate_limited", lastError: "429" },
+    });
+    assert.equal(code, ExitCode.rateLimited);
+    assert.equal(report.state, "rate_limited");
+  });
+
+  await t.step("a revoked token is an auth failure, whatever else holds (e)", async () => {
+    const revoked: Handler = (r) =>
+      r.url.pathname.endsWith("/whoami")
+        ? json({ errcode: "M_UNKNOWN_TOKEN", error: "Invalid access token" }, 401)
+        : healthy(r);
+    const { code, report, lines } = await status({
+      handler: revoked,
+      record: { state: "stopped", failure: "auth", lastError: "401 M_UNKNOWN_TOKEN" },
+    });
+    assert.equal(code, ExitCode.auth);
+    assert.equal(report.state, "auth");
+    assert.equal(report.token_valid, false);
+    assert.equal(report.daemon_state, "stopped");
+    assert.equal(lines[1], "homeserver  http://hs.test (token refused)");
+    assert.equal(lines[3], "daemon      not running: it stopped on an error: 401 M_UNKNOWN_TOKEN");
+  });
+
+  await t.step("no daemon, or one stopped cleanly: stopped, 8", async () => {
+    for (const record of [null, { state: "stopped" as const }]) {
+      const { code, report } = await status({ record });
+      assert.equal(code, ExitCode.stale);
+      assert.equal(report.state, "stopped");
+    }
+  });
+
+  await t.step("a lease taken before the holder's first record is starting", async () => {
+    const { code, report } = await status({ lease: true, record: null });
+    assert.equal(code, ExitCode.ok);
+    assert.equal(report.state, "starting");
+  });
+});
+
+Deno.test("every state has its exit code: 0 only while a daemon lives and works", () => {
+  assert.deepEqual(STATUS_EXIT_CODES, {
+    running: 0,
+    starting: 0,
+    unreachable: 5,
+    rate_limited: 6,
+    auth: 4,
+    stopped: 8,
+    stale: 8,
+    dead: 8,
   });
 });

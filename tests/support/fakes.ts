@@ -169,6 +169,8 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
     stderrIsTerminal: false,
     hostname: () => "test-host",
     pid: 4242,
+    // Only this process runs, unless a test says otherwise.
+    processAlive: (pid) => pid === 4242,
     onShutdown: () => () => {},
     ...overrides,
   };
