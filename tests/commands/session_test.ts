@@ -838,7 +838,11 @@ Deno.test("status", async (t) => {
       "space       #agents:hs.test (reachable)",
       "daemon      not running",
     ]);
-    assert.equal(call(h.requests[0]), `GET ${V3}/directory/room/#agents:hs.test`);
+    // The alias and the token are checked at once, in no fixed order.
+    assert.deepEqual(h.requests.map(call).sort(), [
+      `GET ${V3}/account/whoami`,
+      `GET ${V3}/directory/room/#agents:hs.test`,
+    ]);
   });
 
   await t.step("a fresh daemon: exit 0", async () => {
