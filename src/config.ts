@@ -9,7 +9,7 @@ import {
   DEFAULT_STALE_AFTER,
   DEFAULT_SYNC_TIMEOUT_MS,
 } from "./defaults.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, UsageError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 
 export interface Config {
@@ -45,18 +45,24 @@ interface KeySpec<K extends SettingKey> {
 
 type AnySpec = { [K in SettingKey]: KeySpec<K> }[SettingKey];
 
-const seconds = (min: number) => (raw: string): number => {
+/** A number within [min, max], or the error that names the range. */
+const between = (min: number, max: number, what = "a number") => (raw: string): number => {
   const value = raw.trim() === "" ? NaN : Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    throw new Error(`a number of seconds of at least ${min}`);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${what} from ${min} to ${max}`);
   }
-  return Math.round(value * 1000);
-};
-const positive = (raw: string) => {
-  const value = raw.trim() === "" ? NaN : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error("a positive number");
   return value;
 };
+/**
+ * Seconds in [min, max], as milliseconds. The maxima stay far below
+ * setTimeout's limit of 2^31-1 ms, past which a timer fires at once and a
+ * loop of them floods the server.
+ */
+const seconds = (min: number, max: number) => {
+  const inRange = between(min, max, "a number of seconds");
+  return (raw: string): number => Math.round(inRange(raw) * 1000);
+};
+const DAY_S = 86_400;
 const boolean = (raw: string) => {
   if (/^(1|true|yes)$/i.test(raw)) return true;
   if (/^(0|false|no)$/i.test(raw)) return false;
@@ -120,7 +126,7 @@ export const CONFIG_KEYS = [
     key: "heartbeatIntervalMs",
     file: "heartbeat_interval",
     env: "CCHAT_HEARTBEAT_INTERVAL",
-    parse: seconds(1),
+    parse: seconds(1, DAY_S),
     describe: "heartbeat interval",
     flag: "--interval",
   },
@@ -128,21 +134,23 @@ export const CONFIG_KEYS = [
     key: "staleAfter",
     file: "stale_after",
     env: "CCHAT_STALE_AFTER",
-    parse: positive,
+    // Below one interval every agent flickers offline between its beats.
+    parse: between(1, 100),
     describe: "stale-after multiplier",
   },
   {
     key: "maxRetryWaitMs",
     file: "max_retry_wait",
     env: "CCHAT_MAX_RETRY_WAIT",
-    parse: seconds(0),
+    parse: seconds(0, DAY_S),
     describe: "retry wait cap",
   },
   {
     key: "syncTimeoutMs",
     file: "sync_timeout",
     env: "CCHAT_SYNC_TIMEOUT",
-    parse: seconds(1),
+    // A longer long-poll outlasts the idle timeout of most proxies and only hides a dead link.
+    parse: seconds(1, 300),
     describe: "sync timeout",
   },
   {
@@ -175,7 +183,12 @@ export interface Sources {
   defaults: { dataDir: string; configDir: string };
 }
 
-/** Merges the sources by precedence and checks every value, naming the source of a bad one. */
+type Blame = typeof UsageError | typeof ConfigError;
+
+/**
+ * Merges the sources by precedence and checks every value, naming the source
+ * of a bad one: a usage error for a flag, a config error otherwise.
+ */
 export function resolveConfig(sources: Sources): Config {
   const config: Config = {
     aliasPrefix: DEFAULT_ALIAS_PREFIX,
@@ -196,24 +209,27 @@ export function resolveConfig(sources: Sources): Config {
     }
   }
   for (const spec of CONFIG_KEYS as readonly AnySpec[]) {
-    const candidates: [string | undefined, string][] = [
+    // A bad flag is fixed in the command, like any other bad flag; the rest in the configuration.
+    const candidates: [string | undefined, string, Blame][] = [
       [
         sources.flags[spec.file as SettingName],
         `the ${spec.flag ?? `--${spec.file.replaceAll("_", "-")}`} flag`,
+        UsageError,
       ],
-      [sources.env(spec.env), `$${spec.env}`],
+      [sources.env(spec.env), `$${spec.env}`, ConfigError],
       [
         fileValue(sources.file[spec.file], spec.file, sources.filePath),
         `"${spec.file}" in "${sources.filePath}"`,
+        ConfigError,
       ],
     ];
     const chosen = candidates.find(([raw]) => raw !== undefined);
     if (!chosen) continue;
-    const [raw, origin] = chosen as [string, string];
+    const [raw, origin, Failure] = chosen as [string, string, Blame];
     try {
       assign(config, spec, raw);
     } catch (err) {
-      throw new ConfigError(
+      throw new Failure(
         `The ${spec.describe} from ${origin} is "${raw}", not ${(err as Error).message}.`,
         {
           hint: `Fix ${origin}.`,
