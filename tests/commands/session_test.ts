@@ -637,6 +637,23 @@ Deno.test("send checks its input before any request", async (t) => {
     );
   });
 
+  await t.step('"-" refuses stdin that is not UTF-8, before any request', async () => {
+    const stdin = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array([0x6f, 0x6b, 0xff, 0x0a]));
+        c.close();
+      },
+    });
+    await using h = await harness(noRequests, { stdin });
+    await h.login();
+    await assert.rejects(h.cli("send", "-"), (err: Error) => {
+      assert.ok(err instanceof UsageError, `${err}`);
+      assert.equal(err.message, "Standard input is not valid UTF-8.");
+      return true;
+    });
+    assert.equal(h.requests.length, 0);
+  });
+
   await t.step('"-" reads the text from stdin, dropping one final newline', async () => {
     const stdin = new ReadableStream<Uint8Array>({
       start(c) {
