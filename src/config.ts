@@ -269,13 +269,24 @@ export function configFilePath(env: Deps["env"]): string {
   return env("CCHAT_CONFIG") ?? `${defaultDirs(env).configDir}/config.json`;
 }
 
-/** Reads the config file; a missing one is empty, an unreadable one is an error that says where. */
-export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+/**
+ * Reads the config file; a missing one is empty, unless the user `named` it
+ * and so expects its settings. An unreadable one is an error that says where.
+ */
+export async function readConfigFile(
+  path: string,
+  named = false,
+): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return {};
+    if (err instanceof Deno.errors.NotFound && !named) return {};
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`The config file "${path}" named by CCHAT_CONFIG does not exist.`, {
+        hint: "Create it, or point CCHAT_CONFIG at an existing file.",
+      });
+    }
     throw new ConfigError(`Cannot read the config file "${path}": ${(err as Error).message}.`, {
       hint: "Check its permissions, or point CCHAT_CONFIG at another file.",
     });
@@ -301,7 +312,7 @@ export async function loadConfig(deps: Deps, flags: Sources["flags"]): Promise<C
   return resolveConfig({
     flags,
     env: deps.env,
-    file: await readConfigFile(filePath),
+    file: await readConfigFile(filePath, deps.env("CCHAT_CONFIG") !== undefined),
     filePath,
     defaults: defaultDirs(deps.env),
   });

@@ -543,9 +543,22 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
       });
     });
 
-    await t.step("no file at all gives the defaults", async () => {
+    await t.step("a file CCHAT_CONFIG names must exist", async () => {
       const { deps, env } = fakeDeps();
       env.CCHAT_CONFIG = `${dir}/none.json`;
+      await assert.rejects(loadConfig(deps, {}), (err: Error) => {
+        assert.ok(err instanceof ConfigError, `${err}`);
+        assert.equal(
+          err.message,
+          `The config file "${dir}/none.json" named by CCHAT_CONFIG does not exist.`,
+        );
+        assert.match(err.hint ?? "", /CCHAT_CONFIG/);
+        return true;
+      });
+    });
+
+    await t.step("no file at the default path gives the defaults", async () => {
+      const { deps, env } = fakeDeps();
       env.HOME = "/home/nobody";
       const config = await loadConfig(deps, {});
       assert.equal(config.homeserver, undefined);
