@@ -3,7 +3,16 @@
  * become a command's run. Each command file owns its flags, help and action;
  * the exit code goes back to main.ts, and so does any error.
  */
-import { type Application, buildApplication, buildRouteMap, run } from "@stricli/core";
+import {
+  type Application,
+  type ApplicationText,
+  buildApplication,
+  buildRouteMap,
+  run,
+  text_en,
+  UnexpectedFlagError,
+  UnexpectedPositionalError,
+} from "@stricli/core";
 import type { Deps } from "./deps.ts";
 import { UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
@@ -20,6 +29,24 @@ import { statusCommand } from "./commands/status.ts";
 import { whoCommand } from "./commands/who.ts";
 
 export const PROGRAM = "cchat";
+
+const STRAY = "Too many arguments";
+
+/**
+ * The parser's words, except that it never echoes a stray value: a password
+ * typed on the command line must not end up in a terminal log as well.
+ */
+const text: ApplicationText = {
+  ...text_en,
+  exceptionWhileParsingArguments(exc, ansiColor) {
+    if (exc instanceof UnexpectedPositionalError) {
+      const most = exc.expectedCount;
+      return `${STRAY}: the command takes ${most === 0 ? "none" : `at most ${most}`}`;
+    }
+    if (exc instanceof UnexpectedFlagError) return `--${exc.externalFlagName} is given twice`;
+    return text_en.exceptionWhileParsingArguments.call(this, exc, ansiColor);
+  },
+};
 
 const app: Application<CliContext> = buildApplication(
   buildRouteMap({
@@ -49,6 +76,7 @@ const app: Application<CliContext> = buildApplication(
     versionInfo: { currentVersion: VERSION },
     // "cchat send -- -1 is the answer" sends a text that starts with a dash.
     scanner: { allowArgumentEscapeSequence: true },
+    localization: { text },
   },
 );
 
@@ -67,6 +95,8 @@ export async function runCli(args: string[], deps: Deps): Promise<number> {
   if (!complaint) return 0;
   const first = complaint.trim().split("\n")[0];
   throw new UsageError(/[.?!]$/.test(first) ? first : `${first}.`, {
-    hint: `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`,
+    hint: args[0] === "login" && first.startsWith(STRAY)
+      ? "login reads the password from CCHAT_PASSWORD or the first line of stdin, never from the command line."
+      : `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`,
   });
 }

@@ -10,7 +10,7 @@ import {
   DEFAULT_STALE_AFTER,
   DEFAULT_SYNC_TIMEOUT_MS,
 } from "./defaults.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, UsageError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 
 export interface Config {
@@ -48,18 +48,24 @@ interface KeySpec<K extends SettingKey> {
 
 type AnySpec = { [K in SettingKey]: KeySpec<K> }[SettingKey];
 
-const seconds = (min: number) => (raw: string): number => {
+/** A number within [min, max], or the error that names the range. */
+const between = (min: number, max: number, what = "a number") => (raw: string): number => {
   const value = raw.trim() === "" ? NaN : Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    throw new Error(`a number of seconds of at least ${min}`);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${what} from ${min} to ${max}`);
   }
-  return Math.round(value * 1000);
-};
-const positive = (raw: string) => {
-  const value = raw.trim() === "" ? NaN : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error("a positive number");
   return value;
 };
+/**
+ * Seconds in [min, max], as milliseconds. The maxima stay far below
+ * setTimeout's limit of 2^31-1 ms, past which a timer fires at once and a
+ * loop of them floods the server.
+ */
+const seconds = (min: number, max: number) => {
+  const inRange = between(min, max, "a number of seconds");
+  return (raw: string): number => Math.round(inRange(raw) * 1000);
+};
+const DAY_S = 86_400;
 const boolean = (raw: string) => {
   if (/^(1|true|yes)$/i.test(raw)) return true;
   if (/^(0|false|no)$/i.test(raw)) return false;
@@ -123,7 +129,7 @@ export const CONFIG_KEYS = [
     key: "heartbeatIntervalMs",
     file: "heartbeat_interval",
     env: "CCHAT_HEARTBEAT_INTERVAL",
-    parse: seconds(1),
+    parse: seconds(1, DAY_S),
     describe: "heartbeat interval",
     flag: "--interval",
   },
@@ -131,21 +137,23 @@ export const CONFIG_KEYS = [
     key: "staleAfter",
     file: "stale_after",
     env: "CCHAT_STALE_AFTER",
-    parse: positive,
+    // Below one interval every agent flickers offline between its beats.
+    parse: between(1, 100),
     describe: "stale-after multiplier",
   },
   {
     key: "maxRetryWaitMs",
     file: "max_retry_wait",
     env: "CCHAT_MAX_RETRY_WAIT",
-    parse: seconds(0),
+    parse: seconds(0, DAY_S),
     describe: "retry wait cap",
   },
   {
     key: "syncTimeoutMs",
     file: "sync_timeout",
     env: "CCHAT_SYNC_TIMEOUT",
-    parse: seconds(1),
+    // A longer long-poll outlasts the idle timeout of most proxies and only hides a dead link.
+    parse: seconds(1, 300),
     describe: "sync timeout",
   },
   {
@@ -186,7 +194,12 @@ export interface Sources {
   defaults: { dataDir: string; configDir: string };
 }
 
-/** Merges the sources by precedence and checks every value, naming the source of a bad one. */
+type Blame = typeof UsageError | typeof ConfigError;
+
+/**
+ * Merges the sources by precedence and checks every value, naming the source
+ * of a bad one: a usage error for a flag, a config error otherwise.
+ */
 export function resolveConfig(sources: Sources): Config {
   const config: Config = {
     aliasPrefix: DEFAULT_ALIAS_PREFIX,
@@ -208,24 +221,27 @@ export function resolveConfig(sources: Sources): Config {
     }
   }
   for (const spec of CONFIG_KEYS as readonly AnySpec[]) {
-    const candidates: [string | undefined, string][] = [
+    // A bad flag is fixed in the command, like any other bad flag; the rest in the configuration.
+    const candidates: [string | undefined, string, Blame][] = [
       [
         sources.flags[spec.file as SettingName],
         `the ${spec.flag ?? `--${spec.file.replaceAll("_", "-")}`} flag`,
+        UsageError,
       ],
-      [sources.env(spec.env), `$${spec.env}`],
+      [sources.env(spec.env), `$${spec.env}`, ConfigError],
       [
         fileValue(sources.file[spec.file], spec.file, sources.filePath),
         `"${spec.file}" in "${sources.filePath}"`,
+        ConfigError,
       ],
     ];
     const chosen = candidates.find(([raw]) => raw !== undefined);
     if (!chosen) continue;
-    const [raw, origin] = chosen as [string, string];
+    const [raw, origin, Failure] = chosen as [string, string, Blame];
     try {
       assign(config, spec, raw);
     } catch (err) {
-      throw new ConfigError(
+      throw new Failure(
         `The ${spec.describe} from ${origin} is "${raw}", not ${(err as Error).message}.`,
         {
           hint: `Fix ${origin}.`,
@@ -265,13 +281,24 @@ export function configFilePath(env: Deps["env"]): string {
   return env("CCHAT_CONFIG") ?? `${defaultDirs(env).configDir}/config.json`;
 }
 
-/** Reads the config file; a missing one is empty, an unreadable one is an error that says where. */
-export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+/**
+ * Reads the config file; a missing one is empty, unless the user `named` it
+ * and so expects its settings. An unreadable one is an error that says where.
+ */
+export async function readConfigFile(
+  path: string,
+  named = false,
+): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return {};
+    if (err instanceof Deno.errors.NotFound && !named) return {};
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`The config file "${path}" named by CCHAT_CONFIG does not exist.`, {
+        hint: "Create it, or point CCHAT_CONFIG at an existing file.",
+      });
+    }
     throw new ConfigError(`Cannot read the config file "${path}": ${(err as Error).message}.`, {
       hint: "Check its permissions, or point CCHAT_CONFIG at another file.",
     });
@@ -297,7 +324,7 @@ export async function loadConfig(deps: Deps, flags: Sources["flags"]): Promise<C
   return resolveConfig({
     flags,
     env: deps.env,
-    file: await readConfigFile(filePath),
+    file: await readConfigFile(filePath, deps.env("CCHAT_CONFIG") !== undefined),
     filePath,
     defaults: defaultDirs(deps.env),
   });

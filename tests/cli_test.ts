@@ -111,3 +111,36 @@ Deno.test("completion", async (t) => {
     assert.ok(!proposed.includes("--to"));
   });
 });
+
+Deno.test("a stray argument is never echoed: it may be a secret", async (t) => {
+  const SECRET = "hunter2-Secret";
+  await t.step("login names where the password comes from instead", async () => {
+    const err = await usageError([
+      "login",
+      "--homeserver",
+      "http://hs.test",
+      "--user",
+      "dave",
+      SECRET,
+    ]);
+    assert.ok(!err.message.includes(SECRET), err.message);
+    assert.ok(!(err.hint ?? "").includes(SECRET), err.hint);
+    assert.equal(err.message, "Too many arguments: the command takes none.");
+    assert.match(err.hint ?? "", /CCHAT_PASSWORD or the first line of stdin/);
+  });
+  await t.step("a flag given twice names the flag, not its values", async () => {
+    const err = await usageError(["login", "--user", "dave", "--user", SECRET]);
+    assert.equal(err.message, "--user is given twice.");
+  });
+  await t.step("every command", async () => {
+    for (const args of [["logout", SECRET], ["who", SECRET], ["send", "hi", SECRET]]) {
+      const err = await usageError(args);
+      assert.ok(!err.message.includes(SECRET), err.message);
+      assert.match(err.message, /^Too many arguments: /);
+    }
+    assert.equal(
+      (await usageError(["send", "hi", SECRET])).message,
+      "Too many arguments: the command takes at most 1.",
+    );
+  });
+});

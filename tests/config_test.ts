@@ -8,7 +8,7 @@ import {
   resolveConfig,
   type Sources,
 } from "../src/config.ts";
-import { ConfigError, ExitCode } from "../src/errors.ts";
+import { type CchatError, ConfigError, type ExitCode, UsageError } from "../src/errors.ts";
 import { fakeDeps } from "./support/fakes.ts";
 
 const FILE = "/etc/cchat/config.json";
@@ -34,19 +34,27 @@ function sources(
   };
 }
 
-/** The ConfigError a resolution throws, checked for its exit code and hint. */
-function configError(s: Sources): ConfigError {
+/** The error of class `kind` a resolution throws, checked for its exit code and hint. */
+function rejection<E extends CchatError>(
+  s: Sources,
+  kind: new (message: string) => E,
+  exitCode: ExitCode,
+): E {
   try {
     resolveConfig(s);
   } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    assert.equal(err.exitCode, ExitCode.config);
-    assert.equal(err.exitCode, 3);
-    assert.ok(err.hint && err.hint.length > 0, "a ConfigError carries a hint");
+    assert.ok(err instanceof kind, `expected a ${kind.name}, got ${err}`);
+    assert.equal(err.exitCode, exitCode);
+    assert.ok(err.hint && err.hint.length > 0, `a ${kind.name} carries a hint`);
     return err;
   }
   throw new Error("expected resolveConfig to throw");
 }
+
+/** A bad value from the environment or the file: exit 3. */
+const configError = (s: Sources) => rejection(s, ConfigError, 3);
+/** A bad value from a command-line flag: exit 2, like any other bad flag. */
+const usageError = (s: Sources) => rejection(s, UsageError, 2);
 
 Deno.test("resolveConfig defaults", () => {
   assert.deepEqual(resolveConfig(sources()), {
@@ -199,8 +207,8 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
 });
 
 Deno.test("resolveConfig rejections name the source and the value", async (t) => {
-  await t.step("a bad URL from a flag", () => {
-    const err = configError(sources({ flags: { homeserver: "matrix.example.org" } }));
+  await t.step("a bad URL from a flag is a usage error", () => {
+    const err = usageError(sources({ flags: { homeserver: "matrix.example.org" } }));
     assert.equal(
       err.message,
       'The homeserver base URL from the --homeserver flag is "matrix.example.org", ' +
@@ -226,25 +234,25 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
     assert.equal(
       err.message,
       `The ${describe("maxRetryWaitMs")} from $CCHAT_MAX_RETRY_WAIT is "-1", ` +
-        "not a number of seconds of at least 0.",
+        "not a number of seconds from 0 to 86400.",
     );
   });
 
   await t.step("NaN seconds", () => {
     const err = configError(sources({ file: { sync_timeout: "soon" } }));
     assert.match(err.message, /from "sync_timeout" in "\/etc\/cchat\/config\.json" is "soon"/);
-    assert.match(err.message, /not a number of seconds of at least 1\.$/);
+    assert.match(err.message, /not a number of seconds from 1 to 300\.$/);
   });
 
   await t.step("seconds below the minimum", () => {
-    const err = configError(sources({ flags: { heartbeat_interval: "0.5" } }));
-    assert.match(err.message, /is "0\.5", not a number of seconds of at least 1\./);
+    const err = usageError(sources({ flags: { heartbeat_interval: "0.5" } }));
+    assert.match(err.message, /is "0\.5", not a number of seconds from 1 to 86400\./);
     assert.match(err.message, /flag/);
   });
 
   await t.step("a non-positive stale_after", () => {
     const err = configError(sources({ env: { CCHAT_STALE_AFTER: "0" } }));
-    assert.match(err.message, /from \$CCHAT_STALE_AFTER is "0", not a positive number\./);
+    assert.match(err.message, /from \$CCHAT_STALE_AFTER is "0", not a number from 1 to 100\./);
   });
 
   await t.step("a bad boolean", () => {
@@ -257,7 +265,7 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
   });
 
   await t.step("empty text", () => {
-    const flag = configError(sources({ flags: { data_dir: "   " } }));
+    const flag = usageError(sources({ flags: { data_dir: "   " } }));
     assert.equal(
       flag.message,
       `The ${describe("dataDir")} from the --data-dir flag is "   ", not a non-empty text.`,
@@ -270,7 +278,7 @@ Deno.test("resolveConfig rejections name the source and the value", async (t) =>
   });
 
   await t.step("the chosen source is the one blamed, not a lower one", () => {
-    const err = configError(sources({
+    const err = usageError(sources({
       flags: { homeserver: "bad" },
       env: { CCHAT_HOMESERVER: "https://ok.example" },
     }));
@@ -295,7 +303,7 @@ Deno.test("resolveConfig edge values", async (t) => {
     assert.match(err.message, /\$CCHAT_MAX_RETRY_WAIT is "", not a number of seconds/);
     assert.match(
       configError(sources({ env: { CCHAT_STALE_AFTER: " " } })).message,
-      /not a positive number/,
+      /not a number from 1 to 100/,
     );
   });
   await t.step("a homeserver URL is trimmed of spaces and trailing slashes", () => {
@@ -316,10 +324,66 @@ Deno.test("resolveConfig edge values", async (t) => {
   });
   await t.step("the daemon's flag is named as the user typed it", () => {
     assert.match(
-      configError(sources({ flags: { heartbeat_interval: "0" } })).message,
+      usageError(sources({ flags: { heartbeat_interval: "0" } })).message,
       /the --interval flag is "0"/,
     );
   });
+});
+
+Deno.test("resolveConfig bounds every duration", async (t) => {
+  // [file key, environment, setting, min, max, what one unit of the text is worth in the setting]
+  const cases = [
+    ["heartbeat_interval", "CCHAT_HEARTBEAT_INTERVAL", "heartbeatIntervalMs", 1, 86_400, 1000],
+    ["sync_timeout", "CCHAT_SYNC_TIMEOUT", "syncTimeoutMs", 1, 300, 1000],
+    ["max_retry_wait", "CCHAT_MAX_RETRY_WAIT", "maxRetryWaitMs", 0, 86_400, 1000],
+    ["stale_after", "CCHAT_STALE_AFTER", "staleAfter", 1, 100, 1],
+  ] as const;
+  for (const [file, env, key, min, max, scale] of cases) {
+    const unit = scale === 1 ? "a number" : "a number of seconds";
+    await t.step(`${file}: ${min} and ${max} are taken`, () => {
+      assert.equal(resolveConfig(sources({ env: { [env]: String(min) } }))[key], min * scale);
+      assert.equal(resolveConfig(sources({ file: { [file]: max } }))[key], max * scale);
+    });
+    for (const outside of [min - 0.01, max + 0.01]) {
+      await t.step(`${file}: ${outside} is refused, naming the source and the range`, () => {
+        const err = configError(sources({ env: { [env]: String(outside) } }));
+        assert.equal(
+          err.message,
+          `The ${describe(key)} from $${env} is "${outside}", not ${unit} from ${min} to ${max}.`,
+        );
+        assert.equal(err.hint, `Fix $${env}.`);
+      });
+    }
+  }
+  await t.step("a value that would overflow a timer is refused from every source", () => {
+    const flag = usageError(sources({ flags: { heartbeat_interval: "2147484" } }));
+    assert.match(flag.message, /--interval flag is "2147484", not a number of seconds from 1 to/);
+    const env = configError(sources({ env: { CCHAT_SYNC_TIMEOUT: "2147484" } }));
+    assert.match(env.message, /\$CCHAT_SYNC_TIMEOUT is "2147484", not a number of seconds from 1/);
+    configError(sources({ file: { max_retry_wait: 2147484 } }));
+    configError(sources({ file: { stale_after: 1e12 } }));
+  });
+});
+
+Deno.test("a bad flag is a usage error, the same value elsewhere a config error", async (t) => {
+  for (const value of ["0", "-5", "abc"]) {
+    await t.step(`--interval ${value}`, () => {
+      const flag = usageError(sources({ flags: { heartbeat_interval: value } }));
+      const env = configError(sources({ env: { CCHAT_HEARTBEAT_INTERVAL: value } }));
+      const file = configError(sources({ file: { heartbeat_interval: value } }));
+      assert.equal(
+        flag.message,
+        `The ${describe("heartbeatIntervalMs")} from the --interval flag is "${value}", ` +
+          "not a number of seconds from 1 to 86400.",
+      );
+      assert.equal(flag.hint, "Fix the --interval flag.");
+      assert.equal(
+        env.message,
+        flag.message.replace("the --interval flag", "$CCHAT_HEARTBEAT_INTERVAL"),
+      );
+      assert.match(file.message, /from "heartbeat_interval" in /);
+    });
+  }
 });
 
 Deno.test("allowed_servers list parsing", async (t) => {
@@ -490,15 +554,28 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
         assert.equal(
           err.message,
           `The ${describe("staleAfter")} from "stale_after" in "${bad}" is "-2", ` +
-            "not a positive number.",
+            "not a number from 1 to 100.",
         );
         return true;
       });
     });
 
-    await t.step("no file at all gives the defaults", async () => {
+    await t.step("a file CCHAT_CONFIG names must exist", async () => {
       const { deps, env } = fakeDeps();
       env.CCHAT_CONFIG = `${dir}/none.json`;
+      await assert.rejects(loadConfig(deps, {}), (err: Error) => {
+        assert.ok(err instanceof ConfigError, `${err}`);
+        assert.equal(
+          err.message,
+          `The config file "${dir}/none.json" named by CCHAT_CONFIG does not exist.`,
+        );
+        assert.match(err.hint ?? "", /CCHAT_CONFIG/);
+        return true;
+      });
+    });
+
+    await t.step("no file at the default path gives the defaults", async () => {
+      const { deps, env } = fakeDeps();
       env.HOME = "/home/nobody";
       const config = await loadConfig(deps, {});
       assert.equal(config.homeserver, undefined);

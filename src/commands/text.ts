@@ -22,9 +22,29 @@ export function agentTable(agents: AgentView[]): string {
   return formatTable(AGENT_COLUMNS, rows);
 }
 
-/** One message for people: when, who, how it reached us, and the text. */
+/**
+ * Controls a sender could use to drive the reader's terminal (C0 but tab, DEL,
+ * C1) or to reorder what it shows (the bidi embeddings, overrides and isolates).
+ */
+// deno-lint-ignore no-control-regex -- matching them is the point
+const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` on one line, each unsafe control shown as `\x1b` or `\u202e`. */
+function escapeControls(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
+}
+
+/**
+ * One message for people: when, who, how it reached us, and the text. A
+ * header is the only line that starts with "[": later lines of the body are
+ * indented, so a body cannot pass itself off as another message.
+ */
 export function formatMessage(m: MessageView): string {
   const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
   const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
-  return `[${when}] ${m.sender} (${flags}): ${m.body}`;
+  const body = m.body.split(/\r?\n/).map(escapeControls).join("\n  ");
+  return `[${when}] ${escapeControls(m.sender)} (${flags}): ${body}`;
 }

@@ -167,6 +167,13 @@ export class MatrixHttp {
     }
 
     const body = parseJson(text);
+    // A homeserver answers in JSON whatever the status; a gateway error page only says it is away.
+    const foreign = body === undefined && !TRANSIENT_STATUSES.has(response.status)
+      ? {
+        hint:
+          `The server at "${this.baseUrl}" does not look like a Matrix homeserver; check the homeserver URL.`,
+      }
+      : {};
     if (response.ok) {
       if (body === undefined) {
         return {
@@ -174,9 +181,9 @@ export class MatrixHttp {
           error: new MatrixError({
             status: response.status,
             errcode: "M_NOT_JSON",
-            error: "the answer was not JSON",
+            error: describeBody(text),
             request: label,
-          }),
+          }, foreign),
         };
       }
       return { kind: "ok", value: body as T };
@@ -189,7 +196,7 @@ export class MatrixHttp {
       error: typeof body?.error === "string" ? body.error : describeBody(text),
       retryAfterMs,
       request: label,
-    });
+    }, foreign);
     if (response.status === 429) return { kind: "rate-limited", error };
     if (TRANSIENT_STATUSES.has(response.status)) return { kind: "transient", error };
     throw error;
@@ -235,7 +242,8 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
+/** The start of an answer on one line: a web page runs over many. */
 function describeBody(text: string): string {
-  const trimmed = text.trim();
-  return trimmed === "" ? "the answer had no body" : `unexpected answer "${trimmed.slice(0, 80)}"`;
+  const oneLine = text.trim().replace(/\s+/g, " ");
+  return oneLine === "" ? "the answer had no body" : `unexpected answer "${oneLine.slice(0, 80)}"`;
 }

@@ -32,6 +32,15 @@ export function validateAgentName(name: string): string {
       hint,
     });
   }
+  // Paths and command lines give these a meaning of their own: "." and ".." are directories.
+  if (/^\.+$/.test(name)) {
+    throw new UsageError(`The agent name "${shown}" is only dots.`, { hint });
+  }
+  if (name.startsWith("-")) {
+    throw new UsageError(`The agent name "${shown}" starts with "-", which reads as a flag.`, {
+      hint,
+    });
+  }
   if (RESERVED_NAMES.has(name)) {
     throw new UsageError(`The agent name "${name}" is reserved for the shared lobby.`, {
       hint: "Choose another name.",

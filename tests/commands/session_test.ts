@@ -145,6 +145,31 @@ Deno.test("inbox without a session", async (t) => {
       },
     );
   });
+
+  for (const value of ["0", "-5", "abc", "2147484"]) {
+    await t.step(
+      `daemon --interval ${value} is a usage error, CCHAT_HEARTBEAT_INTERVAL a config error`,
+      async () => {
+        await using h = await harness();
+        await h.login();
+        await assert.rejects(h.cli("daemon", "--name", "a", "--interval", value), (err: Error) => {
+          assert.ok(err instanceof UsageError, `${err}`);
+          assert.equal(
+            err.message.includes(`the --interval flag is "${value}"`),
+            true,
+            err.message,
+          );
+          return true;
+        });
+        h.env.CCHAT_HEARTBEAT_INTERVAL = value;
+        await assert.rejects(h.cli("daemon", "--name", "a"), (err: Error) => {
+          assert.ok(err instanceof ConfigError, `${err}`);
+          return true;
+        });
+        assert.equal(h.requests.length, 0);
+      },
+    );
+  }
 });
 
 Deno.test("inbox with a stored login", async (t) => {
@@ -580,13 +605,28 @@ Deno.test("login", async (t) => {
     );
   });
 
-  await t.step("a bad --homeserver is a config error naming the flag", async () => {
+  await t.step("a bad --homeserver is a usage error naming the flag", async () => {
     await using h = await harness();
     await assert.rejects(
       h.cli("login", "--homeserver", "hs.test", "--user", "bob"),
       (err: CchatError & { status?: number }) => {
-        assert.ok(err instanceof ConfigError);
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.exitCode, 2);
         assert.match(err.message, /--homeserver flag is "hs\.test"/);
+        return true;
+      },
+    );
+  });
+
+  await t.step("the same bad homeserver from the environment is a config error", async () => {
+    await using h = await harness();
+    h.env.CCHAT_HOMESERVER = "hs.test";
+    h.env.CCHAT_PASSWORD = "pw";
+    await assert.rejects(
+      h.cli("login", "--user", "bob"),
+      (err: CchatError & { status?: number }) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /\$CCHAT_HOMESERVER is "hs\.test"/);
         return true;
       },
     );
@@ -680,6 +720,23 @@ Deno.test("send checks its input before any request", async (t) => {
         return true;
       },
     );
+  });
+
+  await t.step('"-" refuses stdin that is not UTF-8, before any request', async () => {
+    const stdin = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array([0x6f, 0x6b, 0xff, 0x0a]));
+        c.close();
+      },
+    });
+    await using h = await harness(noRequests, { stdin });
+    await h.login();
+    await assert.rejects(h.cli("send", "-"), (err: Error) => {
+      assert.ok(err instanceof UsageError, `${err}`);
+      assert.equal(err.message, "Standard input is not valid UTF-8.");
+      return true;
+    });
+    assert.equal(h.requests.length, 0);
   });
 
   await t.step('"-" reads the text from stdin, dropping one final newline', async () => {

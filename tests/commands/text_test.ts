@@ -57,3 +57,52 @@ Deno.test("formatMessage", async (t) => {
     );
   });
 });
+
+Deno.test("formatMessage shows what a body holds, never what it does", async (t) => {
+  const shown = (body: string, sender = MESSAGE.sender) =>
+    formatMessage(messageView({ ...MESSAGE, body, sender }));
+  const HEADER = "[2023-11-14 22:13:20] @bob:hs (direct): ";
+
+  await t.step("terminal escape sequences are shown as escapes, not sent", () => {
+    const out = shown("\x1b[2J\x1b]0;pwned\x07red\x1b[31m!");
+    assert.equal(out, `${HEADER}\\x1b[2J\\x1b]0;pwned\\x07red\\x1b[31m!`);
+    assert.ok(!out.includes("\x1b"));
+  });
+  await t.step("every C0 control but tab, DEL and every C1 control are escaped", () => {
+    assert.equal(
+      shown("a\x00b\x08c\rd\x7fe\x80f\x9bg\x9fh"),
+      `${HEADER}a\\x00b\\x08c\\x0dd\\x7fe\\x80f\\x9bg\\x9fh`,
+    );
+    assert.equal(shown("col1\tcol2"), `${HEADER}col1\tcol2`);
+  });
+  await t.step("bidi controls that reorder the text are escaped", () => {
+    assert.equal(
+      shown("\u202aa\u202bb\u202cc\u202dd\u202ee\u2066f\u2067g\u2068h\u2069"),
+      `${HEADER}\\u202aa\\u202bb\\u202cc\\u202dd\\u202ee\\u2066f\\u2067g\\u2068h\\u2069`,
+    );
+  });
+  await t.step("ordinary text, accents and emoji are left alone", () => {
+    assert.equal(shown("é ü 日本 🎉 \\x1b"), `${HEADER}é ü 日本 🎉 \\x1b`);
+  });
+  await t.step("continuation lines are indented, so a forged header stays inside", () => {
+    const out = shown("ok\n[2024-01-01 00:00:00] @alice:localhost (direct): do X\r\n\nend");
+    assert.deepEqual(out.split("\n"), [
+      `${HEADER}ok`,
+      "  [2024-01-01 00:00:00] @alice:localhost (direct): do X",
+      "  ",
+      "  end",
+    ]);
+    assert.equal(out.split("\n").filter((line) => line.startsWith("[")).length, 1);
+  });
+  await t.step("the sender is escaped onto the one header line", () => {
+    const out = shown("hi", "@eve:hs\n[2024-01-01 00:00:00] @alice:hs\x1b[0m");
+    assert.equal(
+      out,
+      "[2023-11-14 22:13:20] @eve:hs\\x0a[2024-01-01 00:00:00] @alice:hs\\x1b[0m (direct): hi",
+    );
+  });
+  await t.step("the data behind --json keeps the exact body", () => {
+    const body = "a\x1b[31m\nb\u202e";
+    assert.equal(messageView({ ...MESSAGE, body }).body, body);
+  });
+});

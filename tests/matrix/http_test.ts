@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { MatrixError, NetworkError, RateLimitError } from "../../src/errors.ts";
 import { MatrixHttp, MAX_ATTEMPTS, path } from "../../src/matrix/http.ts";
 import { RateGates } from "../../src/matrix/rate_gate.ts";
+import { realSleep } from "../../src/deps.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const TOKEN = "syt_secret_token_value";
@@ -367,4 +368,39 @@ Deno.test("a 429 holds every request on the token and releases them paced", asyn
     }
     assert.equal(outcomes[0].status, "fulfilled");
   });
+});
+
+Deno.test("a web server that is not a homeserver is named in one line, with a hint", async (t) => {
+  const page = "<!DOCTYPE html>\n<html>\n  <head><title>It works</title></head>\n" +
+    "  <body>\n    <h1>Welcome to the web server</h1>\n  </body>\n</html>\n";
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      new Response(page, {
+        status: new URL(request.url).pathname === "/found" ? 200 : 404,
+        headers: { "content-type": "text/html" },
+      }),
+  );
+  const baseUrl = `http://127.0.0.1:${server.addr.port}`;
+  const http = new MatrixHttp({
+    baseUrl,
+    deps: { fetch, now: Date.now, sleep: realSleep, random: () => 0 },
+  });
+  for (const [status, method, at] of [["200", "POST", "/found"], ["404", "GET", "/missing"]]) {
+    await t.step(`an HTML page answered with ${status}`, async () => {
+      await assert.rejects(http.request(method, at), (err: MatrixError) => {
+        assert.ok(err instanceof MatrixError, `${err}`);
+        assert.equal(err.exitCode, 1);
+        assert.equal(err.status, Number(status));
+        assert.ok(!err.message.includes("\n"), err.message);
+        assert.match(err.message, /"<!DOCTYPE html> <html> <head><title>It works<\/title>/);
+        assert.equal(
+          err.hint,
+          `The server at "${baseUrl}" does not look like a Matrix homeserver; ` +
+            "check the homeserver URL.",
+        );
+        return true;
+      });
+    });
+  }
 });

@@ -4,7 +4,7 @@ import { aliasesFor, aliasLocalpart, validateAgentName } from "../../src/space/n
 
 Deno.test("validateAgentName", async (t) => {
   await t.step("accepts the legal alphabet", () => {
-    for (const name of ["a", "builder-1", "x.y_z=w", "9".repeat(64)]) {
+    for (const name of ["a", "builder-1", "x.y_z=w", "9".repeat(64), ".a", "a..", "a-", "=-"]) {
       assert.equal(validateAgentName(name), name);
     }
   });
@@ -18,6 +18,12 @@ Deno.test("validateAgentName", async (t) => {
       ["Upper", /has characters an alias cannot carry/],
       ["a#b", /has characters an alias cannot carry/],
       ["lobby", /is reserved for the shared lobby/],
+      [".", /The agent name "\." is only dots\./],
+      ["..", /The agent name "\.\." is only dots\./],
+      ["....", /is only dots/],
+      ["-", /The agent name "-" starts with "-", which reads as a flag\./],
+      ["-rf", /starts with "-"/],
+      ["--name", /starts with "-"/],
     ];
     for (const [name, message] of cases) {
       assert.throws(() => validateAgentName(name), (err: unknown) => {
