@@ -168,7 +168,7 @@ export const CONFIG_KEYS = [
     key: "inboxRetentionMs",
     file: "inbox_retention",
     env: "CCHAT_INBOX_RETENTION",
-    parse: seconds(60),
+    parse: seconds(60, 366 * 86_400),
     describe: "inbox retention",
   },
   {

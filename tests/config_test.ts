@@ -79,10 +79,17 @@ Deno.test("inbox_retention: seconds, a minute at least, env over file", async (t
     assert.equal(resolveConfig(sources({ env, file })).inboxRetentionMs, 60_000);
   });
 
-  await t.step("under a minute is refused, naming the source", () => {
+  await t.step("under a minute or over a year is refused, naming the source", () => {
     const err = configError(sources({ env: { CCHAT_INBOX_RETENTION: "59" } }));
     assert.match(err.message, /inbox retention from \$CCHAT_INBOX_RETENTION is "59"/);
-    assert.match(err.message, /at least 60/);
+    assert.match(err.message, /from 60 to 31622400/);
+    const long = configError(sources({ env: { CCHAT_INBOX_RETENTION: "31622401" } }));
+    assert.match(long.message, /"31622401"/);
+    assert.equal(
+      resolveConfig(sources({ env: { CCHAT_INBOX_RETENTION: "31622400" } }))
+        .inboxRetentionMs,
+      31_622_400_000,
+    );
   });
 });
 
