@@ -22,9 +22,10 @@ export function agentTable(agents: AgentView[]): string {
   return formatTable(AGENT_COLUMNS, rows);
 }
 
-/** One message for people: when, who, how it reached us, and the text. */
+/** One message for people: its short id, when, who, how it reached us, and the text. */
 export function formatMessage(m: MessageView): string {
+  const id = m.id === null ? "" : `#${m.id} `;
   const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
   const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
-  return `[${when}] ${m.sender} (${flags}): ${m.body}`;
+  return `${id}[${when}] ${m.sender} (${flags}): ${m.body}`;
 }

@@ -9,7 +9,8 @@ import type { DaemonStatus, InboxMessage } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
-const WRITE_CHUNK = 100;
+/** Three writes a message (it, its unread key, its short id), plus the counter and the token. */
+const STORE_CHUNK = 30;
 /** A commit carries at most 800 KB: ten messages rewritten whole, of up to 64 KB each. */
 const REWRITE_CHUNK = 10;
 
@@ -84,20 +85,36 @@ export class Store {
    */
   async commitBatch(messages: InboxMessage[], nextBatch: string): Promise<number> {
     const fresh = await this.#unseen(messages);
-    const writes: [Deno.KvKey, unknown][] = fresh.flatMap((m) => [
-      [this.#key("msg", m.eventId), m],
-      [this.#key("unread", m.ts, m.eventId), m.eventId],
-    ]);
-    writes.push([this.#key("sync", "since"), nextBatch]);
-    for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
-      const chunk = writes.slice(i, i + WRITE_CHUNK);
-      await commitWithRetry(() => {
-        const op = this.#kv.atomic();
-        for (const [key, value] of chunk) op.set(key, value);
+    let i = 0;
+    do {
+      const chunk = fresh.slice(i, i += STORE_CHUNK);
+      await this.#storeNumbered(chunk, i >= fresh.length ? nextBatch : undefined);
+    } while (i < fresh.length);
+    return fresh.length;
+  }
+
+  /**
+   * Stores messages under the next short ids, in the commit that moves the
+   * counter: the check on the counter means no two messages ever share a number.
+   */
+  async #storeNumbered(messages: InboxMessage[], nextBatch: string | undefined): Promise<void> {
+    const counterKey = this.#key("counter", "short");
+    for (;;) {
+      const counter = await withLockRetry(() => this.#kv.get<number>(counterKey), this.#deps);
+      const last = counter.value ?? 0;
+      const result = await commitWithRetry(() => {
+        const op = this.#kv.atomic().check(counter).set(counterKey, last + messages.length);
+        messages.forEach((m, i) => {
+          const id = last + i + 1;
+          op.set(this.#key("msg", m.eventId), { ...m, id })
+            .set(this.#key("unread", m.ts, m.eventId), m.eventId)
+            .set(this.#key("short", id), m.eventId);
+        });
+        if (nextBatch !== undefined) op.set(this.#key("sync", "since"), nextBatch);
         return op;
       }, this.#deps);
+      if (result.ok) return;
     }
-    return fresh.length;
   }
 
   async #unseen(messages: InboxMessage[]): Promise<InboxMessage[]> {
@@ -202,10 +219,31 @@ export class Store {
     }
   }
 
-  /** Adds to `op` the rewrite of a message just read, so that it expires after the retention. */
+  /**
+   * Adds to `op` the rewrite of a message just read, and of its short id, so
+   * that both expire after the retention.
+   */
   #expire(op: Deno.AtomicOperation, message: InboxMessage): void {
     const stored: StoredMessage = { ...message, expiresAt: this.#deps.now() + this.#retentionMs };
     op.set(this.#key("msg", message.eventId), stored, { expireIn: this.#retentionMs });
+    if (message.id !== undefined) {
+      op.set(this.#key("short", message.id), message.eventId, { expireIn: this.#retentionMs });
+    }
+  }
+
+  /** A message still kept, read or not, by its short id or its event id. */
+  async message(ref: number | string): Promise<InboxMessage | undefined> {
+    const eventId = typeof ref === "number"
+      ? await this.#get<string>(this.#key("short", ref))
+      : ref;
+    if (eventId === undefined) return undefined;
+    const entry = await withLockRetry(
+      () => this.#kv.get<StoredMessage>(this.#key("msg", eventId)),
+      this.#deps,
+    );
+    if (this.#forgotten(entry)) return undefined;
+    const { expiresAt: _, ...message } = entry.value!;
+    return message;
   }
 
   daemonStatus(): Promise<DaemonStatus | undefined> {

@@ -3,6 +3,11 @@
 export type Route = "direct" | "broadcast" | "mention";
 
 export interface InboxMessage {
+  /**
+   * The short id agents quote back, numbered per user as the daemon stores the
+   * message; absent before then, and on messages stored by an older daemon.
+   */
+  id?: number;
   eventId: string;
   roomId: string;
   route: Route;

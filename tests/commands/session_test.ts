@@ -160,9 +160,9 @@ Deno.test("inbox with a stored login", async (t) => {
     await using h = await withThree();
     assert.equal(await h.cli("inbox", "--peek"), 0);
     assert.deepEqual(h.stdout.lines, [
-      "[2024-01-02 03:04:01] @alice:hs.test (direct): note 1",
-      "[2024-01-02 03:04:02] @alice:hs.test (direct): note 2",
-      "[2024-01-02 03:04:03] @alice:hs.test (direct): note 3",
+      "#2 [2024-01-02 03:04:01] @alice:hs.test (direct): note 1",
+      "#3 [2024-01-02 03:04:02] @alice:hs.test (direct): note 2",
+      "#1 [2024-01-02 03:04:03] @alice:hs.test (direct): note 3",
     ]);
     assert.equal((await h.store((s) => s.unread())).length, 3);
   });
@@ -186,7 +186,7 @@ Deno.test("inbox with a stored login", async (t) => {
     await using h = await withThree();
     await h.store(async (s) => s.markRead((await s.unread()).slice(0, 2)));
     assert.equal(await h.cli("inbox"), 0);
-    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
+    assert.deepEqual(h.stdout.lines, ["#1 [2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
     assert.deepEqual(await h.store((s) => s.unread()), []);
   });
 
@@ -329,7 +329,7 @@ Deno.test("wait", async (t) => {
     await h.login();
     await h.store((s) => s.commitBatch([message(2), message(1)], "s1"));
     assert.equal(await h.cli("wait"), 0);
-    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:01] @alice:hs.test (direct): note 1"]);
+    assert.deepEqual(h.stdout.lines, ["#2 [2024-01-02 03:04:01] @alice:hs.test (direct): note 1"]);
     assert.deepEqual((await h.store((s) => s.unread())).map((m) => m.eventId), ["$m2"]);
     assert.deepEqual(h.clock.sleeps, []);
   });
@@ -363,7 +363,9 @@ Deno.test("wait", async (t) => {
       await h.login();
       const code = await clock.run(runCli(["wait", "--timeout", "30"], h.deps));
       assert.equal(code, 0);
-      assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:05] @alice:hs.test (direct): note 5"]);
+      assert.deepEqual(h.stdout.lines, [
+        "#1 [2024-01-02 03:04:05] @alice:hs.test (direct): note 5",
+      ]);
       assert.equal(polls, 3);
       assert.deepEqual(await h.store((s) => s.unread()), []);
     },
