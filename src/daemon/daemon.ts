@@ -12,6 +12,7 @@ import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
+import { flushReceipts } from "./receipts.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
 import type { DaemonStatus, InboxMessage } from "./types.ts";
@@ -173,6 +174,7 @@ export class Daemon {
         since = response.next_batch;
         failures = 0;
         await this.#report({ state: "running", lastSyncAt: deps.now(), lastError: null });
+        await flushReceipts(client, store, log);
       } catch (err) {
         if (signal.aborted) break;
         if (!isTransient(err)) throw err;

@@ -5,7 +5,7 @@
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { commitWithRetry, withLockRetry } from "../kv.ts";
-import type { DaemonStatus, InboxMessage } from "./types.ts";
+import type { DaemonStatus, InboxMessage, PendingReceipt } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
@@ -21,6 +21,8 @@ const REWRITE_CHUNK = 10;
 interface StoredMessage extends InboxMessage {
   expiresAt?: number;
 }
+
+type ReceiptValue = Pick<PendingReceipt, "eventId" | "ts">;
 
 /** An unread entry and the message it names, absent if the message is gone. */
 interface Claim {
@@ -161,6 +163,7 @@ export class Store {
       const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
       for (const { message } of won) if (message) claimed.push(message);
     }
+    await this.#noteReceipts(claimed);
     return claimed;
   }
 
@@ -217,6 +220,7 @@ export class Store {
         return op;
       }, this.#deps);
     }
+    await this.#noteReceipts(messages);
   }
 
   /**
@@ -244,6 +248,54 @@ export class Store {
     if (this.#forgotten(entry)) return undefined;
     const { expiresAt: _, ...message } = entry.value!;
     return message;
+  }
+
+  /**
+   * Leaves, per room, the latest message read as a receipt for the daemon to
+   * post: readers never call the homeserver, so reading works while it is away.
+   */
+  async #noteReceipts(messages: InboxMessage[]): Promise<void> {
+    const latest = new Map<string, InboxMessage>();
+    for (const m of messages) {
+      const known = latest.get(m.roomId);
+      if (!known || m.ts > known.ts) latest.set(m.roomId, m);
+    }
+    for (const m of latest.values()) await this.#noteReceipt(m);
+  }
+
+  /** Keeps the later receipt when another reader noted one for the room meanwhile. */
+  async #noteReceipt(message: InboxMessage): Promise<void> {
+    const key = this.#key("receipt", message.roomId);
+    for (;;) {
+      const entry = await withLockRetry(() => this.#kv.get<ReceiptValue>(key), this.#deps);
+      if (entry.value && entry.value.ts >= message.ts) return;
+      const value: ReceiptValue = { eventId: message.eventId, ts: message.ts };
+      const result = await commitWithRetry(
+        () => this.#kv.atomic().check(entry).set(key, value),
+        this.#deps,
+      );
+      if (result.ok) return;
+    }
+  }
+
+  async pendingReceipts(): Promise<PendingReceipt[]> {
+    return await withLockRetry(async () => {
+      const receipts: PendingReceipt[] = [];
+      for await (const entry of this.#kv.list<ReceiptValue>({ prefix: this.#key("receipt") })) {
+        const roomId = entry.key[entry.key.length - 1] as string;
+        receipts.push({ roomId, ...entry.value, versionstamp: entry.versionstamp });
+      }
+      return receipts;
+    }, this.#deps);
+  }
+
+  /** Forgets a receipt once posted, unless a reader has noted a later one since. */
+  async settleReceipt(receipt: PendingReceipt): Promise<void> {
+    const key = this.#key("receipt", receipt.roomId);
+    await commitWithRetry(
+      () => this.#kv.atomic().check({ key, versionstamp: receipt.versionstamp }).delete(key),
+      this.#deps,
+    );
   }
 
   daemonStatus(): Promise<DaemonStatus | undefined> {

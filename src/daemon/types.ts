@@ -22,6 +22,15 @@ export interface InboxMessage {
   threadRoot?: string;
 }
 
+/** The latest message a reader took in a room, waiting for the daemon to post its read receipt. */
+export interface PendingReceipt {
+  roomId: string;
+  eventId: string;
+  ts: number;
+  /** The entry's version, so that posting it clears it only if no reader moved it meanwhile. */
+  versionstamp: string;
+}
+
 export interface DaemonStatus {
   pid: number;
   name: string;

@@ -537,3 +537,63 @@ Deno.test("short ids", async (t) => {
     });
   });
 });
+
+Deno.test("pending read receipts", async (t) => {
+  const receipts = async (store: Store) =>
+    (await store.pendingReceipts()).map(({ roomId, eventId, ts }) => ({ roomId, eventId, ts }));
+
+  await t.step("claiming notes the latest message of each room", async () => {
+    await withStore(async (store) => {
+      const elsewhere = message(2, { roomId: "!lobby:hs" });
+      await store.commitBatch([message(1), elsewhere, message(3), message(4)], "s1");
+      await store.claim(3);
+      assert.deepEqual(await receipts(store), [
+        { roomId: "!lobby:hs", eventId: "$e2", ts: elsewhere.ts },
+        { roomId: "!own:hs", eventId: "$e3", ts: message(3).ts },
+      ]);
+    });
+  });
+
+  await t.step("peeking notes nothing", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.unread();
+      assert.deepEqual(await receipts(store), []);
+    });
+  });
+
+  await t.step("an earlier message read later does not move the receipt back", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1), message(5)], "s1");
+      await store.markRead([numbered(message(5), 2)]);
+      await store.markRead([numbered(message(1), 1)]);
+      assert.deepEqual(await receipts(store), [
+        { roomId: "!own:hs", eventId: "$e5", ts: message(5).ts },
+      ]);
+    });
+  });
+
+  await t.step("readers of two connections keep the later receipt", async () => {
+    await withTwoConnections(async (a, b) => {
+      await a.commitBatch([message(1), message(2)], "s1");
+      await Promise.all([a.markRead([message(2)]), b.markRead([message(1)])]);
+      assert.deepEqual(await receipts(a), [
+        { roomId: "!own:hs", eventId: "$e2", ts: message(2).ts },
+      ]);
+    });
+  });
+
+  await t.step("settling clears a receipt, unless a reader moved it since", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1), message(2)], "s1");
+      await store.claim(1);
+      const [first] = await store.pendingReceipts();
+      await store.claim(1);
+      await store.settleReceipt(first);
+      assert.deepEqual((await receipts(store)).map((r) => r.eventId), ["$e2"]);
+      const [second] = await store.pendingReceipts();
+      await store.settleReceipt(second);
+      assert.deepEqual(await receipts(store), []);
+    });
+  });
+});
