@@ -14,7 +14,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
-import { sendCommand } from "./commands/send.ts";
+import { replyCommand, sendCommand } from "./commands/send.ts";
 import { statusCommand } from "./commands/status.ts";
 import { whoCommand } from "./commands/who.ts";
 
@@ -27,6 +27,7 @@ const app: Application<CliContext> = buildApplication(
       logout: logoutCommand,
       status: statusCommand,
       send: sendCommand,
+      reply: replyCommand,
       who: whoCommand,
       daemon: daemonCommand,
       heartbeat: heartbeatCommand,
