@@ -1,6 +1,7 @@
 /**
- * What the daemon keeps in Deno KV for one user: the inbox, the sync token and
- * its own status. Commands read the same file from other processes.
+ * What the daemon keeps in Deno KV for one user: the inbox with its short ids,
+ * the sync token and its own status; and the read receipts readers leave for
+ * it. Commands read and write the same file from other processes.
  */
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
