@@ -67,6 +67,7 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
   const txnId = crypto.randomUUID();
   if (options.to === undefined && (options.reply !== undefined || options.thread !== undefined)) {
     const target = await inboxTarget(session, options);
+    // Event ids are longer than the short ids they replace: the size is checked again.
     const answer = prepareMessage({ ...options, reply: target.replyTo, thread: target.threadRoot });
     const eventId = await sendJoining(session, target.roomId, answer, txnId);
     return { event_id: eventId, room_id: target.roomId, to: target.sender };
