@@ -24,7 +24,7 @@ import { hookCommand } from "./commands/hook.ts";
 import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
-import { sendCommand } from "./commands/send.ts";
+import { replyCommand, sendCommand } from "./commands/send.ts";
 import { statusCommand } from "./commands/status.ts";
 import { whoCommand } from "./commands/who.ts";
 
@@ -55,6 +55,7 @@ const app: Application<CliContext> = buildApplication(
       logout: logoutCommand,
       status: statusCommand,
       send: sendCommand,
+      reply: replyCommand,
       who: whoCommand,
       daemon: daemonCommand,
       heartbeat: heartbeatCommand,

@@ -1,7 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import type { Deps } from "../deps.ts";
 import { readStdin } from "../ops/input.ts";
-import { send } from "../ops/send.ts";
+import { reply, send } from "../ops/send.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 
 interface Flags {
@@ -11,6 +11,13 @@ interface Flags {
   reply?: string;
   thread?: string;
 }
+
+const noticeFlag = {
+  kind: "boolean",
+  brief: "send as m.notice, which agents never answer automatically",
+  default: false,
+  withNegated: false,
+} as const;
 
 export const sendCommand = buildCommand<Flags, [string], CliContext>({
   func: action(async ({ deps, out }, flags: Flags, text: string) => {
@@ -28,25 +35,20 @@ export const sendCommand = buildCommand<Flags, [string], CliContext>({
         optional: true,
         placeholder: "NAME",
       },
-      notice: {
-        kind: "boolean",
-        brief: "send as m.notice, which agents never answer automatically",
-        default: false,
-        withNegated: false,
-      },
+      notice: noticeFlag,
       reply: {
         kind: "parsed",
         parse: String,
-        brief: "reply to this event",
+        brief: "reply to this message (its id from the inbox, or an event id), in its room",
         optional: true,
-        placeholder: "EVENT_ID",
+        placeholder: "ID",
       },
       thread: {
         kind: "parsed",
         parse: String,
-        brief: "post in the thread rooted at this event",
+        brief: "post in the thread of this message (its id, or an event id), in its room",
         optional: true,
-        placeholder: "EVENT_ID",
+        placeholder: "ID",
       },
     },
     positional: {
@@ -61,7 +63,50 @@ export const sendCommand = buildCommand<Flags, [string], CliContext>({
   docs: {
     brief: "Post a message to the lobby, or to an agent's room",
     fullDescription:
-      "Posts TEXT to the lobby, or with --to to that agent's room, and prints the event id.",
+      "Posts TEXT to the lobby, or with --to to that agent's room, and prints the event id. " +
+      "Without --to, --reply and --thread post in the room of the message they name, found in " +
+      "the inbox by the id inbox and wait show or by its event id; with --to, give event ids.",
+  },
+});
+
+interface ReplyFlags {
+  json: boolean;
+  notice: boolean;
+}
+
+export const replyCommand = buildCommand<ReplyFlags, [string, string], CliContext>({
+  func: action(async ({ deps, out }, flags: ReplyFlags, id: string, text: string) => {
+    const body = await bodyOf(text, deps);
+    const sent = await reply({ deps, log: out }, { id, text: body, notice: flags.notice });
+    return { data: sent, text: sent.event_id };
+  }),
+  parameters: {
+    flags: {
+      json: jsonFlag,
+      notice: noticeFlag,
+    },
+    positional: {
+      kind: "tuple",
+      parameters: [
+        {
+          brief: "the message to answer: the id inbox and wait show, or its event id",
+          parse: String,
+          placeholder: "ID",
+        },
+        {
+          brief: 'the answer, or "-" to read it from standard input',
+          parse: String,
+          placeholder: "TEXT",
+        },
+      ],
+    },
+  },
+  docs: {
+    brief: "Answer a message of the inbox in its room, as a reply",
+    fullDescription:
+      "Posts TEXT as a reply to the message ID in the room it came from, inside its thread " +
+      "when it was in one, and prints the event id. ID is the number inbox and wait show, or " +
+      "the event id; a message no longer in the inbox is refused.",
   },
 });
 

@@ -38,13 +38,14 @@ function escapeControls(text: string): string {
 }
 
 /**
- * One message for people: when, who, how it reached us, and the text. A
- * header is the only line that starts with "[": later lines of the body are
- * indented, so a body cannot pass itself off as another message.
+ * One message for people: its short id, when, who, how it reached us, and
+ * the text. A header is the only line that starts at the margin: later lines
+ * of the body are indented, so a body cannot pass itself off as another message.
  */
 export function formatMessage(m: MessageView): string {
+  const id = m.id === null ? "" : `#${m.id} `;
   const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
   const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
   const body = m.body.split(/\r?\n/).map(escapeControls).join("\n  ");
-  return `[${when}] ${escapeControls(m.sender)} (${flags}): ${body}`;
+  return `${id}[${when}] ${escapeControls(m.sender)} (${flags}): ${body}`;
 }

@@ -13,6 +13,7 @@ import { AGENT_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
+import { flushReceipts } from "./receipts.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
 import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
@@ -264,6 +265,7 @@ export class Daemon {
           lastError: null,
           failure: null,
         });
+        await flushReceipts(client, store, log);
       } catch (err) {
         if (signal.aborted) break;
         const failure = failureOf(err);

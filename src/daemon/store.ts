@@ -1,16 +1,18 @@
 /**
- * What the daemon keeps in Deno KV for one user: the inbox, the sync token and
- * its own status. Commands read the same file from other processes.
+ * What the daemon keeps in Deno KV for one user: the inbox with its short ids,
+ * the sync token and its own status; and the read receipts readers leave for
+ * it. Commands read and write the same file from other processes.
  */
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { commitWithRetry, withLockRetry } from "../kv.ts";
 import { Lease, type LeaseDeps } from "./lease.ts";
-import type { DaemonStatus, InboxMessage } from "./types.ts";
+import type { DaemonStatus, InboxMessage, PendingReceipt } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
-const WRITE_CHUNK = 100;
+/** Three writes a message (it, its unread key, its short id), plus the counter and the token. */
+const STORE_CHUNK = 30;
 /** A commit carries at most 800 KB: ten messages rewritten whole, of up to 64 KB each. */
 const REWRITE_CHUNK = 10;
 
@@ -21,6 +23,8 @@ const REWRITE_CHUNK = 10;
 interface StoredMessage extends InboxMessage {
   expiresAt?: number;
 }
+
+type ReceiptValue = Pick<PendingReceipt, "eventId" | "ts">;
 
 /** An unread entry and the message it names, absent if the message is gone. */
 interface Claim {
@@ -85,20 +89,36 @@ export class Store {
    */
   async commitBatch(messages: InboxMessage[], nextBatch: string): Promise<number> {
     const fresh = await this.#unseen(messages);
-    const writes: [Deno.KvKey, unknown][] = fresh.flatMap((m) => [
-      [this.#key("msg", m.eventId), m],
-      [this.#key("unread", m.ts, m.eventId), m.eventId],
-    ]);
-    writes.push([this.#key("sync", "since"), nextBatch]);
-    for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
-      const chunk = writes.slice(i, i + WRITE_CHUNK);
-      await commitWithRetry(() => {
-        const op = this.#kv.atomic();
-        for (const [key, value] of chunk) op.set(key, value);
+    let i = 0;
+    do {
+      const chunk = fresh.slice(i, i += STORE_CHUNK);
+      await this.#storeNumbered(chunk, i >= fresh.length ? nextBatch : undefined);
+    } while (i < fresh.length);
+    return fresh.length;
+  }
+
+  /**
+   * Stores messages under the next short ids, in the commit that moves the
+   * counter: the check on the counter means no two messages ever share a number.
+   */
+  async #storeNumbered(messages: InboxMessage[], nextBatch: string | undefined): Promise<void> {
+    const counterKey = this.#key("counter", "short");
+    for (;;) {
+      const counter = await withLockRetry(() => this.#kv.get<number>(counterKey), this.#deps);
+      const last = counter.value ?? 0;
+      const result = await commitWithRetry(() => {
+        const op = this.#kv.atomic().check(counter).set(counterKey, last + messages.length);
+        messages.forEach((m, i) => {
+          const id = last + i + 1;
+          op.set(this.#key("msg", m.eventId), { ...m, id })
+            .set(this.#key("unread", m.ts, m.eventId), m.eventId)
+            .set(this.#key("short", id), m.eventId);
+        });
+        if (nextBatch !== undefined) op.set(this.#key("sync", "since"), nextBatch);
         return op;
       }, this.#deps);
+      if (result.ok) return;
     }
-    return fresh.length;
   }
 
   async #unseen(messages: InboxMessage[]): Promise<InboxMessage[]> {
@@ -145,6 +165,7 @@ export class Store {
       const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
       for (const { message } of won) if (message) claimed.push(message);
     }
+    await this.#noteReceipts(claimed);
     return claimed;
   }
 
@@ -225,12 +246,82 @@ export class Store {
         return op;
       }, this.#deps);
     }
+    await this.#noteReceipts(messages);
   }
 
-  /** Adds to `op` the rewrite of a message just read, so that it expires after the retention. */
+  /**
+   * Adds to `op` the rewrite of a message just read, and of its short id, so
+   * that both expire after the retention.
+   */
   #expire(op: Deno.AtomicOperation, message: InboxMessage): void {
     const stored: StoredMessage = { ...message, expiresAt: this.#deps.now() + this.#retentionMs };
     op.set(this.#key("msg", message.eventId), stored, { expireIn: this.#retentionMs });
+    if (message.id !== undefined) {
+      op.set(this.#key("short", message.id), message.eventId, { expireIn: this.#retentionMs });
+    }
+  }
+
+  /** A message still kept, read or not, by its short id or its event id. */
+  async message(ref: number | string): Promise<InboxMessage | undefined> {
+    const eventId = typeof ref === "number"
+      ? await this.#get<string>(this.#key("short", ref))
+      : ref;
+    if (eventId === undefined) return undefined;
+    const entry = await withLockRetry(
+      () => this.#kv.get<StoredMessage>(this.#key("msg", eventId)),
+      this.#deps,
+    );
+    if (this.#forgotten(entry)) return undefined;
+    const { expiresAt: _, ...message } = entry.value!;
+    return message;
+  }
+
+  /**
+   * Leaves, per room, the latest message read as a receipt for the daemon to
+   * post: readers never call the homeserver, so reading works while it is away.
+   */
+  async #noteReceipts(messages: InboxMessage[]): Promise<void> {
+    const latest = new Map<string, InboxMessage>();
+    for (const m of messages) {
+      const known = latest.get(m.roomId);
+      if (!known || m.ts > known.ts) latest.set(m.roomId, m);
+    }
+    for (const m of latest.values()) await this.#noteReceipt(m);
+  }
+
+  /** Keeps the later receipt when another reader noted one for the room meanwhile. */
+  async #noteReceipt(message: InboxMessage): Promise<void> {
+    const key = this.#key("receipt", message.roomId);
+    for (;;) {
+      const entry = await withLockRetry(() => this.#kv.get<ReceiptValue>(key), this.#deps);
+      if (entry.value && entry.value.ts >= message.ts) return;
+      const value: ReceiptValue = { eventId: message.eventId, ts: message.ts };
+      const result = await commitWithRetry(
+        () => this.#kv.atomic().check(entry).set(key, value),
+        this.#deps,
+      );
+      if (result.ok) return;
+    }
+  }
+
+  async pendingReceipts(): Promise<PendingReceipt[]> {
+    return await withLockRetry(async () => {
+      const receipts: PendingReceipt[] = [];
+      for await (const entry of this.#kv.list<ReceiptValue>({ prefix: this.#key("receipt") })) {
+        const roomId = entry.key[entry.key.length - 1] as string;
+        receipts.push({ roomId, ...entry.value, versionstamp: entry.versionstamp });
+      }
+      return receipts;
+    }, this.#deps);
+  }
+
+  /** Forgets a receipt once posted, unless a reader has noted a later one since. */
+  async settleReceipt(receipt: PendingReceipt): Promise<void> {
+    const key = this.#key("receipt", receipt.roomId);
+    await commitWithRetry(
+      () => this.#kv.atomic().check({ key, versionstamp: receipt.versionstamp }).delete(key),
+      this.#deps,
+    );
   }
 
   daemonStatus(): Promise<DaemonStatus | undefined> {

@@ -3,6 +3,11 @@
 export type Route = "direct" | "broadcast" | "mention";
 
 export interface InboxMessage {
+  /**
+   * The short id agents quote back, numbered per user as the daemon stores the
+   * message; absent before then, and on messages stored by an older daemon.
+   */
+  id?: number;
   eventId: string;
   roomId: string;
   route: Route;
@@ -19,6 +24,15 @@ export interface InboxMessage {
 
 /** Why the daemon's last step failed: the first two pass by themselves and are retried. */
 export type Failure = "unreachable" | "rate_limited" | "auth" | "error";
+
+/** The latest message a reader took in a room, waiting for the daemon to post its read receipt. */
+export interface PendingReceipt {
+  roomId: string;
+  eventId: string;
+  ts: number;
+  /** The entry's version, so that posting it clears it only if no reader moved it meanwhile. */
+  versionstamp: string;
+}
 
 export interface DaemonStatus {
   pid: number;

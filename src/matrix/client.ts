@@ -145,6 +145,13 @@ export class MatrixClient {
     return await this.send(roomId, "m.room.message", textContent(message), txnId);
   }
 
+  /** Marks the room read up to `eventId` for this user, as other members see it. */
+  async sendReceipt(roomId: string, eventId: string): Promise<void> {
+    await this.http.request("POST", V3 + path`/rooms/${roomId}/receipt/m.read/${eventId}`, {
+      body: {},
+    });
+  }
+
   async uploadFilter(userId: string, filter: SyncFilter): Promise<string> {
     const answer = await this.#request<{ filter_id: string }>(
       "POST",

@@ -9,7 +9,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { CchatError } from "../errors.ts";
 import { inbox, wait } from "../ops/inbox.ts";
-import { send } from "../ops/send.ts";
+import { reply, send } from "../ops/send.ts";
 import type { OpContext } from "../ops/session.ts";
 import { who } from "../ops/who.ts";
 import { VERSION } from "../version.ts";
@@ -22,6 +22,11 @@ const sendInput = z.object({
   text: z.string(),
   to: z.string().optional().describe("agent name; the lobby when absent"),
   notice: z.boolean().optional().describe("never answered automatically"),
+});
+const replyInput = z.object({
+  id: z.union([z.number().int(), z.string()]).describe("a message's id, or its event_id"),
+  text: z.string(),
+  notice: z.boolean().optional(),
 });
 const whoInput = z.object({ all: z.boolean().optional().describe("include agents silent a day") });
 const inboxInput = z.object({
@@ -49,6 +54,12 @@ export function mcpServer(ctx: OpContext): McpServer {
     { description: "Post to the lobby, or to an agent's room.", inputSchema: sendInput.shape },
     ({ text, to, notice }: z.infer<typeof sendInput>) =>
       tool(async () => ({ ...await send(ctx, { body: text, to, notice }) })),
+  );
+  server.registerTool(
+    "reply",
+    { description: "Answer a message in its room, as a reply.", inputSchema: replyInput.shape },
+    ({ id, text, notice }: z.infer<typeof replyInput>) =>
+      tool(async () => ({ ...await reply(ctx, { id, text, notice }) })),
   );
   server.registerTool(
     "who",

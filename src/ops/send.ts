@@ -1,3 +1,4 @@
+import type { InboxMessage } from "../daemon/types.ts";
 import { CchatError, MatrixError, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
 import type { TextMessage } from "../matrix/types.ts";
@@ -9,17 +10,19 @@ import { type OpContext, openSession, type Session } from "./session.ts";
 
 export interface SendOptions {
   body: string;
-  /** An agent's name; the lobby when absent. */
+  /** An agent's name; the lobby when absent, or the room of the message replied to. */
   to?: string;
   notice?: boolean;
+  /** A message to reply to: without `to`, its short id or event id in the inbox. */
   reply?: string;
+  /** A message whose thread to post in: without `to`, its short id or event id in the inbox. */
   thread?: string;
 }
 
 export interface SendResult {
   event_id: string;
   room_id: string;
-  /** The agent's name, or "lobby". */
+  /** The agent's name, "lobby", or for a message answered in its room the user id of its sender. */
   to: string;
 }
 
@@ -53,12 +56,22 @@ export function prepareMessage(options: SendOptions): TextMessage {
   return message;
 }
 
-/** Posts to the lobby, or to an agent's room, joining it first when needed. */
+/**
+ * Posts to the lobby, or to an agent's room, joining it first when needed.
+ * Without `to`, a reply or a thread goes to the room of the message it names.
+ */
 export async function send(ctx: OpContext, options: SendOptions): Promise<SendResult> {
   const message = prepareMessage(options);
   await using session = await openSession(ctx);
   const { space } = session;
   const txnId = crypto.randomUUID();
+  if (options.to === undefined && (options.reply !== undefined || options.thread !== undefined)) {
+    const target = await inboxTarget(session, options);
+    // Event ids are longer than the short ids they replace: the size is checked again.
+    const answer = prepareMessage({ ...options, reply: target.replyTo, thread: target.threadRoot });
+    const eventId = await sendJoining(session, target.roomId, answer, txnId);
+    return { event_id: eventId, room_id: target.roomId, to: target.sender };
+  }
   const post = async (roomId: string) => ({
     roomId,
     eventId: await sendJoining(session, roomId, message, txnId),
@@ -67,6 +80,68 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
     ? await withRoom(space, LOBBY_KEY, space.aliases.lobby, post)
     : await withAgentRoom(session, options.to, post);
   return { event_id: sent.eventId, room_id: sent.roomId, to: options.to ?? "lobby" };
+}
+
+export interface ReplyOptions {
+  /** The short id of a message in the inbox, or its event id. */
+  id: number | string;
+  text: string;
+  notice?: boolean;
+}
+
+/** Answers a message in its own room, inside its thread when it was in one. */
+export function reply(ctx: OpContext, options: ReplyOptions): Promise<SendResult> {
+  return send(ctx, { body: options.text, notice: options.notice, reply: String(options.id) });
+}
+
+interface Target {
+  roomId: string;
+  sender: string;
+  replyTo?: string;
+  threadRoot?: string;
+}
+
+/**
+ * Where a reply or a thread message belongs, from the messages in the inbox:
+ * a reply stays in the thread of the message it answers.
+ */
+async function inboxTarget(session: Session, options: SendOptions): Promise<Target> {
+  const replied = options.reply === undefined
+    ? undefined
+    : await inboxMessage(session, options.reply);
+  const threaded = options.thread === undefined
+    ? undefined
+    : await inboxMessage(session, options.thread);
+  const named = (replied ?? threaded)!;
+  if (replied && threaded && replied.roomId !== threaded.roomId) {
+    throw new UsageError(
+      `The messages "${options.reply}" and "${options.thread}" are in different rooms.`,
+      { hint: "Reply to a message of the thread, or give --to NAME and full event ids." },
+    );
+  }
+  return {
+    roomId: named.roomId,
+    sender: named.sender,
+    replyTo: replied?.eventId,
+    threadRoot: threaded ? threaded.threadRoot ?? threaded.eventId : replied?.threadRoot,
+  };
+}
+
+/** A message of the inbox by its short id ("12" or "#12") or its event id ("$…"). */
+async function inboxMessage(session: Session, id: string): Promise<InboxMessage> {
+  const short = /^#?(\d+)$/.exec(id);
+  if (!short && !id.startsWith("$")) {
+    throw new UsageError(`"${id}" is not a message id.`, {
+      hint: 'Give the number "cchat inbox" shows before a message, or its event id ("$…").',
+    });
+  }
+  const found = await session.store.message(short ? Number(short[1]) : id);
+  if (!found) {
+    throw new UsageError(`No message "${id}" is in the inbox.`, {
+      hint: 'Run "cchat inbox --peek" to see unread messages and their ids; read ones expire.',
+    });
+  }
+  return found;
 }
 
 /** Sends; when not in the room yet, joins it and sends the same transaction again. */

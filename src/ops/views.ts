@@ -30,6 +30,8 @@ export function agentView(agent: Agent): AgentView {
 }
 
 export interface MessageView {
+  /** The short id to quote back (`cchat reply ID`); null on messages stored by an older daemon. */
+  id: number | null;
   event_id: string;
   room_id: string;
   route: Route;
@@ -44,6 +46,7 @@ export interface MessageView {
 
 export function messageView(m: InboxMessage): MessageView {
   return {
+    id: m.id ?? null,
     event_id: m.eventId,
     room_id: m.roomId,
     route: m.route,

@@ -185,9 +185,9 @@ Deno.test("inbox with a stored login", async (t) => {
     await using h = await withThree();
     assert.equal(await h.cli("inbox", "--peek"), 0);
     assert.deepEqual(h.stdout.lines, [
-      "[2024-01-02 03:04:01] @alice:hs.test (direct): note 1",
-      "[2024-01-02 03:04:02] @alice:hs.test (direct): note 2",
-      "[2024-01-02 03:04:03] @alice:hs.test (direct): note 3",
+      "#2 [2024-01-02 03:04:01] @alice:hs.test (direct): note 1",
+      "#3 [2024-01-02 03:04:02] @alice:hs.test (direct): note 2",
+      "#1 [2024-01-02 03:04:03] @alice:hs.test (direct): note 3",
     ]);
     assert.equal((await h.store((s) => s.unread())).length, 3);
   });
@@ -211,7 +211,7 @@ Deno.test("inbox with a stored login", async (t) => {
     await using h = await withThree();
     await h.store(async (s) => s.markRead((await s.unread()).slice(0, 2)));
     assert.equal(await h.cli("inbox"), 0);
-    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
+    assert.deepEqual(h.stdout.lines, ["#1 [2024-01-02 03:04:03] @alice:hs.test (direct): note 3"]);
     assert.deepEqual(await h.store((s) => s.unread()), []);
   });
 
@@ -354,7 +354,7 @@ Deno.test("wait", async (t) => {
     await h.login();
     await h.store((s) => s.commitBatch([message(2), message(1)], "s1"));
     assert.equal(await h.cli("wait"), 0);
-    assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:01] @alice:hs.test (direct): note 1"]);
+    assert.deepEqual(h.stdout.lines, ["#2 [2024-01-02 03:04:01] @alice:hs.test (direct): note 1"]);
     assert.deepEqual((await h.store((s) => s.unread())).map((m) => m.eventId), ["$m2"]);
     assert.deepEqual(h.clock.sleeps, []);
   });
@@ -388,7 +388,9 @@ Deno.test("wait", async (t) => {
       await h.login();
       const code = await clock.run(runCli(["wait", "--timeout", "30"], h.deps));
       assert.equal(code, 0);
-      assert.deepEqual(h.stdout.lines, ["[2024-01-02 03:04:05] @alice:hs.test (direct): note 5"]);
+      assert.deepEqual(h.stdout.lines, [
+        "#1 [2024-01-02 03:04:05] @alice:hs.test (direct): note 5",
+      ]);
       assert.equal(polls, 3);
       assert.deepEqual(await h.store((s) => s.unread()), []);
     },
@@ -947,4 +949,117 @@ Deno.test("status", async (t) => {
     assert.equal(h.stdout.lines[1], `homeserver  ${HS} (unreachable)`);
     assert.equal(h.stdout.lines[2], "space       #agents:hs.test (unreachable)");
   });
+});
+
+Deno.test("replies go to the room of the message they answer", async (t) => {
+  /** A session whose inbox holds $m1 in the agent's room and $m2 in a thread of another room. */
+  async function withInbox() {
+    const h = await harness(homeserver());
+    await h.login();
+    await h.store((s) =>
+      s.commitBatch([
+        message(1),
+        message(2, { roomId: "!other:hs.test", threadRoot: "$root", sender: "@carol:hs.test" }),
+      ], "s1")
+    );
+    return h;
+  }
+  const put = (h: { requests: RecordedRequest[] }) => {
+    const sends = h.requests.filter((r) => r.method === "PUT");
+    assert.equal(sends.length, 1);
+    assert.equal(h.requests.length, 1, "no lookup of a room alias");
+    return { path: call(sends[0]), body: sends[0].body };
+  };
+
+  await t.step("reply ID answers by short id, as a rich reply in the message's room", async () => {
+    await using h = await withInbox();
+    assert.equal(await h.cli("reply", "1", "answer"), 0);
+    const sent = put(h);
+    assert.match(sent.path, /^PUT .*\/rooms\/!own:hs\.test\/send\/m\.room\.message\//);
+    assert.deepEqual(sent.body, {
+      msgtype: "m.text",
+      body: "answer",
+      "m.mentions": {},
+      "m.relates_to": { "m.in_reply_to": { event_id: "$m1" } },
+    });
+    assert.equal(h.stdout.text, "$sent1\n");
+  });
+
+  await t.step("a reply stays in the thread of the message it answers", async () => {
+    await using h = await withInbox();
+    assert.equal(await h.cli("reply", "--json", "--notice", "#2", "in thread"), 0);
+    const sent = put(h);
+    assert.match(sent.path, /\/rooms\/!other:hs\.test\/send\//);
+    assert.deepEqual(sent.body, {
+      msgtype: "m.notice",
+      body: "in thread",
+      "m.mentions": {},
+      "m.relates_to": {
+        rel_type: "m.thread",
+        event_id: "$root",
+        is_falling_back: false,
+        "m.in_reply_to": { event_id: "$m2" },
+      },
+    });
+    assert.deepEqual(JSON.parse(h.stdout.text), {
+      event_id: "$sent1",
+      room_id: "!other:hs.test",
+      to: "@carol:hs.test",
+    });
+  });
+
+  await t.step("a read message is still answered, by its event id", async () => {
+    await using h = await withInbox();
+    await h.store((s) => s.claim());
+    assert.equal(await h.cli("send", "--reply", "$m1", "late answer"), 0);
+    assert.match(put(h).path, /\/rooms\/!own:hs\.test\/send\//);
+  });
+
+  await t.step("send --thread ID without --to starts a thread at the message", async () => {
+    await using h = await withInbox();
+    assert.equal(await h.cli("send", "--thread", "1", "thread start"), 0);
+    const sent = put(h);
+    assert.match(sent.path, /\/rooms\/!own:hs\.test\/send\//);
+    assert.deepEqual((sent.body as Record<string, unknown>)["m.relates_to"], {
+      rel_type: "m.thread",
+      event_id: "$m1",
+      is_falling_back: true,
+      "m.in_reply_to": { event_id: "$m1" },
+    });
+  });
+
+  for (
+    const [label, args, message, hint] of [
+      [
+        "an unknown short id",
+        ["reply", "99", "hi"],
+        'No message "99" is in the inbox.',
+        /inbox --peek/,
+      ],
+      [
+        "send --reply of an unknown event id",
+        ["send", "--reply", "$gone", "hi"],
+        'No message "$gone" is in the inbox.',
+        /inbox --peek/,
+      ],
+      ["an id that is neither", ["reply", "abc", "hi"], '"abc" is not a message id.', /"\$…"/],
+      [
+        "--reply and --thread in different rooms",
+        ["send", "--reply", "1", "--thread", "2", "hi"],
+        'The messages "1" and "2" are in different rooms.',
+        /--to NAME/,
+      ],
+    ] as const
+  ) {
+    await t.step(`${label} is a usage error and nothing is sent`, async () => {
+      await using h = await withInbox();
+      await assert.rejects(h.cli(...args), (err: CchatError) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.message, message);
+        assert.match(err.hint ?? "", hint);
+        return true;
+      });
+      assert.deepEqual(h.requests, []);
+    });
+  }
 });

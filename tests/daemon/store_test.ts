@@ -39,13 +39,16 @@ async function withStore(
 
 const ids = (messages: InboxMessage[]) => messages.map((m) => m.eventId);
 
+/** A message as the store hands it back, with the short id it was given. */
+const numbered = (m: InboxMessage, id: number): InboxMessage => ({ ...m, id });
+
 Deno.test("Store.commitBatch", async (t) => {
   await t.step("stores new messages, returns their count and saves the token", async () => {
     await withStore(async (store) => {
       assert.equal(await store.syncToken(), undefined);
       assert.equal(await store.commitBatch([message(1), message(2)], "s1"), 2);
       assert.equal(await store.syncToken(), "s1");
-      assert.deepEqual(await store.unread(), [message(1), message(2)]);
+      assert.deepEqual(await store.unread(), [numbered(message(1), 1), numbered(message(2), 2)]);
     });
   });
 
@@ -170,7 +173,7 @@ Deno.test("Store.unread", async (t) => {
         threadRoot: "$r",
       });
       await store.commitBatch([reply], "s1");
-      assert.deepEqual(await store.unread(), [reply]);
+      assert.deepEqual(await store.unread(), [numbered(reply, 1)]);
     });
   });
 });
@@ -297,7 +300,7 @@ Deno.test("Store.claim", async (t) => {
       await withStore(async (store) => {
         await store.commitBatch([message(3), message(1), message(2), message(4)], "s1");
         assert.deepEqual(await store.claim(0), []);
-        assert.deepEqual(await store.claim(2), [message(1), message(2)]);
+        assert.deepEqual(await store.claim(2), [numbered(message(1), 2), numbered(message(2), 3)]);
         assert.deepEqual(ids(await store.unread()), ["$e3", "$e4"]);
         assert.deepEqual(ids(await store.claim()), ["$e3", "$e4"]);
         assert.deepEqual(await store.claim(), []);
@@ -309,7 +312,7 @@ Deno.test("Store.claim", async (t) => {
     await withStore(async (store) => {
       const batch = Array.from({ length: 25 }, (_, i) => message(i + 1));
       await store.commitBatch(batch, "s1");
-      assert.deepEqual(await store.claim(), batch);
+      assert.deepEqual(await store.claim(), batch.map((m, i) => numbered(m, i + 1)));
       assert.deepEqual(await store.unread(), []);
     });
   });
@@ -413,7 +416,7 @@ Deno.test("retention of read messages", async (t) => {
       await store.commitBatch([message(1)], "s1");
       assert.deepEqual(msgSets(sets, "$e1").map((s) => s.options?.expireIn), [undefined]);
       const claimedAt = clock.time;
-      assert.deepEqual(await store.claim(), [message(1)]);
+      assert.deepEqual(await store.claim(), [numbered(message(1), 1)]);
       const read = msgSets(sets, "$e1").at(-1)!;
       assert.equal(read.options?.expireIn, RETENTION_MS);
       const stored = await kv.get<{ expiresAt?: number }>(["user", ME, "msg", "$e1"]);
@@ -453,7 +456,27 @@ Deno.test("retention of read messages", async (t) => {
       // KV deletes expired entries late; the stored deadline decides, not the deletion.
       clock.time = claimedAt + RETENTION_MS;
       assert.equal(await store.commitBatch([message(1)], "s3"), 1);
-      assert.deepEqual(await store.unread(), [message(1)]);
+      assert.deepEqual(await store.unread(), [numbered(message(1), 2)]);
+    });
+  });
+
+  await t.step("a read message's short id expires with it", async () => {
+    await withRetention(async (store, clock, sets) => {
+      await store.commitBatch([message(1)], "s1");
+      assert.equal((await store.message(1))?.eventId, "$e1");
+      const claimedAt = clock.time;
+      await store.claim();
+      const shortSets = sets.filter((s) => s.key.at(-2) === "short" && s.key.at(-1) === 1);
+      assert.deepEqual(shortSets.map((s) => [s.value, s.options?.expireIn]), [
+        ["$e1", undefined],
+        ["$e1", RETENTION_MS],
+      ]);
+      clock.time = claimedAt + RETENTION_MS - 1;
+      assert.equal((await store.message(1))?.eventId, "$e1");
+      // Like a replay, a lookup goes by the stored deadline, not by KV's late deletion.
+      clock.time = claimedAt + RETENTION_MS;
+      assert.equal(await store.message(1), undefined);
+      assert.equal(await store.message("$e1"), undefined);
     });
   });
 
@@ -461,11 +484,120 @@ Deno.test("retention of read messages", async (t) => {
     await withRetention(async (store, clock, sets) => {
       await store.commitBatch([message(1)], "s1");
       clock.time += 1000 * RETENTION_MS;
-      assert.deepEqual(await store.unread(), [message(1)]);
+      assert.deepEqual(await store.unread(), [numbered(message(1), 1)]);
       assert.equal(await store.commitBatch([message(1)], "s2"), 0);
-      assert.deepEqual(await store.claim(), [message(1)]);
+      assert.deepEqual(await store.claim(), [numbered(message(1), 1)]);
       const unreadSets = sets.filter((s) => s.key.at(-3) === "unread");
       assert.ok(unreadSets.length > 0 && unreadSets.every((s) => !s.options?.expireIn));
+    });
+  });
+});
+
+Deno.test("short ids", async (t) => {
+  await t.step("count up across batches, and a replay takes no number", async () => {
+    await withStore(async (store, kv) => {
+      await store.commitBatch([message(1), message(2)], "s1");
+      await store.commitBatch([message(2), message(3)], "s2");
+      assert.deepEqual((await store.unread()).map((m) => [m.id, m.eventId]), [
+        [1, "$e1"],
+        [2, "$e2"],
+        [3, "$e3"],
+      ]);
+      assert.equal((await kv.get(["user", ME, "short", 3])).value, "$e3");
+    });
+  });
+
+  await t.step("a batch of several commits is numbered without gaps", async () => {
+    await withStore(async (store) => {
+      const batch = Array.from({ length: 70 }, (_, i) => message(i + 1));
+      await store.commitBatch(batch, "s1");
+      const unread = await store.unread();
+      assert.deepEqual(unread.map((m) => m.id), batch.map((_, i) => i + 1));
+      assert.equal(await store.syncToken(), "s1");
+    });
+  });
+
+  await t.step("two writers at once never share a number", async () => {
+    await withTwoConnections(async (a, b) => {
+      await Promise.all([
+        a.commitBatch([message(1), message(2)], "a"),
+        b.commitBatch([message(3), message(4)], "b"),
+      ]);
+      const numbers = (await a.unread()).map((m) => m.id);
+      assert.deepEqual(numbers.toSorted(), [1, 2, 3, 4]);
+    });
+  });
+
+  await t.step("Store.message finds a message by short id or event id, read or not", async () => {
+    await withStore(async (store) => {
+      const threaded = message(2, { threadRoot: "$root", roomId: "!other:hs" });
+      await store.commitBatch([message(1), threaded], "s1");
+      await store.claim(1);
+      assert.deepEqual(await store.message(1), numbered(message(1), 1));
+      assert.deepEqual(await store.message(2), numbered(threaded, 2));
+      assert.deepEqual(await store.message("$e2"), numbered(threaded, 2));
+      assert.equal(await store.message(3), undefined);
+      assert.equal(await store.message("$nope"), undefined);
+    });
+  });
+});
+
+Deno.test("pending read receipts", async (t) => {
+  const receipts = async (store: Store) =>
+    (await store.pendingReceipts()).map(({ roomId, eventId, ts }) => ({ roomId, eventId, ts }));
+
+  await t.step("claiming notes the latest message of each room", async () => {
+    await withStore(async (store) => {
+      const elsewhere = message(2, { roomId: "!lobby:hs" });
+      await store.commitBatch([message(1), elsewhere, message(3), message(4)], "s1");
+      await store.claim(3);
+      assert.deepEqual(await receipts(store), [
+        { roomId: "!lobby:hs", eventId: "$e2", ts: elsewhere.ts },
+        { roomId: "!own:hs", eventId: "$e3", ts: message(3).ts },
+      ]);
+    });
+  });
+
+  await t.step("peeking notes nothing", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.unread();
+      assert.deepEqual(await receipts(store), []);
+    });
+  });
+
+  await t.step("an earlier message read later does not move the receipt back", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1), message(5)], "s1");
+      await store.markRead([numbered(message(5), 2)]);
+      await store.markRead([numbered(message(1), 1)]);
+      assert.deepEqual(await receipts(store), [
+        { roomId: "!own:hs", eventId: "$e5", ts: message(5).ts },
+      ]);
+    });
+  });
+
+  await t.step("readers of two connections keep the later receipt", async () => {
+    await withTwoConnections(async (a, b) => {
+      await a.commitBatch([message(1), message(2)], "s1");
+      await Promise.all([a.markRead([message(2)]), b.markRead([message(1)])]);
+      assert.deepEqual(await receipts(a), [
+        { roomId: "!own:hs", eventId: "$e2", ts: message(2).ts },
+      ]);
+    });
+  });
+
+  await t.step("settling clears a receipt, unless a reader moved it since", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1), message(2)], "s1");
+      await store.claim(1);
+      const [first] = await store.pendingReceipts();
+      await store.claim(1);
+      await store.settleReceipt(first);
+      assert.deepEqual((await receipts(store)).map((r) => r.eventId), ["$e2"]);
+      const [second] = await store.pendingReceipts();
+      await store.settleReceipt(second);
+      assert.deepEqual(await receipts(store), []);
     });
   });
 });

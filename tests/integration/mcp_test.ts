@@ -34,15 +34,17 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
     env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
     stderr: "pipe",
   });
+  let asked: { id: number; eventId: string; roomId: string } | undefined;
   const call = async (name: string, args: Record<string, unknown> = {}) =>
     await client.callTool({ name, arguments: args }) as CallToolResult;
   try {
     await client.connect(transport);
 
-    await t.step("lists four small tools", async () => {
+    await t.step("lists five small tools", async () => {
       const listing = await client.listTools();
       assert.deepEqual(listing.tools.map((tool: { name: string }) => tool.name).sort(), [
         "inbox",
+        "reply",
         "send",
         "wait",
         "who",
@@ -78,11 +80,24 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
       const eventId = await human.send(roomId, "hello from Element");
       const result = await call("wait", { timeout_s: 20 });
       const { message } = result.structuredContent as {
-        message: { event_id: string; body: string; sender: string };
+        message: { id: number; event_id: string; body: string; sender: string };
       };
       assert.equal(message.event_id, eventId);
       assert.equal(message.body, "hello from Element");
       assert.equal(message.sender, human.userId);
+      asked = { id: message.id, eventId, roomId };
+    });
+
+    await t.step("reply answers that message in its room, by its short id", async () => {
+      const result = await call("reply", { id: asked!.id, text: "hello from MCP" });
+      assert.equal(result.isError, undefined);
+      const sent = result.structuredContent as { event_id: string; room_id: string; to: string };
+      assert.equal(sent.room_id, asked!.roomId);
+      assert.equal(sent.to, human.userId);
+      const unknown = await call("reply", { id: 999_999, text: "never sent" });
+      assert.equal(unknown.isError, true);
+      const [text] = unknown.content as { type: string; text: string }[];
+      assert.match(text.text, /No message "999999" is in the inbox\.\nhint: .*cchat inbox --peek/);
     });
 
     await t.step("wait at the timeout is an empty result, not an error", async () => {

@@ -18,6 +18,7 @@ Deno.test("agentView uses snake_case keys", () => {
 Deno.test("messageView", async (t) => {
   await t.step("snake_case keys, null for absent relations", () => {
     assert.deepEqual(messageView(MESSAGE), {
+      id: null,
       event_id: "$ev1",
       room_id: "!own:hs",
       route: "direct",
