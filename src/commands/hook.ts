@@ -121,6 +121,6 @@ function stopReason(brief: Briefing): string {
     `cchat: ${count(brief, "message")} for you (direct or mentioning you):`,
     ...lines(brief),
     ...rest(brief),
-    "Answer them before you stop: cchat send --to NAME TEXT, NAME being the sender's agent name, or the MCP send tool.",
+    "Answer them before you stop: cchat reply ID TEXT with the #ID of the message, or the MCP reply tool.",
   ].join("\n");
 }

@@ -91,8 +91,9 @@ function message(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage
   };
 }
 
-const line = (n: number, route = "direct") =>
-  `[2024-01-02 03:04:0${n}] @alice:hs.test (${route}): note ${n}`;
+/** A message's line in plain output; `id` is its place in the order it was stored. */
+const line = (n: number, id: number, route = "direct") =>
+  `#${id} [2024-01-02 03:04:0${n}] @alice:hs.test (${route}): note ${n}`;
 
 /** The additionalContext of a hookSpecificOutput answer, after checking its event name. */
 function contextOf(answer: Record<string, unknown> | undefined, event: string): string {
@@ -120,7 +121,7 @@ Deno.test("hook UserPromptSubmit and PostToolUse", async (t) => {
         contextOf(h.answer(), event),
         [
           "cchat: 7 unread messages:",
-          ...[1, 2, 3, 4, 5].map((n) => line(n)),
+          ...[1, 2, 3, 4, 5].map((n) => line(n, 8 - n)),
           "2 more unread: run cchat inbox",
         ]
           .join("\n"),
@@ -137,7 +138,7 @@ Deno.test("hook UserPromptSubmit and PostToolUse", async (t) => {
     assert.equal(
       contextOf(h.answer(), "UserPromptSubmit"),
       "cchat: 1 unread message:\n" +
-        "[2024-01-02 03:04:01] @alice:hs.test (broadcast, notice: do not auto-reply): note 1",
+        "#1 [2024-01-02 03:04:01] @alice:hs.test (broadcast, notice: do not auto-reply): note 1",
     );
     assert.deepEqual(await h.unread(), []);
   });
@@ -148,11 +149,11 @@ Deno.test("hook UserPromptSubmit and PostToolUse", async (t) => {
     await h.put(message(1), message(2, { body: long }), message(3));
     assert.equal(await h.hook("PostToolUse", await fixture("PostToolUse")), 0);
     const lines = contextOf(h.answer(), "PostToolUse").split("\n");
-    assert.deepEqual(lines[1], line(1));
+    assert.deepEqual(lines[1], line(1, 1));
     assert.ok(
       lines[2].endsWith(`: ${"x".repeat(BRIEFING_BODY_CHARS - 1)}… (cut short, still unread)`),
     );
-    assert.deepEqual(lines[3], line(3));
+    assert.deepEqual(lines[3], line(3, 3));
     assert.equal(lines[4], "1 more unread: run cchat inbox");
     assert.deepEqual(await h.unread(), ["$m2"], "only the whole ones are read");
   });
@@ -164,7 +165,7 @@ Deno.test("hook UserPromptSubmit and PostToolUse", async (t) => {
     const context = contextOf(h.answer(), "UserPromptSubmit");
     assert.equal(
       context.split("\n")[1],
-      "[2024-01-02 03:04:01] @alice:hs.test (direct): two\\nlines\\tand \\u001b[31mred\\u001b[0m\\u2028end",
+      "#1 [2024-01-02 03:04:01] @alice:hs.test (direct): two\\nlines\\tand \\u001b[31mred\\u001b[0m\\u2028end",
     );
     assert.doesNotMatch(context.replaceAll("\n", ""), /[\p{Cc}\u2028\u2029]/u);
   });
@@ -218,10 +219,10 @@ Deno.test("hook Stop", async (t) => {
     assert.equal(answer?.decision, "block");
     const reason = (answer?.reason as string).split("\n");
     assert.equal(reason[0], "cchat: 2 unread messages for you (direct or mentioning you):");
-    assert.deepEqual(reason.slice(1, 3), [line(2), line(3, "mention")]);
+    assert.deepEqual(reason.slice(1, 3), [line(2, 2), line(3, 3, "mention")]);
     assert.match(
       reason[3],
-      /^Answer them before you stop: cchat send --to NAME TEXT.*MCP send tool/,
+      /^Answer them before you stop: cchat reply ID TEXT.*MCP reply tool/,
     );
     assert.equal(reason.length, 4);
     assert.deepEqual(await h.unread(), ["$m1"], "the broadcast is left for the inbox");
