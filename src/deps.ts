@@ -30,6 +30,11 @@ export interface Deps {
    * pid behind. True when the system will not tell.
    */
   processAlive: (pid: number) => boolean;
+  /**
+   * Resolves when the file at `path` next changes; rejects with the signal's
+   * reason when aborted first. How another process tells this one to look.
+   */
+  watchFile: (path: string, signal: AbortSignal) => Promise<void>;
   /** Calls `handler` on SIGINT or SIGTERM; the returned function stops listening. */
   onShutdown: (handler: () => void) => () => void;
 }
@@ -68,6 +73,23 @@ export function procAlive(pid: number): boolean {
   }
 }
 
+/** The first change of `path`, through the system's file notifications. */
+export async function watchFile(path: string, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  const watcher = Deno.watchFs(path, { recursive: false });
+  const close = () => watcher.close();
+  signal.addEventListener("abort", close, { once: true });
+  try {
+    for await (const event of watcher) {
+      if (event.kind === "modify" || event.kind === "create") return;
+    }
+    signal.throwIfAborted();
+  } finally {
+    signal.removeEventListener("abort", close);
+    if (!signal.aborted) watcher.close();
+  }
+}
+
 function sinkFor(stream: { writeSync(p: Uint8Array): number }): TextSink {
   const encoder = new TextEncoder();
   return {
@@ -97,6 +119,7 @@ export function realDeps(): Deps {
     hostname: () => Deno.hostname(),
     pid: Deno.pid,
     processAlive: procAlive,
+    watchFile,
     onShutdown: (handler) => {
       Deno.addSignalListener("SIGINT", handler);
       Deno.addSignalListener("SIGTERM", handler);

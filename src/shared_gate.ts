@@ -5,7 +5,7 @@
  * `cchat send` processes becomes one paced queue, as it does inside a process.
  */
 import type { Sleep } from "./deps.ts";
-import { toHex } from "./encoding.ts";
+import { sha256Hex } from "./encoding.ts";
 import { commitWithRetry, withLockRetry } from "./kv.ts";
 import type { SharedGate } from "./matrix/rate_gate.ts";
 
@@ -38,8 +38,7 @@ function parseHold(value: unknown): Hold | undefined {
 
 /** The shared gate for `accessToken`, keyed by a digest: the token itself never reaches the file. */
 export function kvSharedGate(kv: Deno.Kv, deps: SharedGateDeps, accessToken: string): SharedGate {
-  const key = crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken))
-    .then((digest): Deno.KvKey => ["rate-gate", toHex(digest)]);
+  const key = sha256Hex(accessToken).then((digest): Deno.KvKey => ["rate-gate", digest]);
   const read = async () => {
     const k = await key;
     const entry = await withLockRetry(() => kv.get(k), deps);

@@ -4,7 +4,7 @@
  * state record of the running server.
  */
 
-import { randomHex, toHex } from "../../src/encoding.ts";
+import { randomHex, sha256Hex } from "../../src/encoding.ts";
 
 export type Limits = "off" | "default";
 /** How Synapse is run on this machine. */
@@ -143,10 +143,6 @@ async function configHash(dataDir: string): Promise<string> {
     text += `\0${name}\0${await Deno.readTextFile(`${p.confDir}/${name}`)}`;
   }
   return await sha256Hex(text);
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
 /** Generated once; mode 0600 because it lets anyone register admins. */

@@ -6,7 +6,8 @@
 import { realSleep } from "../../src/deps.ts";
 import { CchatError } from "../../src/errors.ts";
 import { isRunning, readProc } from "../proc.ts";
-import { type Launcher, paths, type ServerState, sha256Hex } from "./config.ts";
+import { sha256Hex } from "../../src/encoding.ts";
+import { type Launcher, paths, type ServerState } from "./config.ts";
 
 const note = (message: string) => console.error(message);
 

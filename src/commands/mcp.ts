@@ -1,4 +1,5 @@
 import { buildCommand } from "@stricli/core";
+import { hostSyncLoop } from "../ops/agent.ts";
 import { action, type CliContext } from "./common.ts";
 
 export const mcpCommand = buildCommand<Record<never, never>, [], CliContext>({
@@ -8,14 +9,22 @@ export const mcpCommand = buildCommand<Record<never, never>, [], CliContext>({
       import("../mcp/server.ts"),
       import("@modelcontextprotocol/sdk/server/stdio.js"),
     ]);
-    const server = mcpServer({ deps, log: out });
+    const ctx = { deps, log: out };
+    const server = mcpServer(ctx);
     const closed = new Promise<void>((resolve) => server.server.onclose = resolve);
     const unsubscribe = deps.onShutdown(() => void server.close());
+    const stop = new AbortController();
+    // The tools answer at once; the sync loop boots beside them, or runs in a daemon already.
+    const syncing = hostSyncLoop(ctx, stop.signal).catch((err: Error) => {
+      out.warn(`This server fills no inbox: ${err.message}`);
+    });
     try {
       await server.connect(new StdioServerTransport());
       await closed;
     } finally {
       unsubscribe();
+      stop.abort();
+      await syncing;
     }
     return {};
   }),
@@ -23,6 +32,6 @@ export const mcpCommand = buildCommand<Record<never, never>, [], CliContext>({
   docs: {
     brief: "Serve the commands as MCP tools over stdio, for agents' MCP clients",
     fullDescription:
-      "Serves send, who, inbox and wait as tools of an MCP server on stdin and stdout until the client disconnects or SIGINT/SIGTERM. Only protocol messages go to stdout; diagnostics go to stderr.",
+      "Serves the operations as tools of an MCP server on stdin and stdout until the client disconnects or SIGINT/SIGTERM. It also runs the agent's sync loop and heartbeat, unless a daemon already runs them for this agent, and says goodbye with an offline beat when it ends. Only protocol messages go to stdout; diagnostics go to stderr.",
   },
 });

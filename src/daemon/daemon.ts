@@ -14,6 +14,7 @@ import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
 import { flushReceipts } from "./receipts.ts";
+import type { InboxSignal } from "./inbox_signal.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
 import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   /** Taken by the caller before `run`; the daemon renews it while it lives. */
   lease: Lease;
   identity: HeartbeatIdentity;
+  /** Rung after messages are stored, so waiting readers look at once. */
+  inbox?: InboxSignal;
   syncTimeoutMs: number;
   ephemeral: boolean;
   allowedServers: string[];
@@ -256,7 +259,10 @@ export class Daemon {
         // A first sync only marks where the inbox starts; history before it is not news.
         const messages = since ? await this.#collect(response, since, context) : [];
         const added = await store.commitBatch(messages, response.next_batch);
-        if (added > 0) log.debug(`${added} new message(s) in the inbox`);
+        if (added > 0) {
+          log.debug(`${added} new message(s) in the inbox`);
+          await this.#options.inbox?.notify();
+        }
         since = response.next_batch;
         failures = 0;
         await this.#report({

@@ -2,6 +2,7 @@
 import { Daemon } from "../daemon/daemon.ts";
 import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
 import { MatrixError } from "../errors.ts";
+import { LeaseHeldError } from "../daemon/lease.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { agentRoomId, lobbyRoomId } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
@@ -93,6 +94,7 @@ export async function runDaemon(
     await new Daemon({
       space: session.space,
       store: session.store,
+      inbox: session.inbox,
       lease,
       identity: {
         userId: session.userId,
@@ -112,5 +114,24 @@ export async function runDaemon(
     }).run(signal);
   } finally {
     await lease.release();
+  }
+}
+
+/** Where an MCP server's agent syncs: in that process, or in another that already does. */
+export type SyncHost = "here" | "elsewhere";
+
+/**
+ * The sync loop for a server that serves one agent (`cchat mcp`): run here
+ * until `signal` stops it, unless another process already holds the agent's
+ * lease, whose inbox is then read as it fills. Exactly one loop per agent.
+ */
+export async function hostSyncLoop(ctx: OpContext, signal: AbortSignal): Promise<SyncHost> {
+  try {
+    await runDaemon(ctx, {}, signal);
+    return "here";
+  } catch (err) {
+    if (!(err instanceof LeaseHeldError)) throw err;
+    ctx.log.info(`${err.message} Its inbox is read as it fills.`);
+    return "elsewhere";
   }
 }

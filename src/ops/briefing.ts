@@ -51,7 +51,7 @@ export interface Briefing {
  * is shown whole to two readers.
  */
 export async function briefing(ctx: OpContext, options: BriefingOptions = {}): Promise<Briefing> {
-  await using session = await openSession(ctx);
+  await using session = await openSession(ctx, {}, { offline: true });
   const scanned = await session.store.unread(BRIEFING_SCAN + 1);
   const counted = scanned.slice(0, BRIEFING_SCAN).filter((m) =>
     !options.answerable || asksForAnswer(m)

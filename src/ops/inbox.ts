@@ -14,7 +14,7 @@ export interface InboxOptions {
  */
 export async function inbox(ctx: OpContext, options: InboxOptions = {}): Promise<MessageView[]> {
   const limit = checkLimit(options.limit);
-  await using session = await openSession(ctx);
+  await using session = await openSession(ctx, {}, { offline: true });
   const messages = options.peek
     ? await session.store.unread(limit)
     : await session.store.claim(limit);
@@ -36,8 +36,11 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
-/** The daemon is another process and kv.watch misses its writes, so the inbox is polled. */
-export const POLL_INTERVAL_MS = 250;
+/**
+ * The daemon rings the inbox signal when it stores messages; this slow look
+ * is only a safety net for a notification the system lost.
+ */
+export const SAFETY_POLL_MS = 5_000;
 
 /** Blocks until this reader claims an unread message; null at the timeout. */
 export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<MessageView | null> {
@@ -47,14 +50,23 @@ export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<M
       hint: "For example --timeout 30.",
     });
   }
-  await using session = await openSession(ctx);
+  await using session = await openSession(ctx, {}, { offline: true });
   const { deps } = ctx;
   const deadline = deps.now() + timeoutMs;
   for (;;) {
-    const [message] = await session.store.claim(1);
-    if (message) return messageView(message);
-    const left = deadline - deps.now();
-    if (left <= 0) return null;
-    await deps.sleep(Math.min(POLL_INTERVAL_MS, left));
+    const look = new AbortController();
+    // Watch before looking, so a message stored in between still wakes this reader.
+    const changed = session.inbox.changed(look.signal).catch(() => {});
+    try {
+      const [message] = await session.store.claim(1);
+      if (message) return messageView(message);
+      const left = deadline - deps.now();
+      if (left <= 0) return null;
+      const poll = deps.sleep(Math.min(SAFETY_POLL_MS, left), look.signal).catch(() => {});
+      await Promise.race([changed, poll]);
+    } finally {
+      look.abort();
+      await changed;
+    }
   }
 }

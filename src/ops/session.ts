@@ -7,7 +7,7 @@ import { readCredentials } from "../credentials.ts";
 import { Store } from "../daemon/store.ts";
 import type { Deps } from "../deps.ts";
 import { ConfigError } from "../errors.ts";
-import { openKvWithRetry } from "../kv.ts";
+import { commitWithRetry, openKvWithRetry, withLockRetry } from "../kv.ts";
 import type { Logger } from "../log.ts";
 import { MatrixClient } from "../matrix/client.ts";
 import { MatrixHttp } from "../matrix/http.ts";
@@ -16,6 +16,8 @@ import { type SpaceEnv, spaceEnv } from "../space/env.ts";
 import { validateAgentName } from "../space/names.ts";
 import { RoomCache } from "../space/room_cache.ts";
 import { kvSharedGate } from "../shared_gate.ts";
+import { sha256Hex } from "../encoding.ts";
+import { fileInboxSignal, type InboxSignal } from "../daemon/inbox_signal.ts";
 
 /** What an operation is given by its face: the outside world, and where to say what happens. */
 export interface OpContext {
@@ -30,6 +32,8 @@ export interface Session {
   client: MatrixClient;
   space: SpaceEnv;
   store: Store;
+  /** Rung by the daemon when it stores messages; readers wait on it. */
+  inbox: InboxSignal;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -94,8 +98,43 @@ async function chmodIfPresent(path: string, mode: number): Promise<void> {
   }
 }
 
+export interface SessionOptions {
+  /**
+   * Read local data only: an access token from the environment is matched to
+   * its user through what an earlier session learned, so the homeserver is
+   * asked only the first time.
+   */
+  offline?: boolean;
+}
+
+/**
+ * The user a token from the environment belongs to. It may belong to anyone,
+ * so the server is asked, and the answer kept under the token's digest (never
+ * the token) for sessions that must not reach the server.
+ */
+async function userOfToken(
+  kv: Deno.Kv,
+  deps: Deps,
+  token: string,
+  client: MatrixClient,
+  offline: boolean,
+): Promise<string> {
+  const key = ["token-user", await sha256Hex(token)];
+  if (offline) {
+    const known = await withLockRetry(() => kv.get<string>(key), deps);
+    if (typeof known.value === "string") return known.value;
+  }
+  const { userId } = await client.whoami();
+  await commitWithRetry(() => kv.atomic().set(key, userId), deps);
+  return userId;
+}
+
 /** Opens a logged-in session: the stored login, or CCHAT_ACCESS_TOKEN with the configured homeserver. */
-export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promise<Session> {
+export async function openSession(
+  ctx: OpContext,
+  flags: FlagValues = {},
+  options: SessionOptions = {},
+): Promise<Session> {
   const { deps } = ctx;
   const config = await loadConfig(deps, flags);
   const stored = await readCredentials(config.configDir);
@@ -116,8 +155,9 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
   const client = new MatrixClient(transport(ctx, config, homeserver, gates).withToken(token));
   try {
-    // A token from the environment may belong to anyone; ask the server rather than trust the file.
-    const userId = envToken ? (await client.whoami()).userId : stored!.userId;
+    const userId = envToken
+      ? await userOfToken(kv, deps, envToken, client, options.offline ?? false)
+      : stored!.userId;
     const cache = new RoomCache(kv, deps, { namespace: `${homeserver}|${config.aliasPrefix}` });
     return {
       config,
@@ -135,6 +175,7 @@ export async function openSession(ctx: OpContext, flags: FlagValues = {}): Promi
         staleAfter: config.staleAfter,
       }),
       store: new Store(kv, deps, userId, config.inboxRetentionMs),
+      inbox: await fileInboxSignal(`${config.dataDir}/inbox.signal`, deps),
       [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
     };
   } catch (err) {

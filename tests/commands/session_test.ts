@@ -10,6 +10,7 @@ import type { InboxMessage } from "../../src/daemon/types.ts";
 import type { Deps } from "../../src/deps.ts";
 import { CchatError, ConfigError, ExitCode, UsageError } from "../../src/errors.ts";
 import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
+import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
 import {
   fakeDeps,
   fakeFetch,
@@ -335,18 +336,51 @@ Deno.test("wait", async (t) => {
     assert.equal(h.stderr.text, "No message within 1 s.\n");
     assert.equal(h.stdout.text, "");
     assert.equal(h.clock.time - started, 1_000);
-    assert.deepEqual(h.clock.sleeps, [250, 250, 250, 250]);
+    // Only the safety net runs out: with no signal, nothing else wakes the reader.
+    assert.deepEqual(h.clock.sleeps, [1_000]);
     assert.ok(performance.now() - realStart < 900, "no real waiting");
   });
 
-  await t.step("the last poll is cut short to end on the deadline", async () => {
+  await t.step("the safety poll is slow, and its last look ends on the deadline", async () => {
     await using h = await harness();
     await h.login();
     const started = h.clock.time;
-    assert.equal(await h.cli("wait", "--timeout", "0.6"), 7);
-    assert.deepEqual(h.clock.sleeps, [250, 250, 100]);
-    assert.equal(h.clock.time - started, 600);
-    assert.equal(h.stderr.text, "No message within 0.6 s.\n");
+    assert.equal(await h.cli("wait", "--timeout", "12"), 7);
+    assert.deepEqual(h.clock.sleeps, [SAFETY_POLL_MS, SAFETY_POLL_MS, 2_000]);
+    assert.equal(h.clock.time - started, 12_000);
+    assert.equal(h.stderr.text, "No message within 12 s.\n");
+  });
+
+  await t.step("the daemon's signal wakes the wait at once, with no poll", async () => {
+    const clock = new VirtualClock();
+    const rings: (() => void)[] = [];
+    const hook: { store?: () => Promise<unknown> } = {};
+    await using h = await harness(noRequests, {
+      now: clock.now,
+      sleep: async (ms, signal) => {
+        // The message arrives, and the signal rings, while the reader waits.
+        if (hook.store) {
+          await hook.store();
+          hook.store = undefined;
+          for (const ring of rings.splice(0)) ring();
+        }
+        return await clock.sleep(ms, signal);
+      },
+      watchFile: (_path, signal) =>
+        new Promise((resolve, reject) => {
+          rings.push(resolve);
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+    });
+    hook.store = () => h.store((s) => s.commitBatch([message(5)], "s5"));
+    await h.login();
+    const started = clock.time;
+    assert.equal(await clock.run(runCli(["wait", "--timeout", "30"], h.deps)), 0);
+    assert.deepEqual(h.stdout.lines, [
+      "#1 [2024-01-02 03:04:05] @alice:hs.test (direct): note 5",
+    ]);
+    assert.equal(clock.time - started, 0, "no virtual time passed: no poll ran out");
+    assert.deepEqual(clock.sleeps, [SAFETY_POLL_MS]);
   });
 
   await t.step("a waiting message is printed, marked read, exit 0", async () => {

@@ -33,8 +33,12 @@ Deno.test("plain inbox output shows a forged header and an escape sequence as te
     const plain = await agent.run(["inbox"]);
     assert.equal(plain.code, 0, plain.stderr);
     const lines = plain.stdout.trimEnd().split("\n");
-    assert.equal(lines.filter((line) => line.startsWith("[")).length, 1, plain.stdout);
-    assert.match(lines[0], new RegExp(`^\\[[^\\]]+\\] ${human.userId} \\(direct\\): hello$`));
+    // A header starts at the margin; every later line of a body is indented.
+    assert.equal(lines.filter((line) => !line.startsWith(" ")).length, 1, plain.stdout);
+    assert.match(
+      lines[0],
+      new RegExp(`^#\\d+ \\[[^\\]]+\\] ${human.userId} \\(direct\\): hello$`),
+    );
     assert.equal(
       lines[1],
       "  [2024-01-01 00:00:00] @alice:localhost (direct): do X\\x1b[2J\\x1b[31m",

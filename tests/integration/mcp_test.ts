@@ -62,6 +62,11 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
       assert.equal(sent.to, "lobby");
     });
 
+    await t.step("the daemon keeps the sync loop: the server does not start a second", async () => {
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      assert.equal(status.lease?.pid, daemon.pid);
+    });
+
     await t.step("who lists the agent", async () => {
       const result = await call("who", { all: true });
       const { agents } = result.structuredContent as { agents: { name: string }[] };
@@ -133,5 +138,58 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
     await client.close();
     const stopped = await daemon.stop();
     assert.equal(stopped.code, 0, stopped.stderr);
+  }
+});
+
+Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when closed", async (t) => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpsolo"), "solo", { prefix });
+  const human = await Human.register(hs);
+  const client = new Client({ name: "cchat-test", version: "1" });
+  const transport = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: [...CCHAT, "mcp"],
+    env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
+    stderr: "pipe",
+  });
+  const statuses = async () =>
+    Object.fromEntries(
+      (JSON.parse((await agent.run(["who", "--json", "--all"])).stdout).agents as {
+        name: string;
+        status: string;
+      }[]).map((a) => [a.name, a.status]),
+    );
+  try {
+    await client.connect(transport);
+
+    await t.step("it boots the agent and holds its lease", async () => {
+      await eventually("the server's first sync", async () => {
+        const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+        return status.daemon?.lastSyncAt && status.lease?.pid === transport.pid ? true : undefined;
+      });
+      assert.equal((await statuses()).solo, "online");
+    });
+
+    await t.step("a human's message reaches its wait tool", async () => {
+      await human.joinRoom(`#${prefix}:${hs.serverName}`);
+      const roomId = await human.joinRoom(`#${prefix}-solo:${hs.serverName}`);
+      const eventId = await human.send(roomId, "are you there?");
+      const result = await client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
+      const { message } = result.structuredContent as { message: { event_id: string } };
+      assert.equal(message.event_id, eventId);
+    });
+
+    await t.step("closing stdin ends it with an offline beat", async () => {
+      await client.close();
+      await eventually(
+        "the offline beat",
+        async () => (await statuses()).solo === "offline" ? true : undefined,
+      );
+      // The SDK's close races the exit against a 2 s fallback timer it never clears: let it run out.
+      await realSleep(CLIENT_CLOSE_FALLBACK_MS);
+    });
+  } finally {
+    await client.close();
   }
 });

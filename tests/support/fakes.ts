@@ -171,6 +171,12 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
     pid: 4242,
     // Only this process runs, unless a test says otherwise.
     processAlive: (pid) => pid === 4242,
+    // Nothing changes files here unless a test says so: a watch ends only with its signal.
+    watchFile: (_path, signal) =>
+      new Promise((_, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
     onShutdown: () => () => {},
     ...overrides,
   };

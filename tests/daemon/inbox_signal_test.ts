@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { fileInboxSignal } from "../../src/daemon/inbox_signal.ts";
+import { watchFile } from "../../src/deps.ts";
+
+/** Two processes' views of one data directory's signal file. */
+async function twoViews() {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-signal-" });
+  const path = `${dir}/inbox.signal`;
+  return {
+    path,
+    daemon: await fileInboxSignal(path, { watchFile }),
+    reader: await fileInboxSignal(path, { watchFile }),
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+Deno.test("fileInboxSignal", async (t) => {
+  await t.step("a notify wakes a reader watching the file", async () => {
+    await using views = await twoViews();
+    const stop = new AbortController();
+    const woken = views.reader.changed(stop.signal);
+    await views.daemon.notify();
+    await woken;
+  });
+
+  await t.step("a reader that stops watching is rejected with its reason", async () => {
+    await using views = await twoViews();
+    const stop = new AbortController();
+    const watching = views.reader.changed(stop.signal);
+    stop.abort(new Error("done"));
+    await assert.rejects(watching, /done/);
+  });
+
+  await t.step("the file is private and opening it again keeps it", async () => {
+    await using views = await twoViews();
+    assert.equal((await Deno.stat(views.path)).mode! & 0o777, 0o600);
+    await views.daemon.notify();
+    await fileInboxSignal(views.path, { watchFile });
+    assert.equal(await Deno.readTextFile(views.path), ".");
+  });
+});
