@@ -15,6 +15,8 @@ import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
 import { flushReceipts } from "./receipts.ts";
 import type { InboxSignal } from "./inbox_signal.ts";
+import { StatusTopic } from "./topic.ts";
+import type { AgentStatus } from "../space/agents.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
 import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
@@ -59,12 +61,14 @@ const isTransient = (failure: Failure) => failure === "unreachable" || failure =
 export class Daemon {
   readonly #options: DaemonOptions;
   readonly #heartbeat: HeartbeatWriter;
+  readonly #topic: StatusTopic;
   #status: DaemonStatus;
   /** Aborted when another process took the lease: from then on the record and the room are its. */
   #lost = new AbortController();
 
   constructor(options: DaemonOptions) {
     this.#options = options;
+    this.#topic = new StatusTopic(options.space.client, options.identity.host, options.deps.now);
     this.#heartbeat = new HeartbeatWriter(options.space.client, options.identity, options.deps.now);
     this.#status = {
       pid: options.pid,
@@ -152,6 +156,7 @@ export class Daemon {
     const stopBeats = () => beats.abort();
     signal.addEventListener("abort", stopBeats, { once: true });
     const beating = this.#beatLoop(targets, beats.signal);
+    await this.#showStatus(membership.roomId, "online");
     try {
       await this.#syncLoop(membership, signal);
     } finally {
@@ -159,7 +164,20 @@ export class Daemon {
       signal.removeEventListener("abort", stopBeats);
       await beating;
       // After a takeover the agent lives on in the new holder: no goodbye for it.
-      if (!this.#lost.signal.aborted) await this.#goodbye(targets);
+      if (!this.#lost.signal.aborted) {
+        await this.#goodbye(targets);
+        await this.#showStatus(membership.roomId, "offline");
+      }
+    }
+  }
+
+  /** The room's topic follows the status for people in Element; a failure costs only the topic. */
+  async #showStatus(roomId: string | null, status: AgentStatus): Promise<void> {
+    if (roomId === null) return;
+    try {
+      await this.#topic.set(roomId, status);
+    } catch (err) {
+      this.#options.log.warn(`The room topic could not say "${status}": ${(err as Error).message}`);
     }
   }
 

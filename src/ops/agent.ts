@@ -1,6 +1,7 @@
 /** Running as an agent: the long-running daemon, or one heartbeat for cron. */
 import { Daemon } from "../daemon/daemon.ts";
 import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
+import { StatusTopic } from "../daemon/topic.ts";
 import { MatrixError } from "../errors.ts";
 import { LeaseHeldError } from "../daemon/lease.ts";
 import type { AgentStatus } from "../space/agents.ts";
@@ -57,6 +58,12 @@ export async function heartbeat(
     const { directory, roomId } = await enter(space, name, { host, version: VERSION });
     rooms = roomId === null ? [directory.lobbyId] : [roomId, directory.lobbyId];
     await writer.beat(rooms, options.status);
+  }
+  // With its own room first: the topic tells people there whether the agent is around.
+  if (rooms.length === 2) {
+    await new StatusTopic(session.client, host, ctx.deps.now).keep(rooms[0], options.status).catch(
+      (err: Error) => ctx.log.warn(`The room topic could not be kept: ${err.message}`),
+    );
   }
   return { name, status: options.status, room_ids: rooms };
 }

@@ -179,6 +179,25 @@ Deno.test("the daemon fills the inbox from its second sync on, including a gap",
   assert.equal((lastBeat.body as { status: string }).status, "offline");
 });
 
+Deno.test("the room topic says online at boot and offline at the end, not at every beat", async () => {
+  // Long-polls of a minute each, with a beat every 60 s: several beats, one topic per change.
+  const minute = () => new Promise<Answer>((resolve) => resolve(json({ next_batch: "s" })));
+  const run = await runDaemon(homeserver([minute, minute, minute, minute]), {
+    identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1 },
+  });
+  assert.equal(run.outcome, undefined);
+  const topics = run.requests.filter((r) => pathOf(r).endsWith("/state/m.room.topic/"));
+  assert.deepEqual(
+    topics.map((r) => [pathOf(r).split("/")[5], (r.body as { topic: string }).topic]),
+    [
+      ["!own", "online on h since 2023-11-14 22:13 UTC"],
+      ["!own", "offline since 2023-11-14 22:13 UTC"],
+    ],
+  );
+  const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
+  assert.ok(beats.length > topics.length, `${beats.length} beats`);
+});
+
 Deno.test("a failing sync backs off, records the error, and recovers", async () => {
   const run = await runDaemon(homeserver([
     () => json({ next_batch: "s1" }),

@@ -9,6 +9,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { realSleep } from "../../src/deps.ts";
 import { agentCli, CCHAT, eventually } from "../../harness/cli.ts";
+import { clientFor } from "../../harness/matrix.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
@@ -153,6 +154,12 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
     env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
     stderr: "pipe",
   });
+  const reader = clientFor(hs, agent.user);
+  const topic = async () => {
+    const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+    const event = await reader.getStateEvent(status.daemon.roomId, "m.room.topic");
+    return (event.content as { topic: string }).topic;
+  };
   const statuses = async () =>
     Object.fromEntries(
       (JSON.parse((await agent.run(["who", "--json", "--all"])).stdout).agents as {
@@ -169,6 +176,7 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
         return status.daemon?.lastSyncAt && status.lease?.pid === transport.pid ? true : undefined;
       });
       assert.equal((await statuses()).solo, "online");
+      assert.match(await topic(), /^online on \S+ since \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     });
 
     await t.step("a human's message reaches its wait tool", async () => {
@@ -185,6 +193,10 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
       await eventually(
         "the offline beat",
         async () => (await statuses()).solo === "offline" ? true : undefined,
+      );
+      await eventually(
+        "the offline topic",
+        async () => (await topic()).startsWith("offline since ") || undefined,
       );
       // The SDK's close races the exit against a 2 s fallback timer it never clears: let it run out.
       await realSleep(CLIENT_CLOSE_FALLBACK_MS);
