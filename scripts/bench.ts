@@ -8,6 +8,7 @@ import { ExitCode, UsageError } from "../src/errors.ts";
 import { cchatCacheDir, startHomeserver } from "../harness/homeserver/mod.ts";
 import { runScript } from "../harness/script.ts";
 import { type BenchContext, renderTable, type Row, type Section } from "./bench/report.ts";
+import { run as agents } from "./bench/agents.ts";
 import { run as boot } from "./bench/boot.ts";
 import { run as filter } from "./bench/filter.ts";
 import { run as memory } from "./bench/memory.ts";
@@ -17,7 +18,16 @@ import { run as startup } from "./bench/startup.ts";
 import { run as who } from "./bench/who.ts";
 
 /** In the order they run: the mass boot, which restarts servers, last. */
-const SECTIONS: Record<string, Section> = { startup, send, receive, who, filter, memory, boot };
+const SECTIONS: Record<string, Section> = {
+  startup,
+  send,
+  receive,
+  agents,
+  who,
+  filter,
+  memory,
+  boot,
+};
 
 const BENCH_PORT = 18460;
 

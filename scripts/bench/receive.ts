@@ -5,10 +5,10 @@
  */
 import { realSleep } from "../../src/deps.ts";
 import { Store } from "../../src/daemon/store.ts";
-import type { SyncResponse } from "../../src/matrix/types.ts";
 import { agentCli, eventually } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { clientFor, realTime } from "../../harness/matrix.ts";
+import { type SyncFloor, syncFloor } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
 import { ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 
@@ -28,8 +28,7 @@ export const run: Section = async (context) => {
   const kvPath = `${agent.env.XDG_STATE_HOME}/cchat/cchat.kv`;
   context.note("receive: booting A's daemon");
   const daemon = agent.daemon();
-  const floor = new AbortController();
-  let floorLoop: Promise<void> | undefined;
+  let floor: SyncFloor | undefined;
   let kv: Deno.Kv | undefined;
   let scratchKv: Deno.Kv | undefined;
   try {
@@ -61,36 +60,8 @@ export const run: Section = async (context) => {
     const sender = clientFor(context, human);
 
     // The floor: when each event id first shows up in the watcher's raw /sync.
-    const seen = new Map<string, number>();
-    let floorFailure: unknown;
-    const rawSync = async (since?: string): Promise<SyncResponse> => {
-      const url = new URL("/_matrix/client/v3/sync", context.baseUrl);
-      url.searchParams.set("timeout", "30000");
-      if (since) url.searchParams.set("since", since);
-      const response = await fetch(url, {
-        headers: { authorization: `Bearer ${watcher.accessToken}` },
-        signal: floor.signal,
-      });
-      if (!response.ok) {
-        throw new Error(`The raw /sync answered ${response.status}: ${await response.text()}`);
-      }
-      return await response.json();
-    };
-    let since = (await rawSync()).next_batch;
-    floorLoop = (async () => {
-      for (;;) {
-        const batch = await rawSync(since);
-        const at = performance.now();
-        for (const room of Object.values(batch.rooms?.join ?? {})) {
-          for (const event of room.timeline?.events ?? []) {
-            if (!seen.has(event.event_id)) seen.set(event.event_id, at);
-          }
-        }
-        since = batch.next_batch;
-      }
-    })().catch((err) => {
-      if (!floor.signal.aborted) floorFailure = err;
-    });
+    const raw = floor = await syncFloor(context.baseUrl, watcher.accessToken);
+    const { seen } = raw;
 
     // What one look into the Store costs: the daemon's figure can be late by that plus the poll.
     const storeReads: number[] = [];
@@ -99,7 +70,7 @@ export const run: Section = async (context) => {
       const deadline = performance.now() + ARRIVAL_TIMEOUT_MS;
       let daemonAt: number | undefined;
       for (;;) {
-        if (floorFailure) throw floorFailure;
+        if (raw.failure()) throw raw.failure();
         if (daemonAt === undefined) {
           const started = performance.now();
           const unread = await store.unread();
@@ -160,8 +131,7 @@ export const run: Section = async (context) => {
       storeRead: summarize(storeReads),
     });
   } finally {
-    floor.abort();
-    await floorLoop;
+    await floor?.[Symbol.asyncDispose]();
     kv?.close();
     scratchKv?.close();
     const stopped = await daemon.stop();
