@@ -19,7 +19,8 @@ export function agentTable(agents: AgentView[]): string {
   const rows = [...agents]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((a) => [a.name, a.status, formatAge(a.last_beat_age_ms), a.host || "-", a.room_alias]);
-  return formatTable(AGENT_COLUMNS, rows);
+  // The host and the alias come from other agents' events: shown, never obeyed by the terminal.
+  return formatTable(AGENT_COLUMNS, rows.map((row) => row.map(escapeControls)));
 }
 
 /**

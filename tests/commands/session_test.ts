@@ -173,6 +173,40 @@ Deno.test("inbox without a session", async (t) => {
   }
 });
 
+Deno.test("readers with a token from the environment stay local", async (t) => {
+  const whoami = (r: RecordedRequest) => {
+    if (call(r) === `GET ${V3}/account/whoami`) return json({ user_id: BOB });
+    throw new Error(`unexpected request ${call(r)}`);
+  };
+
+  await t.step("the first time, the server says whose token it is", async () => {
+    await using h = await harness(whoami);
+    h.env.CCHAT_HOMESERVER = HS;
+    h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    await h.store((s) => s.commitBatch([message(1)], "s1"));
+    assert.equal(await h.cli("inbox"), 0);
+    assert.equal(h.stdout.lines.length, 1);
+    assert.deepEqual(h.requests.map(call), [`GET ${V3}/account/whoami`]);
+  });
+
+  await t.step("after that, inbox and wait make no request at all", async () => {
+    let asked = 0;
+    await using h = await harness((r) => (asked++, whoami(r)));
+    h.env.CCHAT_HOMESERVER = HS;
+    h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    assert.equal(await h.cli("inbox"), 0);
+    await h.store((s) => s.commitBatch([message(2)], "s2"));
+    assert.equal(await h.cli("inbox"), 0);
+    assert.equal(await h.cli("wait", "--timeout", "0"), 7);
+    assert.equal(asked, 1, "only the first session asked the server");
+    assert.ok(
+      !(await Deno.readTextFile(`${h.dataDir}/cchat.kv`).catch(() => "")).includes(
+        "env-token",
+      ),
+    );
+  });
+});
+
 Deno.test("inbox with a stored login", async (t) => {
   /** A logged-in user with three unread messages, stored out of order. */
   async function withThree() {

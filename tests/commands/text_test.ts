@@ -106,3 +106,10 @@ Deno.test("formatMessage shows what a body holds, never what it does", async (t)
     assert.equal(messageView({ ...MESSAGE, body }).body, body);
   });
 });
+
+Deno.test("agentTable shows another agent's controls as text", () => {
+  const table = agentTable([agentView(agent("amy", { host: "evil\x1b[2J\nhost" }))]);
+  assert.equal(table.split("\n").length, 2, table);
+  assert.ok(!table.includes("\x1b"), "no ESC byte reaches the terminal");
+  assert.match(table, /evil\\x1b\[2J\\x0ahost/);
+});
