@@ -10,10 +10,9 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { realSleep } from "../../src/deps.ts";
 import { textContent } from "../../src/matrix/client.ts";
 import { agentCli, buildBundle, CCHAT_BUNDLE, eventually } from "../../harness/cli.ts";
-import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 import { clientFor } from "../../harness/matrix.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
-import { syncFloor } from "./floor.ts";
+import { curlPut, syncFloor } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, ratio, spread, summarize } from "./stats.ts";
 
@@ -62,9 +61,9 @@ export const run: Section = async (context) => {
     const sender = clientFor(context, human);
     await using floor = await syncFloor(context.baseUrl, watcher.accessToken);
     const floorAt = (eventId: string) =>
-      eventually("the raw /sync", async () => {
-        if (floor.failure()) throw floor.failure();
-        return floor.seen.get(eventId);
+      eventually("the raw /sync", () => {
+        if (floor.failure()) return Promise.reject(floor.failure());
+        return Promise.resolve(floor.seen.get(eventId));
       }, ARRIVAL_TIMEOUT_MS);
 
     /** Sends once `ready` says the reader waits; returns both sides' delays from the send's return. */
@@ -144,20 +143,7 @@ export const run: Section = async (context) => {
         await response.body?.cancel();
         if (!response.ok) throw new Error(`PUT answered ${response.status}`);
       },
-      curl: () =>
-        runCommand("curl", [
-          "-sS",
-          "--fail-with-body",
-          "-X",
-          "PUT",
-          "-H",
-          `@${header}`,
-          "-H",
-          "Content-Type: application/json",
-          "--data-binary",
-          content,
-          putUrl(),
-        ]).then(() => {}),
+      curl: () => curlPut(header, content, putUrl()),
     }, context.samples);
     await Deno.remove(tmp, { recursive: true });
 

@@ -1,9 +1,31 @@
 /**
- * The floor of every receive figure: a raw long-poll /sync in this process,
- * with no filter, that notes when each event id first shows up.
+ * The floors the figures are measured against: a raw long-poll /sync in this
+ * process for receiving, and a bare curl PUT for sending.
  */
 import type { SyncResponse } from "../../src/matrix/types.ts";
+import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
+/**
+ * A PUT of `content` to `url` by curl as a whole process. The token comes from
+ * a private header file: argv is visible to every user in ps.
+ */
+export async function curlPut(headerFile: string, content: string, url: string): Promise<void> {
+  await runCommand("curl", [
+    "-sS",
+    "--fail-with-body",
+    "-X",
+    "PUT",
+    "-H",
+    `@${headerFile}`,
+    "-H",
+    "Content-Type: application/json",
+    "--data-binary",
+    content,
+    url,
+  ]);
+}
+
+/** When each event id first shows up in a raw /sync, with no filter. */
 export interface SyncFloor {
   /** When (performance.now) each event id was first seen. */
   seen: Map<string, number>;

@@ -7,6 +7,7 @@
 import { textContent } from "../../src/matrix/client.ts";
 import { agentCli, buildBundle, CCHAT_BUNDLE, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { curlPut } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 import { run as runCommand } from "../../harness/homeserver/launchers.ts";
@@ -90,20 +91,7 @@ export const run: Section = async (context) => {
     const samples = await alternate({
       cchat: spawn(deno, [...CCHAT_BUNDLE, "send", "--to", "b", body], cchatEnv),
       // A fresh transaction id per run, or the server would answer with the first event.
-      curl: () =>
-        spawn("curl", [
-          "-sS",
-          "--fail-with-body",
-          "-X",
-          "PUT",
-          "-H",
-          `@${header}`,
-          "-H",
-          "Content-Type: application/json",
-          "--data-binary",
-          content,
-          sendUrl(crypto.randomUUID()),
-        ])(),
+      curl: () => curlPut(header, content, sendUrl(crypto.randomUUID())),
       nio: spawn(PYTHON, ["-c", NIO_SEND], nioEnv),
       help: spawn(deno, [...CCHAT_BUNDLE, "--help"]),
       empty: spawn(deno, ["run", ...CCHAT_PERMISSIONS, empty]),

@@ -3,92 +3,32 @@
  * with a stored login and messages put into the store: no homeserver at all.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../src/cli.ts";
 import { MAX_INPUT_BYTES } from "../../src/commands/hook.ts";
-import { writeCredentials } from "../../src/credentials.ts";
-import { Store } from "../../src/daemon/store.ts";
 import type { InboxMessage } from "../../src/daemon/types.ts";
 import { type CchatError, ExitCode, UsageError } from "../../src/errors.ts";
 import { BRIEFING_BODY_CHARS } from "../../src/ops/briefing.ts";
-import { fakeDeps, fakeFetch, VirtualClock } from "../support/fakes.ts";
+import { commandHarness } from "../support/commands.ts";
+import { inboxMessage } from "../support/fixtures.ts";
 
-const BOB = "@bob:hs.test";
 const FIXTURES = new URL("./fixtures/hooks/", import.meta.url);
 
 const fixture = (name: string) => Deno.readTextFile(new URL(`${name}.json`, FIXTURES));
+const message = inboxMessage;
 
-function stdinOf(text: string): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(c) {
-      c.enqueue(new TextEncoder().encode(text));
-      c.close();
-    },
-  });
-}
-
-/** A logged-in user on fake deps whose fetch fails any request: the hook must stay local. */
+/** A logged-in user whose homeserver fails any request: the hook must stay local. */
 async function harness() {
-  const dir = await Deno.makeTempDir({ prefix: "cchat-hook-" });
-  const clock = new VirtualClock();
-  const fake = fakeFetch((r) => {
-    throw new Error(`unexpected request ${r.method} ${r.url.pathname}`);
-  }, clock);
-  const { deps, stdout, env } = fakeDeps({ fetch: fake.fetch }, clock);
-  env.HOME = dir;
-  env.XDG_CONFIG_HOME = `${dir}/config`;
-  env.XDG_STATE_HOME = `${dir}/state`;
-  const dataDir = `${dir}/state/cchat`;
-  await writeCredentials(`${dir}/config/cchat`, {
-    homeserver: "http://hs.test",
-    userId: BOB,
-    accessToken: "stored-token",
-    deviceId: "DEV",
-  });
-  return {
-    stdout,
-    requests: fake.requests,
+  const h = await commandHarness();
+  await h.login();
+  return Object.assign(h, {
     /** Runs `cchat hook EVENT` with `input` on stdin. */
-    hook: (event: string, input: string) =>
-      clock.run(runCli(["hook", event], { ...deps, stdin: stdinOf(input) })),
+    hook: (event: string, input: string) => h.cliWithStdin(input, "hook", event),
     /** The answer printed, parsed; undefined when the hook printed nothing. */
     answer(): Record<string, unknown> | undefined {
-      return stdout.text === "" ? undefined : JSON.parse(stdout.text);
+      return h.stdout.text === "" ? undefined : JSON.parse(h.stdout.text);
     },
-    async store<T>(work: (store: Store) => Promise<T>): Promise<T> {
-      await Deno.mkdir(dataDir, { recursive: true });
-      const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
-      try {
-        return await work(
-          new Store(kv, { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, BOB),
-        );
-      } finally {
-        kv.close();
-      }
-    },
-    put(...messages: InboxMessage[]) {
-      return this.store((s) => s.commitBatch(messages, "s1"));
-    },
-    async unread(): Promise<string[]> {
-      return (await this.store((s) => s.unread())).map((m) => m.eventId);
-    },
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-function message(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage {
-  return {
-    eventId: `$m${n}`,
-    roomId: "!own:hs.test",
-    route: "direct",
-    sender: "@alice:hs.test",
-    body: `note ${n}`,
-    msgtype: "m.text",
-    ts: Date.UTC(2024, 0, 2, 3, 4, n),
-    autoReply: true,
-    ...overrides,
-  };
+    put: (...messages: InboxMessage[]) => h.store((s) => s.commitBatch(messages, "s1")),
+    unread: async () => (await h.store((s) => s.unread())).map((m) => m.eventId),
+  });
 }
 
 /** A message's line in plain output; `id` is its place in the order it was stored. */

@@ -5,88 +5,18 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
 import { credentialsPath, readCredentials, writeCredentials } from "../../src/credentials.ts";
-import { Store } from "../../src/daemon/store.ts";
-import type { InboxMessage } from "../../src/daemon/types.ts";
+import type { Store } from "../../src/daemon/store.ts";
 import type { Deps } from "../../src/deps.ts";
 import { CchatError, ConfigError, ExitCode, UsageError } from "../../src/errors.ts";
 import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
 import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
-import {
-  fakeDeps,
-  fakeFetch,
-  type Handler,
-  json,
-  type RecordedRequest,
-  VirtualClock,
-} from "../support/fakes.ts";
+import { type Handler, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
+import { BOB, commandHarness, HS, noRequests, stdinOf } from "../support/commands.ts";
+import { inboxMessage } from "../support/fixtures.ts";
 
-const HS = "http://hs.test";
-const BOB = "@bob:hs.test";
 const V3 = "/_matrix/client/v3";
-
-const noRequests: Handler = (r) => {
-  throw new Error(`unexpected request ${r.method} ${r.url.pathname}`);
-};
-
-/** A fake deps object whose XDG directories are a fresh temp dir, removed on dispose. */
-async function harness(handler: Handler = noRequests, overrides: Partial<Deps> = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "cchat-session-" });
-  const clock = new VirtualClock();
-  const fake = fakeFetch(handler, clock);
-  const { deps, stdout, stderr, env } = fakeDeps({ fetch: fake.fetch, ...overrides }, clock);
-  env.HOME = dir;
-  env.XDG_CONFIG_HOME = `${dir}/config`;
-  env.XDG_STATE_HOME = `${dir}/state`;
-  const configDir = `${dir}/config/cchat`;
-  const dataDir = `${dir}/state/cchat`;
-  return {
-    deps,
-    stdout,
-    stderr,
-    env,
-    clock,
-    requests: fake.requests,
-    configDir,
-    dataDir,
-    cli: (...args: string[]) => clock.run(runCli(args, deps)),
-    login: (userId = BOB) =>
-      writeCredentials(configDir, {
-        homeserver: HS,
-        userId,
-        accessToken: "stored-token",
-        deviceId: "DEV",
-      }),
-    /** Runs `work` on the same KV file the commands use, then closes it. */
-    async store<T>(work: (store: Store) => Promise<T>, userId = BOB): Promise<T> {
-      await Deno.mkdir(dataDir, { recursive: true });
-      const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
-      try {
-        return await work(
-          new Store(kv, { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, userId),
-        );
-      } finally {
-        kv.close();
-      }
-    },
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-function message(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage {
-  return {
-    eventId: `$m${n}`,
-    roomId: "!own:hs.test",
-    route: "direct",
-    sender: "@alice:hs.test",
-    body: `note ${n}`,
-    msgtype: "m.text",
-    ts: Date.UTC(2024, 0, 2, 3, 4, n),
-    autoReply: true,
-    ...overrides,
-  };
-}
+const harness = commandHarness;
+const message = inboxMessage;
 
 const call = (r: RecordedRequest) => `${r.method} ${decodeURIComponent(r.url.pathname)}`;
 
@@ -609,12 +539,7 @@ Deno.test("login", async (t) => {
   });
 
   await t.step("--token reads the first line of stdin when the env has none", async () => {
-    const stdin = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode("piped-token\nignored\n"));
-        c.close();
-      },
-    });
+    const stdin = stdinOf("piped-token\nignored\n");
     await using h = await harness(() => json({ user_id: "@dan:hs.test" }), { stdin });
     assert.equal(await h.cli("login", "--homeserver", HS, "--token"), 0);
     assert.equal(h.requests[0].headers.get("authorization"), "Bearer piped-token");
@@ -793,12 +718,7 @@ Deno.test("send checks its input before any request", async (t) => {
   });
 
   await t.step('"-" refuses stdin that is not UTF-8, before any request', async () => {
-    const stdin = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new Uint8Array([0x6f, 0x6b, 0xff, 0x0a]));
-        c.close();
-      },
-    });
+    const stdin = stdinOf(new Uint8Array([0x6f, 0x6b, 0xff, 0x0a]));
     await using h = await harness(noRequests, { stdin });
     await h.login();
     await assert.rejects(h.cli("send", "-"), (err: Error) => {
@@ -810,12 +730,7 @@ Deno.test("send checks its input before any request", async (t) => {
   });
 
   await t.step('"-" reads the text from stdin, dropping one final newline', async () => {
-    const stdin = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode("from stdin\n"));
-        c.close();
-      },
-    });
+    const stdin = stdinOf("from stdin\n");
     await using h = await harness(
       (r) => r.method === "GET" ? json({ room_id: "!lobby:hs.test" }) : json({ event_id: "$s" }),
       { stdin },

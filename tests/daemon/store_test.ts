@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Store } from "../../src/daemon/store.ts";
+import { fakeTime, withKv } from "../support/kv.ts";
 import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
 import { realSleep } from "../../src/deps.ts";
 import { VirtualClock } from "../support/fakes.ts";
@@ -598,6 +599,41 @@ Deno.test("pending read receipts", async (t) => {
       const [second] = await store.pendingReceipts();
       await store.settleReceipt(second);
       assert.deepEqual(await receipts(store), []);
+    });
+  });
+});
+
+Deno.test("Store.claimMessages", async (t) => {
+  await t.step("takes the chosen messages and leaves older ones unread", async () => {
+    await withKv(async (kv) => {
+      const store = new Store(kv, fakeTime().deps, "@me:hs");
+      await store.commitBatch([1, 2, 3, 4].map((n) => message(n)), "s1");
+      assert.deepEqual(ids(await store.claimMessages([message(2), message(4)])), ["$e2", "$e4"]);
+      assert.deepEqual(ids(await store.unread()), ["$e1", "$e3"]);
+    });
+  });
+
+  await t.step("a message taken by another reader is left out, the rest still taken", async () => {
+    await withKv(async (kv) => {
+      const store = new Store(kv, fakeTime().deps, "@me:hs");
+      await store.commitBatch([1, 2, 3].map((n) => message(n)), "s1");
+      assert.deepEqual(ids(await store.claim(1)), ["$e1"]);
+      assert.deepEqual(ids(await store.claimMessages([1, 2, 3].map((n) => message(n)))), [
+        "$e2",
+        "$e3",
+      ]);
+      assert.deepEqual(await store.claimMessages([message(2), message(9)]), []);
+      assert.deepEqual(await store.unread(), []);
+    });
+  });
+
+  await t.step("more than one commit's worth is taken in chunks", async () => {
+    await withKv(async (kv) => {
+      const store = new Store(kv, fakeTime().deps, "@me:hs");
+      const batch = Array.from({ length: 25 }, (_, i) => message(i + 1));
+      await store.commitBatch(batch, "s1");
+      assert.deepEqual(ids(await store.claimMessages(batch)), ids(batch));
+      assert.deepEqual(await store.unread(), []);
     });
   });
 });

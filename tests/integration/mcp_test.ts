@@ -16,6 +16,20 @@ import { Human } from "../support/human.ts";
 
 const CLIENT_CLOSE_FALLBACK_MS = 2_100;
 
+/** An MCP client for `cchat mcp`, to connect, as an agent with `env` starts it. */
+function mcpClient(env: Record<string, string>) {
+  return {
+    client: new Client({ name: "cchat-test", version: "1" }),
+    transport: new StdioClientTransport({
+      command: Deno.execPath(),
+      args: [...CCHAT, "mcp"],
+      // The SDK passes a bare environment by default; the agent's own is what matters here.
+      env: { ...Deno.env.toObject(), NO_COLOR: "1", ...env },
+      stderr: "pipe",
+    }),
+  };
+}
+
 /** What every tool description costs an agent in every turn. */
 const MAX_TOOLS_LIST_BYTES = 3_000;
 
@@ -27,14 +41,7 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
   const boot = await agent.run(["heartbeat"]);
   assert.equal(boot.code, 0, boot.stderr);
   const daemon = agent.daemon();
-  const client = new Client({ name: "cchat-test", version: "1" });
-  const transport = new StdioClientTransport({
-    command: Deno.execPath(),
-    args: [...CCHAT, "mcp"],
-    // The SDK passes a bare environment by default; the agent's own is what matters here.
-    env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
-    stderr: "pipe",
-  });
+  const { client, transport } = mcpClient(agent.env);
   let asked: { id: number; eventId: string; roomId: string } | undefined;
   const call = async (name: string, args: Record<string, unknown> = {}) =>
     await client.callTool({ name, arguments: args }) as CallToolResult;
@@ -147,13 +154,7 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
   const prefix = uniquePrefix();
   await using agent = await agentCli(hs, await freshUser(hs, "mcpsolo"), "solo", { prefix });
   const human = await Human.register(hs);
-  const client = new Client({ name: "cchat-test", version: "1" });
-  const transport = new StdioClientTransport({
-    command: Deno.execPath(),
-    args: [...CCHAT, "mcp"],
-    env: { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env },
-    stderr: "pipe",
-  });
+  const { client, transport } = mcpClient(agent.env);
   const reader = clientFor(hs, agent.user);
   const topic = async () => {
     const status = JSON.parse((await agent.run(["status", "--json"])).stdout);

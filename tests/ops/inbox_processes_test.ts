@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeCredentials } from "../../src/credentials.ts";
 import { Store } from "../../src/daemon/store.ts";
-import type { InboxMessage } from "../../src/daemon/types.ts";
 import { realSleep } from "../../src/deps.ts";
+import { inboxMessage } from "../support/fixtures.ts";
 import type { ReaderReport } from "./inbox_worker.ts";
 
 const WORKER = fileURLToPath(new URL("./inbox_worker.ts", import.meta.url));
@@ -19,17 +19,6 @@ const TRIALS = 3;
 /** Small batches keep every reader coming back to the inbox while the others are in it. */
 const BATCH = 5;
 const USER = "@reader:hs.test";
-
-const message = (n: number): InboxMessage => ({
-  eventId: `$m${n}`,
-  roomId: "!own:hs.test",
-  route: "direct",
-  sender: "@alice:hs.test",
-  body: `note ${n}`,
-  msgtype: "m.text",
-  ts: 1_700_000_000_000 + n,
-  autoReply: true,
-});
 
 async function runReader(env: Record<string, string>, start: number): Promise<ReaderReport> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -62,7 +51,7 @@ async function trial(): Promise<{ duplicates: number; missing: number; overlapMs
     const kv = await Deno.openKv(join(dataDir, "cchat.kv"));
     try {
       const store = new Store(kv, { now: Date.now, sleep: realSleep, random: Math.random }, USER);
-      const batch = Array.from({ length: MESSAGES }, (_, i) => message(i));
+      const batch = Array.from({ length: MESSAGES }, (_, i) => inboxMessage(i));
       assert.equal(await store.commitBatch(batch, "s1"), MESSAGES);
     } finally {
       kv.close();

@@ -25,3 +25,18 @@ export const MESSAGE: InboxMessage = {
   ts: 1_700_000_000_987,
   autoReply: true,
 };
+
+/** Message `n` of a test inbox: a direct one from alice, a second apart. */
+export function inboxMessage(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage {
+  return {
+    eventId: `$m${n}`,
+    roomId: "!own:hs.test",
+    route: "direct",
+    sender: "@alice:hs.test",
+    body: `note ${n}`,
+    msgtype: "m.text",
+    ts: Date.UTC(2024, 0, 2, 3, 4, n),
+    autoReply: true,
+    ...overrides,
+  };
+}
