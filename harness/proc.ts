@@ -1,4 +1,5 @@
 /** What Linux's /proc tells about a process: liveness, CPU time and memory. */
+import { procAlive } from "../src/deps.ts";
 
 /** USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on every Linux x86_64 build. */
 const CLOCK_TICKS_PER_S = 100;
@@ -18,11 +19,8 @@ async function statFields(pid: number): Promise<string[] | undefined> {
   return stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
-/** The process exists and is not a zombie: a reaped one is gone, an unreaped one is "Z". */
-export async function isRunning(pid: number): Promise<boolean> {
-  const fields = await statFields(pid);
-  return fields !== undefined && fields[0] !== "Z";
-}
+/** The process exists and is not a zombie, as cchat's own process check sees it. */
+export const isRunning = (pid: number): Promise<boolean> => Promise.resolve(procAlive(pid));
 
 /** User plus system CPU time so far (stat fields 14 and 15). */
 export async function cpuSeconds(pid: number): Promise<number | undefined> {
