@@ -24,6 +24,7 @@ import { hookCommand } from "./commands/hook.ts";
 import { inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
+import { provisionCommand, revokeCommand } from "./commands/provision.ts";
 import { replyCommand, sendCommand } from "./commands/send.ts";
 import { statusCommand } from "./commands/status.ts";
 import { whoCommand } from "./commands/who.ts";
@@ -64,6 +65,8 @@ const app: Application<CliContext> = buildApplication(
       demo: demoCommand,
       mcp: mcpCommand,
       hook: hookCommand,
+      provision: provisionCommand,
+      revoke: revokeCommand,
       completions: completionsCommand(PROGRAM),
       complete: completeCommand(() => app),
     },

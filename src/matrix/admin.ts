@@ -1,12 +1,13 @@
 /**
- * Synapse's shared-secret registration (`/_synapse/admin/v1/register`):
- * how the demo and the integration tests make users on a server with open
- * registration switched off.
+ * Synapse's admin API: shared-secret registration (`/_synapse/admin/v1/register`),
+ * how the demo, provision and the integration tests make users on a server with
+ * open registration switched off; and the user endpoints an admin token opens,
+ * which provision and revoke use.
  */
 
 import { toHex } from "../encoding.ts";
-import { CchatError } from "../errors.ts";
-import type { MatrixHttp } from "./http.ts";
+import { CchatError, MatrixError } from "../errors.ts";
+import { type MatrixHttp, path } from "./http.ts";
 import type { LoginResult } from "./types.ts";
 
 export interface NewUser {
@@ -66,4 +67,94 @@ export async function registrationMac(
   );
   const message = [nonce, username, password, admin ? "admin" : "notadmin"].join("\0");
   return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+}
+
+/** Whether the local user exists, through a transport holding an admin's token. */
+export async function userExists(admin: MatrixHttp, userId: string): Promise<boolean> {
+  try {
+    await admin.request("GET", path`/_synapse/admin/v2/users/${userId}`);
+    return true;
+  } catch (err) {
+    if (err instanceof MatrixError && err.status === 404) return false;
+    throw err;
+  }
+}
+
+/** Creates a local user with no password: only admin-issued tokens can act as it. */
+export async function createUser(admin: MatrixHttp, userId: string): Promise<void> {
+  await admin.request("PUT", path`/_synapse/admin/v2/users/${userId}`, { body: {} });
+}
+
+/**
+ * A new access token for the user. Synapse issues it to the admin on the
+ * user's behalf, with no device: only its own logout (or the admin's
+ * logout from everywhere) ends it, never a deletion of the user's devices.
+ */
+export async function loginAsUser(admin: MatrixHttp, userId: string): Promise<string> {
+  const answer = await admin.request<{ access_token?: unknown }>(
+    "POST",
+    path`/_synapse/admin/v1/users/${userId}/login`,
+    { body: {} },
+  );
+  if (typeof answer.access_token !== "string" || answer.access_token === "") {
+    throw new CchatError(`The homeserver issued no access token for "${userId}".`, {
+      hint: "Check that the base URL points at a Synapse homeserver.",
+    });
+  }
+  return answer.access_token;
+}
+
+/** A user's own message rate limit; 0 for both lifts it. */
+export interface RateLimitOverride {
+  messages_per_second: number;
+  burst_count: number;
+}
+
+export async function setRateLimitOverride(
+  admin: MatrixHttp,
+  userId: string,
+  limit: RateLimitOverride,
+): Promise<void> {
+  await admin.request("POST", path`/_synapse/admin/v1/users/${userId}/override_ratelimit`, {
+    body: limit,
+    idempotent: true,
+  });
+}
+
+/** The user's override, or undefined when the server's defaults apply. */
+export async function rateLimitOverride(
+  admin: MatrixHttp,
+  userId: string,
+): Promise<RateLimitOverride | undefined> {
+  const answer = await admin.request<Partial<RateLimitOverride>>(
+    "GET",
+    path`/_synapse/admin/v1/users/${userId}/override_ratelimit`,
+  );
+  const { messages_per_second, burst_count } = answer;
+  return typeof messages_per_second === "number" && typeof burst_count === "number"
+    ? { messages_per_second, burst_count }
+    : undefined;
+}
+
+/** The ids of the user's devices, each one a session. */
+export async function userDevices(admin: MatrixHttp, userId: string): Promise<string[]> {
+  const answer = await admin.request<{ devices?: { device_id?: unknown }[] }>(
+    "GET",
+    path`/_synapse/admin/v2/users/${userId}/devices`,
+  );
+  return (answer.devices ?? []).flatMap((device) =>
+    typeof device.device_id === "string" ? [device.device_id] : []
+  );
+}
+
+/** Deletes the devices, and with them their access tokens. */
+export async function deleteDevices(
+  admin: MatrixHttp,
+  userId: string,
+  deviceIds: string[],
+): Promise<void> {
+  await admin.request("POST", path`/_synapse/admin/v2/users/${userId}/delete_devices`, {
+    body: { devices: deviceIds },
+    idempotent: true,
+  });
 }
