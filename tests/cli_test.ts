@@ -10,6 +10,7 @@ const COMMANDS = [
   "logout",
   "status",
   "send",
+  "reply",
   "who",
   "daemon",
   "heartbeat",
@@ -18,6 +19,8 @@ const COMMANDS = [
   "demo",
   "mcp",
   "hook",
+  "provision",
+  "revoke",
   "completions",
 ];
 
