@@ -7,6 +7,7 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_INBOX_RETENTION_MS,
   DEFAULT_MAX_RETRY_WAIT_MS,
+  DEFAULT_PUBLISH,
   DEFAULT_STALE_AFTER,
   DEFAULT_SYNC_TIMEOUT_MS,
 } from "./defaults.ts";
@@ -19,6 +20,8 @@ export interface Config {
   name?: string;
   aliasPrefix: string;
   federate: boolean;
+  /** List the Space cchat creates in the server's room directory. */
+  publish: boolean;
   heartbeatIntervalMs: number;
   /** An agent is offline once its last beat is older than this many intervals. */
   staleAfter: number;
@@ -126,6 +129,13 @@ export const CONFIG_KEYS = [
     describe: "federation setting",
   },
   {
+    key: "publish",
+    file: "publish",
+    env: "CCHAT_PUBLISH",
+    parse: boolean,
+    describe: "publish setting",
+  },
+  {
     key: "heartbeatIntervalMs",
     file: "heartbeat_interval",
     env: "CCHAT_HEARTBEAT_INTERVAL",
@@ -204,6 +214,7 @@ export function resolveConfig(sources: Sources): Config {
   const config: Config = {
     aliasPrefix: DEFAULT_ALIAS_PREFIX,
     federate: false,
+    publish: DEFAULT_PUBLISH,
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     staleAfter: DEFAULT_STALE_AFTER,
     maxRetryWaitMs: DEFAULT_MAX_RETRY_WAIT_MS,

@@ -8,6 +8,8 @@ export const DEFAULT_ALIAS_PREFIX = "agents";
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000;
 /** Intervals after which a silent agent counts as offline. */
 export const DEFAULT_STALE_AFTER = 3;
+/** A Space stays out of the server's room directory unless its operator lists it. */
+export const DEFAULT_PUBLISH = false;
 /**
  * Synapse's default room-creation limit refills about once a minute, so a cap
  * below that would turn ordinary room creation into errors.

@@ -60,6 +60,7 @@ Deno.test("resolveConfig defaults", () => {
   assert.deepEqual(resolveConfig(sources()), {
     aliasPrefix: "agents",
     federate: false,
+    publish: false,
     heartbeatIntervalMs: 60_000,
     staleAfter: 3,
     maxRetryWaitMs: 120_000,
@@ -190,6 +191,19 @@ Deno.test("resolveConfig precedence: flags > env > file > defaults", async (t) =
     }));
     assert.equal(flagWins.federate, true);
     assert.equal(flagWins.dataDir, "/data/from-flag");
+  });
+
+  await t.step("publish: from the file, the environment over it, a bad value named", () => {
+    assert.equal(resolveConfig(sources({ file: { publish: true } })).publish, true);
+    const envWins = resolveConfig(
+      sources({ env: { CCHAT_PUBLISH: "0" }, file: { publish: true } }),
+    );
+    assert.equal(envWins.publish, false);
+    const err = configError(sources({ env: { CCHAT_PUBLISH: "maybe" } }));
+    assert.equal(
+      err.message,
+      `The ${describe("publish")} from $CCHAT_PUBLISH is "maybe", not "true" or "false".`,
+    );
   });
 
   await t.step("a file value of null counts as unset", () => {
@@ -540,6 +554,7 @@ Deno.test("loadConfig reads the file CCHAT_CONFIG points at", async (t) => {
         name: "from-env",
         aliasPrefix: "agents",
         federate: false,
+        publish: false,
         heartbeatIntervalMs: 2_000,
         staleAfter: 3,
         maxRetryWaitMs: 120_000,

@@ -16,6 +16,7 @@ import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
 import { flushReceipts } from "./receipts.ts";
 import type { InboxSignal } from "./inbox_signal.ts";
 import { StatusTopic } from "./topic.ts";
+import { SpaceLink } from "./space_link.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
@@ -155,7 +156,8 @@ export class Daemon {
     const beats = new AbortController();
     const stopBeats = () => beats.abort();
     signal.addEventListener("abort", stopBeats, { once: true });
-    const beating = this.#beatLoop(targets, beats.signal);
+    const link = new SpaceLink(this.#options.space, membership, this.#options.log);
+    const beating = this.#beatLoop(targets, link, beats.signal);
     await this.#showStatus(membership.roomId, "online");
     try {
       await this.#syncLoop(membership, signal);
@@ -244,7 +246,7 @@ export class Daemon {
     await deps.sleep(wait, signal).catch(() => {});
   }
 
-  async #beatLoop(targets: string[], signal: AbortSignal): Promise<void> {
+  async #beatLoop(targets: string[], link: SpaceLink, signal: AbortSignal): Promise<void> {
     const { deps, identity, log } = this.#options;
     while (!signal.aborted) {
       try {
@@ -252,6 +254,7 @@ export class Daemon {
       } catch (err) {
         log.warn(`A heartbeat failed: ${(err as Error).message}`);
       }
+      await link.keep();
       await deps.sleep(identity.intervalMs, signal).catch(() => {});
     }
   }

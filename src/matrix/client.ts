@@ -99,6 +99,14 @@ export class MatrixClient {
     return { roomId: answer.room_id, servers: answer.servers ?? [] };
   }
 
+  /** Lists the room in the server's room directory (Explore in Element), or takes it out. */
+  async setDirectoryVisibility(roomId: string, visibility: "public" | "private"): Promise<void> {
+    await this.#request("PUT", V3 + path`/directory/list/room/${roomId}`, {
+      body: { visibility },
+      idempotent: true,
+    });
+  }
+
   /** The whole state event, with its sender and the server's timestamp. */
   async getStateEvent(roomId: string, type: string, stateKey = ""): Promise<MatrixEvent> {
     return await this.#request<MatrixEvent>(

@@ -169,6 +169,7 @@ export async function openSession(
         userId,
         prefix: config.aliasPrefix,
         federate: config.federate,
+        publish: config.publish,
         deps,
         log: ctx.log,
         cache,

@@ -53,22 +53,79 @@ export async function openDirectory(
   const options = { owner: env.userId, federate: env.federate };
   const open = (alias: string, request: Parameters<typeof ensureRoom>[2]) =>
     access === "create"
-      ? ensureRoom(env, alias, request).then(({ roomId }) => roomId)
-      : joinSoon(env, alias, { missingIsFinal: true });
+      ? ensureRoom(env, alias, request)
+      : joinSoon(env, alias, { missingIsFinal: true }).then((roomId) =>
+        roomId === undefined ? undefined : { roomId, created: false }
+      );
   // The two rooms do not depend on each other: one round trip, not two.
-  const [spaceId, lobbyId] = await Promise.all([
-    open(env.aliases.space, spaceRoom(options)).then(
-      (id) => id ?? null,
-      (err) => {
-        if (!isRefusal(err)) throw err;
-        env.log.warn(
-          `The Space "${env.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
-            "working in lobby-only mode.",
-        );
-        return null;
-      },
-    ),
+  const [space, lobby] = await Promise.all([
+    open(env.aliases.space, spaceRoom(options)).catch((err) => {
+      if (!isRefusal(err)) throw err;
+      env.log.warn(
+        `The Space "${env.aliases.space}" is unavailable (${err.status} ${err.errcode}); ` +
+          "working in lobby-only mode.",
+      );
+      return undefined;
+    }),
     open(env.aliases.lobby, lobbyRoom(options)),
   ]);
-  return lobbyId === undefined ? null : { spaceId, lobbyId };
+  if (lobby === undefined) return null;
+  if (access === "create" && space) await furnishSpace(env, space, lobby.roomId);
+  return { spaceId: space?.roomId ?? null, lobbyId: lobby.roomId };
+}
+
+/**
+ * What people browsing the Space in Element need: the lobby among its
+ * children, and, when configured, the Space in the server's room directory.
+ * Both are settled on every opening that may create, so a Space made before
+ * either existed catches up.
+ */
+async function furnishSpace(
+  env: SpaceEnv,
+  space: { roomId: string; created: boolean },
+  lobbyId: string,
+): Promise<void> {
+  const linkLobby = keepSpaceChild(env, space.roomId, lobbyId).catch((err) => {
+    if (!isRefusal(err)) throw err;
+    env.log.warn(`The lobby could not be linked into the Space (${err.status} ${err.errcode}).`);
+  });
+  await Promise.all([linkLobby, env.publish ? publishSpace(env, space) : undefined]);
+}
+
+/**
+ * Links `childId` into the Space unless a usable link is there; true when it
+ * had to write. Reading first keeps a link another member set from being
+ * rewritten (a new event, as the sender changes) on every call.
+ */
+export async function keepSpaceChild(
+  env: SpaceEnv,
+  spaceId: string,
+  childId: string,
+): Promise<boolean> {
+  const link = await env.client.getStateEvent(spaceId, "m.space.child", childId).catch((err) =>
+    isNotFound(err) ? undefined : Promise.reject(err)
+  );
+  const via = link?.content?.via;
+  if (Array.isArray(via) && via.length > 0) return false;
+  await env.client.putState(spaceId, "m.space.child", childId, { via: [env.serverName] });
+  return true;
+}
+
+/**
+ * Only the Space's moderators may list it, so only its creator tries: the
+ * others would be refused on every boot.
+ */
+async function publishSpace(
+  env: SpaceEnv,
+  space: { roomId: string; created: boolean },
+): Promise<void> {
+  const creator = space.created ||
+    (await env.client.getStateEvent(space.roomId, "m.room.create")).sender === env.userId;
+  if (!creator) return;
+  try {
+    await env.client.setDirectoryVisibility(space.roomId, "public");
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    env.log.warn(`The Space could not be listed in the room directory: ${err.message}`);
+  }
 }

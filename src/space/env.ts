@@ -1,5 +1,5 @@
 /** What every job on the Space works with, built once by `spaceEnv`. */
-import { DEFAULT_STALE_AFTER } from "../defaults.ts";
+import { DEFAULT_PUBLISH, DEFAULT_STALE_AFTER } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -16,6 +16,8 @@ export interface SpaceEnv {
   prefix: string;
   aliases: Aliases;
   federate: boolean;
+  /** The Space's creator lists it in the server's room directory. */
+  publish: boolean;
   deps: Pick<Deps, "now" | "sleep" | "random">;
   log: Logger;
   cache?: RoomCache;
@@ -28,6 +30,7 @@ export interface SpaceEnvOptions {
   userId: string;
   prefix: string;
   federate: boolean;
+  publish?: boolean;
   deps: SpaceEnv["deps"];
   log: Logger;
   cache?: RoomCache;
@@ -46,5 +49,6 @@ export function spaceEnv(options: SpaceEnvOptions): SpaceEnv {
     serverName,
     aliases: aliasesFor(options.prefix, serverName),
     staleAfter: options.staleAfter ?? DEFAULT_STALE_AFTER,
+    publish: options.publish ?? DEFAULT_PUBLISH,
   };
 }

@@ -41,6 +41,16 @@ function powerLevels(
   };
 }
 
+/**
+ * Stated outright in every room: a preset's default differs by preset, and
+ * Element announces a room as open to guests unless it says otherwise.
+ */
+const NO_GUESTS = {
+  type: "m.room.guest_access",
+  state_key: "",
+  content: { guest_access: "forbidden" },
+};
+
 export interface RoomOptions {
   owner: string;
   federate: boolean;
@@ -54,6 +64,7 @@ export function spaceRoom(options: RoomOptions): CreateRoomRequest {
     preset: "public_chat",
     visibility: "private",
     creation_content: { type: "m.space", "m.federate": options.federate },
+    initial_state: [NO_GUESTS],
     power_level_content_override: powerLevels(options.owner, 100, { "m.space.child": 0 }),
   };
 }
@@ -66,6 +77,7 @@ export function lobbyRoom(options: RoomOptions): CreateRoomRequest {
     preset: "public_chat",
     visibility: "private",
     creation_content: { "m.federate": options.federate },
+    initial_state: [NO_GUESTS],
     power_level_content_override: powerLevels(options.owner, 0, { [EVENT_HEARTBEAT]: 0 }),
   };
 }
@@ -97,6 +109,7 @@ export function agentRoom(
         state_key: options.spaceId,
         content: { via: [options.serverName], canonical: true },
       },
+      NO_GUESTS,
     ],
     power_level_content_override: powerLevels(options.owner, 0, {}),
   };

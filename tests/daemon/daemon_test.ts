@@ -362,3 +362,50 @@ Deno.test("a daemon that loses its lease stops rather than run a second sync loo
   const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
   assert.ok(beats.every((r) => (r.body as { status: string }).status === "online"));
 });
+
+Deno.test("a removed Space link of the agent's own room is restored within a few beats", async () => {
+  const clock = new VirtualClock();
+  const server = homeserver([
+    () => json({ next_batch: "s1" }),
+    // One long-poll of 12.5 s: a dozen beats of a second.
+    async () => {
+      await clock.sleep(12_500);
+      return json({ next_batch: "s2" });
+    },
+  ]);
+  const OWN_LINK = "/rooms/!space/state/m.space.child/!own";
+  let linked = false;
+  let beatsAtRestore = -1;
+  const beatCount = (r: RecordedRequest[]) =>
+    r.filter((q) => pathOf(q).endsWith(`/!own/state/dev.cchat.heartbeat/${ME}`)).length;
+  const requests: RecordedRequest[] = [];
+  const run = await runDaemon(
+    (r, stop) => {
+      requests.push(r);
+      if (!pathOf(r).endsWith(OWN_LINK)) return server(r, stop);
+      if (r.method === "GET") {
+        return linked
+          ? json({ sender: ME, content: { via: ["hs"] } })
+          : json({ errcode: "M_NOT_FOUND", error: "no link" }, 404);
+      }
+      // The registration links the room at boot, and a member removes the link at once.
+      if (beatCount(requests) === 0) return json({ event_id: "$boot" });
+      beatsAtRestore = beatCount(requests);
+      linked = true;
+      return json({ event_id: "$restored" });
+    },
+    { identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1000 } },
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  const looks = run.requests.filter((r) => r.method === "GET" && pathOf(r).endsWith(OWN_LINK));
+  const puts = run.requests.filter((r) => r.method === "PUT" && pathOf(r).endsWith(OWN_LINK));
+  assert.equal(beatsAtRestore, 5, "restored on the fifth beat");
+  assert.deepEqual(puts.map((r) => r.body), [{ via: ["hs"] }, { via: ["hs"] }]);
+  assert.equal(looks.length, Math.floor(beatCount(run.requests) / 5), "one look every fifth beat");
+  assert.ok(looks.length >= 2, "a later look finds the link in place and writes nothing");
+  assert.deepEqual(
+    run.warnings.filter((w) => w.includes("link in the Space")),
+    ["The agent's link in the Space had been removed; it is restored."],
+  );
+});

@@ -12,7 +12,8 @@ Deno.test("a human on matrix-js-sdk talks with an agent through the Space", asyn
   const [agentUser, human] = await Promise.all([freshUser(hs, "agent"), Human.register(hs)]);
   const agent = clientFor(hs, agentUser);
   const spaces = spaceEnvFor(hs, agentUser, uniquePrefix(), agent);
-  const spaceId = (await openDirectory(spaces, "create"))?.spaceId;
+  const directory = await openDirectory(spaces, "create");
+  const spaceId = directory?.spaceId;
   assert.ok(spaceId, "the agent opened the Space");
   const roomId = await registerAgent(spaces, "helper", { host: "h", version: "v" }, spaceId);
   const fromAgent = (e: { getSender(): string | undefined }) => e.getSender() === agentUser.userId;
@@ -24,13 +25,16 @@ Deno.test("a human on matrix-js-sdk talks with an agent through the Space", asyn
       assert.equal(await human.joinRoom(spaces.aliases.space), spaceId);
     });
 
-    await t.step("the hierarchy lists the Space and the agent room by name", async () => {
-      const rooms = await human.hierarchy(spaceId);
-      assert.deepEqual(
-        new Map(rooms.map((r) => [r.room_id, r.name])),
-        new Map([[spaceId, "Agents"], [roomId, "helper"]]),
-      );
-    });
+    await t.step(
+      "the hierarchy lists the Space, the lobby and the agent room by name",
+      async () => {
+        const rooms = await human.hierarchy(spaceId);
+        assert.deepEqual(
+          new Map(rooms.map((r) => [r.room_id, r.name])),
+          new Map([[spaceId, "Agents"], [directory.lobbyId, "Agents lobby"], [roomId, "helper"]]),
+        );
+      },
+    );
 
     await t.step("joins the agent room with no invite; the agent reads the message", async () => {
       assert.equal(await human.joinRoom(roomId), roomId);

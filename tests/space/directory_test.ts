@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { NetworkError, RateLimitError } from "../../src/errors.ts";
 import { openDirectory } from "../../src/space/directory.ts";
-import { json } from "../support/fakes.ts";
-import { err, spaceFixture } from "../support/space.ts";
+import { json, type RecordedRequest } from "../support/fakes.ts";
+import { err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
 
 Deno.test("open degrades to lobby-only mode when the Space is unavailable", async (t) => {
   await t.step("a forbidden Space: one warning, spaceId null, lobby still joined", async () => {
@@ -43,4 +43,113 @@ Deno.test("open degrades to lobby-only mode when the Space is unavailable", asyn
       await down.clock.run(assert.rejects(openDirectory(down.env, "create"), NetworkError));
     },
   );
+});
+
+/**
+ * A server where the Space and the lobby exist (or, with `missing`, are
+ * created on demand), the lobby's link is `link`, and `creator` made the Space.
+ */
+function directoryServer(
+  options: { link?: Record<string, unknown>; creator?: string; missing?: boolean } = {},
+) {
+  return (r: RecordedRequest) => {
+    const p = decodeURIComponent(r.url.pathname);
+    if (isJoin(r)) {
+      if (options.missing) return err(404, "M_NOT_FOUND");
+      return json({ room_id: p.endsWith("#agents:hs") ? "!space" : "!lobby" });
+    }
+    if (isCreate(r)) {
+      const alias = (r.body as { room_alias_name: string }).room_alias_name;
+      return json({ room_id: alias === "agents" ? "!space" : "!lobby" });
+    }
+    if (r.method === "GET" && p.endsWith("/state/m.space.child/!lobby")) {
+      return options.link
+        ? json({ sender: "@other:hs", content: options.link })
+        : err(404, "M_NOT_FOUND");
+    }
+    if (r.method === "GET" && p.endsWith("/state/m.room.create/")) {
+      return json({ sender: options.creator ?? "@other:hs", content: {} });
+    }
+    return json({ event_id: "$e" });
+  };
+}
+const writes = (calls: string[]) => calls.filter((c) => c.startsWith("PUT "));
+const LINK = "PUT /_matrix/client/v3/rooms/!space/state/m.space.child/!lobby";
+const LISTING = "PUT /_matrix/client/v3/directory/list/room/!space";
+
+Deno.test("opening with create access links the lobby into the Space", async (t) => {
+  await t.step("a missing link is set, with the server as via", async () => {
+    const { env, clock, calls, requests } = spaceFixture(directoryServer());
+    await clock.run(openDirectory(env, "create"));
+    assert.deepEqual(writes(calls()), [LINK]);
+    assert.deepEqual(requests.find((r) => r.method === "PUT")!.body, { via: ["hs"] });
+  });
+  await t.step("a link with a via is left alone; one without is set again", async () => {
+    const kept = spaceFixture(directoryServer({ link: { via: ["hs"] } }));
+    await kept.clock.run(openDirectory(kept.env, "create"));
+    assert.deepEqual(writes(kept.calls()), []);
+    const removed = spaceFixture(directoryServer({ link: {} }));
+    await removed.clock.run(openDirectory(removed.env, "create"));
+    assert.deepEqual(writes(removed.calls()), [LINK]);
+  });
+  await t.step("join and lookup access write nothing", async () => {
+    for (const access of ["join", "lookup"] as const) {
+      const { env, clock, calls } = spaceFixture(directoryServer());
+      await clock.run(openDirectory(env, access));
+      assert.deepEqual(calls().filter((c) => c.includes("m.space.child")), [], access);
+    }
+  });
+  await t.step("a refused link costs a warning, not the directory", async () => {
+    const { env, clock, log } = spaceFixture((r) =>
+      r.method === "PUT" ? err(403, "M_FORBIDDEN") : directoryServer()(r)
+    );
+    assert.deepEqual(await clock.run(openDirectory(env, "create")), {
+      spaceId: "!space",
+      lobbyId: "!lobby",
+    });
+    assert.deepEqual(log.warnings, [
+      "The lobby could not be linked into the Space (403 M_FORBIDDEN).",
+    ]);
+  });
+});
+
+Deno.test("with publish, the Space's creator lists it in the room directory", async (t) => {
+  const open = (server: ReturnType<typeof directoryServer>, publish = true) => {
+    const fixture = spaceFixture(server);
+    return {
+      ...fixture,
+      opened: fixture.clock.run(openDirectory({ ...fixture.env, publish }, "create")),
+    };
+  };
+  await t.step("on creating the Space", async () => {
+    const { opened, calls, requests } = open(directoryServer({ missing: true }));
+    await opened;
+    assert.ok(writes(calls()).includes(LISTING), calls().join("\n"));
+    const listing = requests.find((r) => r.url.pathname.includes("/directory/list/room/"))!;
+    assert.deepEqual(listing.body, { visibility: "public" });
+    assert.ok(!calls().some((c) => c.includes("m.room.create")), "no need to ask who created it");
+  });
+  await t.step("on a later boot of its creator, not of anyone else", async () => {
+    const creator = open(directoryServer({ creator: ME, link: { via: ["hs"] } }));
+    await creator.opened;
+    assert.deepEqual(writes(creator.calls()), [LISTING]);
+    const other = open(directoryServer({ link: { via: ["hs"] } }));
+    await other.opened;
+    assert.deepEqual(writes(other.calls()), []);
+  });
+  await t.step("never without publish", async () => {
+    const { opened, calls } = open(directoryServer({ missing: true }), false);
+    await opened;
+    assert.ok(!calls().some((c) => c.includes("/directory/list/")), calls().join("\n"));
+  });
+  await t.step("a server that refuses says why in a warning", async () => {
+    const { opened, log } = open((r) =>
+      r.url.pathname.includes("/directory/list/")
+        ? err(403, "M_FORBIDDEN")
+        : directoryServer({ missing: true })(r)
+    );
+    await opened;
+    assert.equal(log.warnings.length, 1);
+    assert.match(log.warnings[0], /^The Space could not be listed in the room directory: .*403/);
+  });
 });

@@ -88,6 +88,30 @@ Deno.test("listAgents", async (t) => {
     }
   });
 
+  await t.step("the lobby, a child of the Space too, is not an agent", async () => {
+    const { env, clock, calls } = spaceFixture((r) => {
+      const p = decodeURIComponent(r.url.pathname);
+      if (p.endsWith("/hierarchy")) {
+        return json({
+          rooms: [
+            {
+              room_id: "!space",
+              children_state: [child("!lobby", "@a:hs", ["hs"]), child("!a", "@a:hs", ["hs"])],
+            },
+            { room_id: "!lobby", canonical_alias: "#agents-lobby:hs", children_state: [] },
+            { room_id: "!a", canonical_alias: "#agents-a:hs", children_state: [] },
+          ],
+        });
+      }
+      if (p.endsWith("!lobby/state")) return json([beat("@a:hs", "a", 5_000)]);
+      return err(500, "M_UNKNOWN");
+    });
+    clock.time = NOW;
+    const agents = await clock.run(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }));
+    assert.deepEqual(agents.map((a) => [a.name, a.roomId]), [["a", "!a"]]);
+    assert.ok(!calls().some((c) => c.includes("!lobby/state/")), "no beat is read from the lobby");
+  });
+
   await t.step("a room failing otherwise is an error", async () => {
     const { env, clock } = spaceFixture((r) => {
       const p = decodeURIComponent(r.url.pathname);
