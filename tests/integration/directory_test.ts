@@ -4,7 +4,6 @@ import { openDirectory } from "../../src/space/directory.ts";
 import type { SpaceEnv } from "../../src/space/env.ts";
 import { registerAgent } from "../../src/space/registration.ts";
 import { listAgents } from "../../src/space/roster.ts";
-import { cchatCacheDir, startHomeserver } from "../../harness/homeserver/mod.ts";
 import {
   freshUser,
   type TestHomeserver,
@@ -68,21 +67,8 @@ Deno.test("the Space, the lobby and an agent room forbid guests; the lobby is in
   });
 });
 
-/**
- * Stock Synapse lets nobody list a room until its operator writes
- * `room_list_publication_rules`: this server of the test allows everyone.
- */
-const publishingHomeserver = (): Promise<TestHomeserver> =>
-  startHomeserver({
-    dataDir: `${cchatCacheDir()}/test-homeserver/publishing`,
-    port: 18452,
-    limits: "off",
-    extraConfig: "room_list_publication_rules: [{action: allow}]\n",
-    env: (name) => Deno.env.get(name.replace("CCHAT_TEST_", "CCHAT_TEST_PUBLISHING_")),
-  });
-
 Deno.test("with publish, the Space's creator lists it in the server's room directory", async (t) => {
-  const [hs, stock] = await Promise.all([publishingHomeserver(), testHomeserver()]);
+  const [hs, stock] = await Promise.all([testHomeserver("publishing"), testHomeserver()]);
   const [creator, member] = await Promise.all([freshUser(hs, "creator"), freshUser(hs, "member")]);
   const published = (
     server: TestHomeserver,

@@ -8,30 +8,36 @@ import { CchatError } from "../../src/errors.ts";
 import { cchatCacheDir, startHomeserver, type StartOptions } from "../../harness/homeserver/mod.ts";
 import type { TestHomeserver } from "../../harness/users.ts";
 
-export type TestHomeserverKind = "fast" | "limited";
+export type TestHomeserverKind = "fast" | "limited" | "publishing";
 
-/** The limited server's env names stand in for the ones `startHomeserver` reads. */
-const LIMITED_ENV: Record<string, string> = {
-  CCHAT_TEST_HOMESERVER: "CCHAT_TEST_LIMITED_HOMESERVER",
-  CCHAT_TEST_REGISTRATION_SECRET: "CCHAT_TEST_LIMITED_REGISTRATION_SECRET",
+/**
+ * Each kind but the fast one: its port, what its config adds, and the env
+ * names (CCHAT_TEST_LIMITED_HOMESERVER, …) that name an external one instead.
+ */
+const KINDS: Record<Exclude<TestHomeserverKind, "fast">, { port: number; extraConfig: string }> = {
+  // Low enough that a test reaches them within a few requests.
+  limited: {
+    port: 18451,
+    extraConfig: [
+      "rc_message: {per_second: 1, burst_count: 3}",
+      "rc_room_creation: {per_second: 0.5, burst_count: 2}",
+      "",
+    ].join("\n"),
+  },
+  // Stock Synapse lets nobody list a room until its operator writes these rules.
+  publishing: { port: 18452, extraConfig: "room_list_publication_rules: [{action: allow}]\n" },
 };
-
-/** Low enough that a test reaches them within a few requests. */
-const LOW_LIMITS = [
-  "rc_message: {per_second: 1, burst_count: 3}",
-  "rc_room_creation: {per_second: 0.5, burst_count: 2}",
-  "",
-].join("\n");
 
 /** How `testHomeserver(kind)` starts its server; tests reuse it to reach the same one. */
 export function testHomeserverOptions(kind: TestHomeserverKind): StartOptions {
   const dataDir = `${cchatCacheDir()}/test-homeserver/${kind}`;
-  return kind === "fast" ? { dataDir, port: 18450, limits: "off" } : {
+  if (kind === "fast") return { dataDir, port: 18450, limits: "off" };
+  const prefix = `CCHAT_TEST_${kind.toUpperCase()}_`;
+  return {
     dataDir,
-    port: 18451,
     limits: "off",
-    extraConfig: LOW_LIMITS,
-    env: (name) => Deno.env.get(LIMITED_ENV[name] ?? name),
+    ...KINDS[kind],
+    env: (name) => Deno.env.get(name.replace("CCHAT_TEST_", prefix)),
   };
 }
 
