@@ -119,7 +119,8 @@ export async function status(ctx: OpContext): Promise<StatusResult> {
     state,
     daemon_state: ownState,
     lease: holder ?? null,
-    daemon: daemon
+    // A record of another pid than the live holder's is its predecessor's: not this daemon's to show.
+    daemon: daemon && (!holder || holder.pid === daemon.pid)
       ? { ...daemon, alive, last_sync_age_ms: daemon.lastSyncAt ? now - daemon.lastSyncAt : null }
       : null,
   };

@@ -236,6 +236,18 @@ Deno.test("status gives each situation its own answer and exit code", async (t) 
     assert.equal(code, ExitCode.ok);
     assert.equal(report.state, "starting");
   });
+
+  await t.step("the predecessor's record is not shown as the new holder's", async () => {
+    const { code, report, lines } = await status({
+      lease: true,
+      record: { pid: 50, state: "stopped", lastError: "an old failure" },
+    });
+    assert.equal(code, ExitCode.ok);
+    assert.equal(report.state, "starting");
+    assert.equal(report.lease?.pid, DAEMON_PID);
+    assert.equal(report.daemon, null);
+    assert.equal(lines[3], `daemon      starting (pid ${DAEMON_PID})`);
+  });
 });
 
 Deno.test("every state has its exit code: 0 only while a daemon lives and works", () => {
