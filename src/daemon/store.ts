@@ -11,10 +11,12 @@ import type { DaemonStatus, InboxMessage, PendingReceipt } from "./types.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
-/** Three writes a message (it, its unread key, its short id), plus the counter and the token. */
-const STORE_CHUNK = 30;
-/** A commit carries at most 800 KB: ten messages rewritten whole, of up to 64 KB each. */
-const REWRITE_CHUNK = 10;
+/**
+ * A commit carries at most 800 KB: ten messages written whole, of up to 64 KB
+ * each, stay under it (with three writes a message, the counter and the token,
+ * also far under KV's cap on mutations).
+ */
+const WRITE_CHUNK = 10;
 
 /**
  * A message as stored. Once read it carries the moment it may be forgotten:
@@ -91,7 +93,7 @@ export class Store {
     const fresh = await this.#unseen(messages);
     let i = 0;
     do {
-      const chunk = fresh.slice(i, i += STORE_CHUNK);
+      const chunk = fresh.slice(i, i += WRITE_CHUNK);
       await this.#storeNumbered(chunk, i >= fresh.length ? nextBatch : undefined);
     } while (i < fresh.length);
     return fresh.length;
@@ -156,7 +158,7 @@ export class Store {
   async claim(limit = Infinity): Promise<InboxMessage[]> {
     const claimed: InboxMessage[] = [];
     while (claimed.length < limit) {
-      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, REWRITE_CHUNK));
+      const entries = await this.#unreadEntries(Math.min(limit - claimed.length, WRITE_CHUNK));
       if (entries.length === 0) break;
       const messages = await this.#messages(entries);
       const pairs = entries.map((entry, i) => ({ entry, message: messages[i] }));
@@ -177,8 +179,8 @@ export class Store {
    */
   async claimMessages(messages: InboxMessage[]): Promise<InboxMessage[]> {
     const claimed: InboxMessage[] = [];
-    for (let i = 0; i < messages.length; i += REWRITE_CHUNK) {
-      const chunk = messages.slice(i, i + REWRITE_CHUNK);
+    for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
+      const chunk = messages.slice(i, i + WRITE_CHUNK);
       const entries = await withLockRetry(
         () => this.#kv.getMany<string[]>(chunk.map((m) => this.#key("unread", m.ts, m.eventId))),
         this.#deps,
@@ -238,8 +240,8 @@ export class Store {
   }
 
   async markRead(messages: InboxMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += REWRITE_CHUNK) {
-      const chunk = messages.slice(i, i + REWRITE_CHUNK);
+    for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
+      const chunk = messages.slice(i, i + WRITE_CHUNK);
       await commitWithRetry(() => {
         const op = this.#kv.atomic();
         for (const m of chunk) this.#expire(op.delete(this.#key("unread", m.ts, m.eventId)), m);

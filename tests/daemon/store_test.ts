@@ -637,3 +637,14 @@ Deno.test("Store.claimMessages", async (t) => {
     });
   });
 });
+
+Deno.test("a batch of large messages is stored in commits KV accepts", async () => {
+  await withKv(async (kv) => {
+    const store = new Store(kv, fakeTime().deps, "@me:hs");
+    // Near the homeserver's 64 KB cap each: 25 of them are three times what one commit takes.
+    const large = Array.from({ length: 25 }, (_, i) => message(i, { body: "x".repeat(60_000) }));
+    assert.equal(await store.commitBatch(large, "s1"), 25);
+    assert.equal((await store.unread()).length, 25);
+    assert.equal(await store.syncToken(), "s1");
+  });
+});
