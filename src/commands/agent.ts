@@ -1,5 +1,5 @@
 import { buildCommand } from "@stricli/core";
-import { heartbeat, runDaemon } from "../ops/agent.ts";
+import { heartbeat, runDaemon, runFleet } from "../ops/agent.ts";
 import { action, type CliContext, jsonFlag, nameFlag } from "./common.ts";
 
 interface DaemonFlags {
@@ -7,6 +7,7 @@ interface DaemonFlags {
   name?: string;
   ephemeral: boolean;
   interval?: string;
+  agents?: string;
 }
 
 export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
@@ -17,7 +18,10 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
       stop.abort();
     });
     try {
-      await runDaemon({ deps, log: out }, flags, stop.signal);
+      const { agents } = flags;
+      await (agents === undefined
+        ? runDaemon({ deps, log: out }, flags, stop.signal)
+        : runFleet({ deps, log: out }, { ...flags, agents }, stop.signal));
     } finally {
       unsubscribe();
     }
@@ -40,12 +44,19 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
         optional: true,
         placeholder: "SECONDS",
       },
+      agents: {
+        kind: "parsed",
+        parse: String,
+        brief: "run every agent of the provision directory DIR (DIR/NAME/cchat) in this process",
+        optional: true,
+        placeholder: "DIR",
+      },
     },
   },
   docs: {
     brief: "Run the agent: fill the inbox and beat until SIGINT/SIGTERM",
     fullDescription:
-      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat. One daemon runs per account: a second exits 9, naming the first.",
+      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat. One daemon runs per account: a second exits 9, naming the first. With --agents DIR, one process runs every agent of a provision directory over one data directory; an agent that fails stops alone, and the process exits once all have stopped.",
   },
 });
 

@@ -2,14 +2,18 @@
 import { Daemon } from "../daemon/daemon.ts";
 import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
 import { StatusTopic } from "../daemon/topic.ts";
-import { MatrixError } from "../errors.ts";
+import { loadConfig } from "../config.ts";
+import { readCredentials } from "../credentials.ts";
+import type { Deps } from "../deps.ts";
+import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
 import { LeaseHeldError } from "../daemon/lease.ts";
+import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { agentRoomId, lobbyRoomId } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
 import { enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
-import { type OpContext, openSession, requireName } from "./session.ts";
+import { type OpContext, openDataKv, openSession, requireName } from "./session.ts";
 
 export interface AgentOptions {
   /** This agent's name; the configured one when absent. */
@@ -74,18 +78,22 @@ export interface DaemonOptions extends AgentOptions {
   interval?: string;
 }
 
-/** Runs the agent until `signal` aborts, then says goodbye with an offline beat. */
+/**
+ * Runs the agent until `signal` aborts, then says goodbye with an offline
+ * beat; over `kv` when the process already opened its data directory's file.
+ */
 export async function runDaemon(
   ctx: OpContext,
   options: DaemonOptions,
   signal: AbortSignal,
+  kv?: Deno.Kv,
 ): Promise<void> {
   // A bad name fails before any file or request is touched.
   if (options.name !== undefined) validateAgentName(options.name);
   await using session = await openSession(ctx, {
     name: options.name,
     heartbeat_interval: options.interval,
-  });
+  }, { kv });
   const { config } = session;
   const name = requireName(config);
   // One sync loop per account: a second would split the inbox's truth and `status` with it.
@@ -122,6 +130,122 @@ export async function runDaemon(
   } finally {
     await lease.release();
   }
+}
+
+export interface FleetOptions extends DaemonOptions {
+  /** The provision directory: one agent per `DIR/NAME/cchat/credentials.json`. */
+  agents: string;
+}
+
+interface FleetAgent {
+  name: string;
+  /** What its own commands take as XDG_CONFIG_HOME. */
+  home: string;
+}
+
+/** The agents of a provision directory, by name; a directory without a login is not one. */
+async function fleetOf(dir: string): Promise<FleetAgent[]> {
+  const agents: FleetAgent[] = [];
+  const owners = new Map<string, string>();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "does not exist" : (err as Error).message;
+    throw new ConfigError(`The provision directory "${dir}" ${why}.`, {
+      hint: 'Make it with "cchat provision --out DIR NAME…".',
+    });
+  }
+  for (const entry of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
+    const home = `${dir}/${entry.name}`;
+    const login = entry.isDirectory ? await readCredentials(`${home}/cchat`) : undefined;
+    if (!login) continue;
+    try {
+      validateAgentName(entry.name);
+    } catch (err) {
+      throw new ConfigError(`The agent directory "${home}" is not named as an agent can be.`, {
+        hint: (err as CchatError).hint,
+      });
+    }
+    // Two sync loops of one account in one process would both hold its lease (same pid).
+    const other = owners.get(login.userId);
+    if (other !== undefined) {
+      throw new ConfigError(`The agents "${other}" and "${entry.name}" log in as one account.`, {
+        hint: `Each agent of "${dir}" needs its own account: remove one of the two directories.`,
+      });
+    }
+    owners.set(login.userId, entry.name);
+    agents.push({ name: entry.name, home });
+  }
+  if (agents.length === 0) {
+    throw new ConfigError(`The provision directory "${dir}" holds no agent.`, {
+      hint:
+        'Each agent is a directory NAME with cchat/credentials.json: "cchat provision --out DIR NAME…".',
+    });
+  }
+  return agents;
+}
+
+/**
+ * The world as the agent's own commands see it with XDG_CONFIG_HOME=`home`,
+ * over the hosting process's data directory. A token or a config file named
+ * in the process's environment belongs to no agent in particular.
+ */
+function agentDeps(deps: Deps, home: string, dataDir: string): Deps {
+  const env: Record<string, string | undefined> = {
+    XDG_CONFIG_HOME: home,
+    CCHAT_DATA_DIR: dataDir,
+    CCHAT_ACCESS_TOKEN: undefined,
+    CCHAT_CONFIG: undefined,
+  };
+  return { ...deps, env: (name) => name in env ? env[name] : deps.env(name) };
+}
+
+/**
+ * Runs every agent of a provision directory in this process, each as
+ * `runDaemon` would alone, over one KV file. An agent that fails stops alone;
+ * the fleet ends when every agent has, and fails, naming them, unless stopped.
+ */
+export async function runFleet(
+  ctx: OpContext,
+  options: FleetOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  if (options.name !== undefined) {
+    throw new UsageError("--agents and --name do not go together.", {
+      hint: "--agents runs every agent of DIR, each named after its directory; --name runs one.",
+    });
+  }
+  const agents = await fleetOf(options.agents);
+  const { dataDir } = await loadConfig(ctx.deps, {});
+  const kv = await openDataKv(ctx.deps, dataDir);
+  const failures: { name: string; error: unknown }[] = [];
+  try {
+    await Promise.all(agents.map(async ({ name, home }) => {
+      const log = prefixedLogger(ctx.log, name);
+      const agent = { deps: agentDeps(ctx.deps, home, dataDir), log };
+      try {
+        await runDaemon(agent, { ...options, name }, signal, kv);
+      } catch (error) {
+        const hint = error instanceof CchatError && error.hint ? ` ${error.hint}` : "";
+        log.warn(`Stopped: ${(error as Error).message}${hint}`);
+        failures.push({ name, error });
+      }
+    }));
+  } finally {
+    kv.close();
+  }
+  if (failures.length === 0 || signal.aborted) return;
+  const [first] = failures;
+  throw new CchatError(
+    `${failures.length} of ${agents.length} agents stopped: ${
+      failures.map(({ name }) => name).join(", ")
+    }.`,
+    {
+      hint: "Their reasons are above; the first one's exit code is this one's.",
+      exitCode: first.error instanceof CchatError ? first.error.exitCode : ExitCode.failure,
+    },
+  );
 }
 
 /** Where an MCP server's agent syncs: in that process, or in another that already does. */

@@ -90,6 +90,11 @@ async function privateKvFile(dataDir: string): Promise<string> {
   return path;
 }
 
+/** Opens the KV file of `dataDir`, made private first. */
+export async function openDataKv(deps: Deps, dataDir: string): Promise<Deno.Kv> {
+  return await openKvWithRetry(deps.openKv, await privateKvFile(dataDir), deps);
+}
+
 async function chmodIfPresent(path: string, mode: number): Promise<void> {
   try {
     await Deno.chmod(path, mode);
@@ -105,6 +110,11 @@ export interface SessionOptions {
    * asked only the first time.
    */
   offline?: boolean;
+  /**
+   * The data directory's KV file, already open: a process hosting several
+   * agents opens it once for all. The session then leaves it open.
+   */
+  kv?: Deno.Kv;
 }
 
 /**
@@ -151,7 +161,8 @@ export async function openSession(
       hint: 'Run "cchat login --homeserver URL --user NAME", or set CCHAT_ACCESS_TOKEN.',
     });
   }
-  const kv = await openKvWithRetry(deps.openKv, await privateKvFile(config.dataDir), deps);
+  const kv = options.kv ?? await openDataKv(deps, config.dataDir);
+  const close = () => options.kv ? undefined : kv.close();
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
   const client = new MatrixClient(transport(ctx, config, homeserver, gates).withToken(token));
   try {
@@ -177,10 +188,10 @@ export async function openSession(
       }),
       store: new Store(kv, deps, userId, config.inboxRetentionMs),
       inbox: await fileInboxSignal(`${config.dataDir}/inbox.signal`, deps),
-      [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
+      [Symbol.asyncDispose]: () => Promise.resolve(close()),
     };
   } catch (err) {
-    kv.close();
+    close();
     throw err;
   }
 }
