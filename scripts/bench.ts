@@ -11,6 +11,7 @@ import { type BenchContext, renderTable, type Row, type Section } from "./bench/
 import { run as agents } from "./bench/agents.ts";
 import { run as boot } from "./bench/boot.ts";
 import { run as filter } from "./bench/filter.ts";
+import { run as fleetmem } from "./bench/fleetmem.ts";
 import { run as memory } from "./bench/memory.ts";
 import { run as receive } from "./bench/receive.ts";
 import { run as send } from "./bench/send.ts";
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, Section> = {
   who,
   filter,
   memory,
+  fleetmem,
   boot,
 };
 

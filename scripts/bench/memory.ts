@@ -19,14 +19,14 @@ const INTERVAL_S = 5;
 const SYNC_TIMEOUT_S = 5;
 
 /** A field of /proc/<pid>/status; a measured process is ours and alive, so it has one. */
-async function statusKb(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
+export async function statusKb(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
   const kib = await statusKiB(pid, field);
   if (kib === undefined) throw new Error(`no ${field} for pid ${pid}`);
   return kib;
 }
 
-const mb = (kb: number) => kb * 1024 / 1e6;
-const show = (kb: number) => `${mb(kb).toFixed(1)} MB`;
+export const mb = (kb: number) => kb * 1024 / 1e6;
+export const show = (kb: number) => `${mb(kb).toFixed(1)} MB`;
 const summary = (values: number[]) =>
   `${show(values[0])} / ${show(Math.max(...values))} / ${show(values[values.length - 1])}`;
 
@@ -38,7 +38,7 @@ const CLI = new URL("../../src/cli.ts", import.meta.url).href;
  * with cchat's whole module graph loaded, which splits the daemon's RSS into
  * runtime, code and working data.
  */
-const IDLE_SCRIPTS = {
+export const IDLE_SCRIPTS = {
   floor: "setInterval(() => {}, 60_000);\n",
   modules: `import "${CLI}";\nsetInterval(() => {}, 60_000);\n`,
 };
@@ -51,7 +51,7 @@ interface Sample {
 }
 
 /** Spawns `deno run` of a sleeping script; the child is the deno process itself. */
-async function idle(source: string): Promise<{ pid: number; stop(): Promise<void> }> {
+export async function idle(source: string): Promise<{ pid: number; stop(): Promise<void> }> {
   const script = await Deno.makeTempFile({ prefix: "cchat-idle-", suffix: ".ts" });
   await Deno.writeTextFile(script, source);
   const child = new Deno.Command(Deno.execPath(), {

@@ -1,0 +1,99 @@
+/**
+ * Resident memory of one `cchat daemon --agents DIR` hosting 100 agents, each
+ * with its own login in the provision directory, beside an idle `deno run`
+ * (the runtime's floor), both read from /proc once every agent is online.
+ */
+import pMap from "p-map";
+import { realSleep } from "../../src/deps.ts";
+import { writeCredentials } from "../../src/credentials.ts";
+import { CCHAT, cchat, eventually } from "../../harness/cli.ts";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { idle, IDLE_SCRIPTS, mb, show, statusKb } from "./memory.ts";
+import type { Section } from "./report.ts";
+
+const AGENTS = 100;
+/** The target on the whole process, in MB of 10^6 bytes. */
+const TARGET_MB = 300;
+/** Registrations in flight at once, as the other fleets of the bench make them. */
+const SETUP_CONCURRENCY = 8;
+/** Every agent online is not every agent past its first long-poll: let them settle. */
+const SETTLE_MS = 15_000;
+
+const name = (i: number) => `a${String(i).padStart(3, "0")}`;
+
+export const run: Section = async (context) => {
+  const root = await Deno.makeTempDir({ prefix: "cchat-fleetmem-" });
+  const fleet = `${root}/fleet`;
+  const prefix = uniquePrefix();
+  // The production intervals: a fleet of one process long-polls as a fleet of daemons would.
+  const env = {
+    NO_COLOR: "1",
+    XDG_STATE_HOME: `${root}/state`,
+    CCHAT_ALIAS_PREFIX: prefix,
+    CCHAT_HEARTBEAT_INTERVAL: "60",
+    CCHAT_SYNC_TIMEOUT: "30",
+  };
+  const names = Array.from({ length: AGENTS }, (_, i) => name(i));
+  await pMap(names, async (agent) => {
+    const user = await freshUser(context, "fleet");
+    await writeCredentials(`${fleet}/${agent}/cchat`, {
+      homeserver: context.baseUrl,
+      userId: user.userId,
+      accessToken: user.accessToken,
+      deviceId: user.deviceId,
+    });
+  }, { concurrency: SETUP_CONCURRENCY });
+  context.note(`fleetmem: ${AGENTS} agents provisioned in ${fleet}, prefix "${prefix}"`);
+  const floor = await idle(IDLE_SCRIPTS.floor);
+  const daemon = new Deno.Command(Deno.execPath(), {
+    args: [...CCHAT, "daemon", "--agents", fleet, "--ephemeral"],
+    env: { ...env, XDG_CONFIG_HOME: `${root}/operator` },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const output = daemon.output();
+  try {
+    const started = performance.now();
+    await eventually(`all ${AGENTS} agents online`, async () => {
+      const { code, stdout } = await cchat(["who", "--json"], {
+        ...env,
+        XDG_CONFIG_HOME: `${fleet}/${names[0]}`,
+      });
+      if (code !== 0) return undefined;
+      const { agents } = JSON.parse(stdout) as { agents: { status: string }[] };
+      return agents.filter((a) => a.status === "online").length === AGENTS ? true : undefined;
+    }, 300_000);
+    const onlineS = Math.round((performance.now() - started) / 1000);
+    await realSleep(SETTLE_MS);
+    const kb = await statusKb(daemon.pid, "VmRSS");
+    const peakKb = await statusKb(daemon.pid, "VmHWM");
+    const floorKb = await statusKb(floor.pid, "VmRSS");
+    context.note(`fleetmem: all online in ${onlineS} s; RSS ${show(kb)}, floor ${show(floorKb)}`);
+    return [{
+      section: "fleetmem",
+      metric: `one daemon hosting ${AGENTS} agents: RSS (peak)`,
+      value: `${show(kb)} (${show(peakKb)}); ${show(kb - floorKb)} over the floor, ` +
+        `${show((kb - floorKb) / AGENTS)} per agent`,
+      target: `≤ ${TARGET_MB} MB`,
+      met: mb(kb) <= TARGET_MB,
+      data: { agents: AGENTS, onlineS, settleMs: SETTLE_MS, kb, peakKb, floorKb },
+    }, {
+      section: "fleetmem",
+      metric: "runtime floor: idle deno run",
+      value: show(floorKb),
+    }];
+  } finally {
+    try {
+      daemon.kill("SIGTERM");
+    } catch {
+      // Already gone; its exit code says why.
+    }
+    const { code, stderr } = await output;
+    if (code !== 0) {
+      context.note(`fleetmem: the daemon exited ${code}: ${new TextDecoder().decode(stderr)}`);
+    }
+    await floor.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+};
