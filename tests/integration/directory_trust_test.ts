@@ -59,6 +59,13 @@ Deno.test("a hostile Space member can neither hide nor impersonate an agent", as
       );
     });
 
+    await t.step("a running daemon's beats do not reach the lobby", async () => {
+      // A few more beats of a second each, then the lobby holds none of bob's.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const lobbyState = await hostile.roomState(lobbyId);
+      assert.ok(!lobbyState.some((e) => e.type === EVENT_HEARTBEAT && e.sender === bobUser.userId));
+    });
+
     await t.step("a member cannot write an entry under bob's user id", async () => {
       // Its own entry it may write: what refuses the next one is the rule on user-id state keys.
       await hostile.putState(spaceId!, EVENT_AGENT, hostileUser.userId, {});
