@@ -149,9 +149,8 @@ export class Daemon {
 
   /** The heartbeat beside the sync loop, then the goodbye. */
   async #live(membership: Membership, signal: AbortSignal): Promise<void> {
-    const targets = [membership.roomId, membership.directory.lobbyId].filter((
-      id,
-    ): id is string => id !== null);
+    // Only the agent's own room: a beat wakes every member of the room it lands in.
+    const targets = [membership.roomId ?? membership.directory.lobbyId];
     // The heartbeat stops with the sync loop, whether that ends by a signal or by an error.
     const beats = new AbortController();
     const stopBeats = () => beats.abort();

@@ -9,7 +9,7 @@ import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../e
 import { LeaseHeldError } from "../daemon/lease.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
-import { agentRoomId, lobbyRoomId } from "../space/lookup.ts";
+import { agentRoomId } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
 import { enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
@@ -52,24 +52,27 @@ export async function heartbeat(
     version: VERSION,
     intervalMs: config.heartbeatIntervalMs,
   }, ctx.deps.now);
-  let rooms: string[];
+  // Only the agent's own room (the lobby in lobby-only mode): a beat wakes every member of its room.
+  let own: string | null;
+  let room: string;
   try {
-    rooms = [await agentRoomId(space, name), await lobbyRoomId(space)];
-    await writer.beat(rooms, options.status);
+    room = own = await agentRoomId(space, name);
+    await writer.beat([room], options.status);
   } catch (err) {
     if (!(err instanceof MatrixError && (err.status === 403 || err.status === 404))) throw err;
     await space.cache?.delete(name);
     const { directory, roomId } = await enter(space, name, { host, version: VERSION });
-    rooms = roomId === null ? [directory.lobbyId] : [roomId, directory.lobbyId];
-    await writer.beat(rooms, options.status);
+    own = roomId;
+    room = roomId ?? directory.lobbyId;
+    await writer.beat([room], options.status);
   }
-  // With its own room first: the topic tells people there whether the agent is around.
-  if (rooms.length === 2) {
-    await new StatusTopic(session.client, host, ctx.deps.now).keep(rooms[0], options.status).catch(
+  // The topic tells people in the agent's own room whether it is around.
+  if (own !== null) {
+    await new StatusTopic(session.client, host, ctx.deps.now).keep(own, options.status).catch(
       (err: Error) => ctx.log.warn(`The room topic could not be kept: ${err.message}`),
     );
   }
-  return { name, status: options.status, room_ids: rooms };
+  return { name, status: options.status, room_ids: [room] };
 }
 
 export interface DaemonOptions extends AgentOptions {

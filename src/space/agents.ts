@@ -1,5 +1,5 @@
-/** Pure reading of the directory: which rooms are agents, and who is online. */
-import type { HierarchyRoom, MatrixEvent } from "../matrix/types.ts";
+/** Pure reading of heartbeats: who is online. */
+import type { MatrixEvent } from "../matrix/types.ts";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER } from "../defaults.ts";
 import { EVENT_HEARTBEAT } from "./names.ts";
 
@@ -28,13 +28,6 @@ export interface Agent {
   lastBeatAgeMs: number | null;
   host: string;
   version: string;
-}
-
-/** A child of the Space that is usable: its room id, owner and the servers to join through. */
-export interface SpaceChild {
-  roomId: string;
-  sender: string;
-  via: string[];
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -87,36 +80,6 @@ export function statusOf(
 ): AgentStatus {
   if (!beat || beat.status === "offline") return "offline";
   return now - beat.ts < staleAfter * beat.intervalMs ? "online" : "offline";
-}
-
-/** The Space's children, skipping removed ones (no `via`) and malformed ones with a reason. */
-export function spaceChildren(
-  space: HierarchyRoom,
-  note: (reason: string) => void,
-): SpaceChild[] {
-  const children: SpaceChild[] = [];
-  for (const event of space.children_state) {
-    const via = isRecord(event.content) ? event.content.via : undefined;
-    if (event.type !== "m.space.child" || typeof event.state_key !== "string") {
-      note(`skipped a malformed Space child event from "${event.sender}"`);
-    } else if (
-      !Array.isArray(via) || via.length === 0 || !via.every((v) => typeof v === "string")
-    ) {
-      note(`skipped Space child "${event.state_key}": it has no usable "via"`);
-    } else {
-      children.push({ roomId: event.state_key, sender: event.sender, via });
-    }
-  }
-  return children;
-}
-
-/** The agent name an alias like `#agents-builder:server` stands for, under `prefix`. */
-export function agentNameFromAlias(alias: string | undefined, prefix: string): string | undefined {
-  const match = alias?.match(/^#([^:]+):/);
-  const localpart = match?.[1];
-  if (!localpart?.startsWith(`${prefix}-`)) return undefined;
-  const name = localpart.slice(prefix.length + 1);
-  return name === "lobby" || name === "" ? undefined : name;
 }
 
 export function toAgent(

@@ -1,10 +1,10 @@
-/** An agent takes its place: its own room, its profile, and its link in the Space. */
+/** An agent takes its place: its own room, its profile, its entry and its link in the Space. */
 import { CchatError, MatrixError } from "../errors.ts";
 import { type Directory, openDirectory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
 import { ensureRoom } from "./ensure.ts";
 import { EVENT_AGENT } from "./names.ts";
-import { agentRoom, restrictedToSpace } from "./rooms.ts";
+import { AGENT_ROOM_VISIBILITY, agentRoom, restrictedToSpace } from "./rooms.ts";
 
 export interface AgentProfile {
   host: string;
@@ -17,7 +17,11 @@ export interface Membership {
   roomId: string | null;
 }
 
-/** Creates or adopts the agent's room and links it into the Space. Running it again changes nothing. */
+/**
+ * Creates or adopts the agent's room, writes its entry in the Space and links
+ * the room there for Element. Running it again changes nothing: the server
+ * drops a state write whose content is unchanged.
+ */
 export async function registerAgent(
   env: SpaceEnv,
   name: string,
@@ -53,13 +57,33 @@ export async function registerAgent(
     }
     throw err;
   }
+  // Rooms made before these settings catch up here.
   await Promise.all([
     env.client.putState(roomId, "m.room.join_rules", "", restrictedToSpace(spaceId)),
+    env.client.putState(roomId, "m.room.history_visibility", "", AGENT_ROOM_VISIBILITY),
     env.client.putState(roomId, "m.space.parent", spaceId, { via, canonical: true }),
     env.client.putState(spaceId, "m.space.child", roomId, { via }),
+    writeEntry(env, spaceId, name, roomId),
   ]);
   await env.cache?.set(name, roomId);
   return roomId;
+}
+
+/**
+ * The agent's directory entry: its state key is the agent's user id, which
+ * only that user may set, so no other member can forge or overwrite it.
+ */
+async function writeEntry(env: SpaceEnv, spaceId: string, name: string, roomId: string) {
+  try {
+    await env.client.putState(spaceId, EVENT_AGENT, env.userId, { name, room_id: roomId });
+  } catch (err) {
+    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    // A Space made before entries existed: the agent works on, unlisted until an admin opens them.
+    env.log.warn(
+      `The Space "${env.aliases.space}" does not let its members write "${EVENT_AGENT}", so ` +
+        `"who" will not list "${name}"; a Space admin must give that event power 0.`,
+    );
+  }
 }
 
 /** Opens the directory (creating it when missing) and registers the agent: what an agent does before it beats. */

@@ -51,12 +51,22 @@ const NO_GUESTS = {
   content: { guest_access: "forbidden" },
 };
 
+/**
+ * Agent rooms are readable without joining, so `who` reads every beat without
+ * joining any room: a member is woken by each beat of a room it is in.
+ */
+export const AGENT_ROOM_VISIBILITY = { history_visibility: "world_readable" };
+
 export interface RoomOptions {
   owner: string;
   federate: boolean;
 }
 
-/** The Space: only its members may add children, and they all may, so agents register themselves. */
+/**
+ * The Space: its members may add children and write their own directory entry
+ * (`dev.cchat.agent` keyed by their user id, which only that user may set), so
+ * agents register themselves.
+ */
 export function spaceRoom(options: RoomOptions): CreateRoomRequest {
   return {
     name: "Agents",
@@ -65,7 +75,10 @@ export function spaceRoom(options: RoomOptions): CreateRoomRequest {
     visibility: "private",
     creation_content: { type: "m.space", "m.federate": options.federate },
     initial_state: [NO_GUESTS],
-    power_level_content_override: powerLevels(options.owner, 100, { "m.space.child": 0 }),
+    power_level_content_override: powerLevels(options.owner, 100, {
+      "m.space.child": 0,
+      [EVENT_AGENT]: 0,
+    }),
   };
 }
 
@@ -102,7 +115,7 @@ export function agentRoom(
       {
         type: "m.room.history_visibility",
         state_key: "",
-        content: { history_visibility: "shared" },
+        content: AGENT_ROOM_VISIBILITY,
       },
       {
         type: "m.space.parent",

@@ -1,26 +1,25 @@
 /** Who the agents are and whether each is online: the read behind `who`. */
-import pMap from "p-map";
 import { MatrixError } from "../errors.ts";
 import type { MatrixEvent } from "../matrix/types.ts";
-import {
-  type Agent,
-  agentNameFromAlias,
-  type Heartbeat,
-  parseHeartbeat,
-  spaceChildren,
-  toAgent,
-} from "./agents.ts";
+import { type Agent, type Heartbeat, parseHeartbeat, toAgent } from "./agents.ts";
 import type { Directory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
-import { EVENT_HEARTBEAT } from "./names.ts";
+import { EVENT_AGENT, EVENT_HEARTBEAT } from "./names.ts";
 
-const ROOM_READ_CONCURRENCY = 8;
+/** An agent's own entry in the Space: who it is, under which name, and where it beats. */
+interface Entry {
+  name: string;
+  userId: string;
+  roomId: string;
+  alias: string;
+}
 
 /**
- * Every agent with its status. With a Space, the directory comes from
- * /hierarchy and heartbeats from the lobby's state; an agent with no lobby
- * beat falls back to the beat in its own room, read in parallel with a
- * bound. Without a Space, the lobby's heartbeats are the directory.
+ * Every agent with its status, in two sequential round trips whatever the
+ * number of agents. With a Space, its `dev.cchat.agent` entries are the
+ * directory and each agent's beat is read from its own room, all at once:
+ * the rooms are world-readable, so no read joins one. Without a Space, the
+ * lobby's heartbeats are the directory.
  */
 export async function listAgents(env: SpaceEnv, directory: Directory): Promise<Agent[]> {
   const now = env.deps.now();
@@ -33,31 +32,68 @@ export async function listAgents(env: SpaceEnv, directory: Directory): Promise<A
       return [toAgent(entry, beat, now, env.staleAfter)];
     });
   }
-  const spaceId = directory.spaceId;
-  const [rooms, beats] = await Promise.all([
-    env.client.hierarchy(spaceId, { maxDepth: 1 }),
-    lobbyBeats(env, directory.lobbyId),
+  const entries = spaceEntries(env, await env.client.roomState(directory.spaceId));
+  const claims = Map.groupBy(entries, (entry) => entry.name);
+  const contested = entries.filter((entry) => claims.get(entry.name)!.length > 1);
+  // One wave: every beat, and what settles each name more than one entry claims.
+  const [beats, owners] = await Promise.all([
+    Promise.all(entries.map((entry) => roomBeat(env, entry))),
+    Promise.all(contested.map((entry) => owns(env, entry))),
   ]);
-  const space = rooms.find((room) => room.room_id === spaceId);
-  if (!space) return [];
-  const summaries = new Map(rooms.map((room) => [room.room_id, room]));
-  const entries = spaceChildren(space, env.log.debug).flatMap((child) => {
-    const summary = summaries.get(child.roomId);
-    const name = agentNameFromAlias(summary?.canonical_alias, env.prefix);
-    if (!summary || !name) {
-      env.log.debug(`skipped Space child "${child.roomId}": not a visible agent room`);
+  const impostors = new Set(contested.filter((_, i) => !owners[i]));
+  return entries.flatMap((entry, i) => {
+    if (impostors.has(entry)) {
+      env.log.debug(`skipped "${entry.userId}": the name "${entry.name}" is another agent's`);
       return [];
     }
-    return [{ name, userId: child.sender, roomId: child.roomId, alias: summary.canonical_alias! }];
+    return [toAgent(entry, beats[i], now, env.staleAfter)];
   });
-  return await pMap(entries, async (entry) => {
-    const lobbyBeat = beats.get(entry.userId);
-    const beat = lobbyBeat?.name === entry.name
-      ? lobbyBeat
-      : await roomBeat(env, entry.roomId, entry.userId);
-    return toAgent(entry, beat, now, env.staleAfter);
-  }, { concurrency: ROOM_READ_CONCURRENCY });
 }
+
+/**
+ * The entries of the Space's state. Only an entry whose state key is its
+ * sender counts: the server lets nobody else set a key that is a user id.
+ */
+function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
+  return state.flatMap((event) => {
+    if (event.type !== EVENT_AGENT) return [];
+    const { name, room_id: roomId } = event.content;
+    if (event.state_key !== event.sender) {
+      env.log.debug(`skipped an entry keyed "${event.state_key}" from "${event.sender}"`);
+      return [];
+    }
+    if (typeof name !== "string" || typeof roomId !== "string") {
+      env.log.debug(`skipped the malformed entry of "${event.sender}"`);
+      return [];
+    }
+    const alias = aliasOrUndefined(env, name);
+    return alias ? [{ name, userId: event.sender, roomId, alias }] : [];
+  });
+}
+
+/**
+ * Whether the entry's agent owns the name it claims: the name's alias leads to
+ * the entry's room (the alias is made with the name's first room, and only its
+ * maker may remove it), and the agent wrote that room's profile (power 100
+ * there, held by the room's maker alone). Either alone can be met by another
+ * claimant: the profile of a room it made, or an entry naming the owner's room.
+ */
+async function owns(env: SpaceEnv, entry: Entry): Promise<boolean> {
+  const [aliasRoom, profile] = await Promise.all([
+    env.client.resolveAlias(entry.alias).then(({ roomId }) => roomId, orNothing),
+    env.client.getStateEvent(entry.roomId, EVENT_AGENT).catch(orNothing),
+  ]);
+  return aliasRoom === entry.roomId && profile?.sender === entry.userId;
+}
+
+const unreadable = (err: unknown): err is MatrixError =>
+  err instanceof MatrixError && (err.status === 403 || err.status === 404);
+
+/** A refused or missing read proves nothing: undefined. */
+const orNothing = (err: unknown): undefined => {
+  if (unreadable(err)) return undefined;
+  throw err;
+};
 
 async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, Heartbeat>> {
   const beats = new Map<string, Heartbeat>();
@@ -69,21 +105,27 @@ async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, H
   return beats;
 }
 
-/** The beat an agent left in its own room; rooms we may not read are skipped, not fatal. */
-async function roomBeat(
-  env: SpaceEnv,
-  roomId: string,
-  userId: string,
-): Promise<Heartbeat | undefined> {
+/**
+ * The beat an agent left in its own room, if the agent wrote it. Rooms we may
+ * not read (made before they were world-readable) are skipped, not fatal.
+ */
+async function roomBeat(env: SpaceEnv, entry: Entry): Promise<Heartbeat | undefined> {
+  let event: MatrixEvent;
   try {
-    return parse(env, await env.client.getStateEvent(roomId, EVENT_HEARTBEAT, userId));
+    event = await env.client.getStateEvent(entry.roomId, EVENT_HEARTBEAT, entry.userId);
   } catch (err) {
-    if (err instanceof MatrixError && (err.status === 403 || err.status === 404)) {
-      env.log.debug(`no heartbeat readable in "${roomId}" (${err.status} ${err.errcode})`);
+    if (unreadable(err)) {
+      env.log.debug(`no heartbeat readable in "${entry.roomId}" (${err.status} ${err.errcode})`);
       return undefined;
     }
     throw err;
   }
+  const beat = parse(env, event);
+  if (beat && beat.userId !== entry.userId) {
+    env.log.debug(`skipped a beat in "${entry.roomId}" from "${beat.userId}", not its agent`);
+    return undefined;
+  }
+  return beat;
 }
 
 function parse(env: SpaceEnv, event: MatrixEvent): Heartbeat | undefined {
@@ -99,7 +141,7 @@ function aliasOrUndefined(env: SpaceEnv, name: string): string | undefined {
   try {
     return env.aliases.agent(name);
   } catch {
-    env.log.debug(`skipped a heartbeat with the unusable name "${name}"`);
+    env.log.debug(`skipped the unusable agent name "${name}"`);
     return undefined;
   }
 }

@@ -180,23 +180,62 @@ Deno.test("the daemon fills the inbox from its second sync on, including a gap",
 });
 
 Deno.test("the room topic says online at boot and offline at the end, not at every beat", async () => {
-  // Long-polls of a minute each, with a beat every 60 s: several beats, one topic per change.
-  const minute = () => new Promise<Answer>((resolve) => resolve(json({ next_batch: "s" })));
+  // Long-polls of a minute each, with a beat every 20 s: several beats, one topic per change.
+  const clock = new VirtualClock();
+  const minute = async () => {
+    await clock.sleep(60_000);
+    return json({ next_batch: "s" });
+  };
   const run = await runDaemon(homeserver([minute, minute, minute, minute]), {
-    identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1 },
-  });
+    identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 20_000 },
+  }, clock);
   assert.equal(run.outcome, undefined);
   const topics = run.requests.filter((r) => pathOf(r).endsWith("/state/m.room.topic/"));
   assert.deepEqual(
     topics.map((r) => [pathOf(r).split("/")[5], (r.body as { topic: string }).topic]),
     [
       ["!own", "online on h since 2023-11-14 22:13 UTC"],
-      ["!own", "offline since 2023-11-14 22:13 UTC"],
+      ["!own", "offline since 2023-11-14 22:17 UTC"],
     ],
   );
   const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
   assert.ok(beats.length > topics.length, `${beats.length} beats`);
 });
+
+Deno.test("every beat goes to the agent's own room, none to the lobby, whose members it would wake", async () => {
+  const clock = new VirtualClock();
+  const run = await runDaemon(
+    homeserver([() => json({ next_batch: "s1" }), async () => {
+      await clock.sleep(10_000);
+      return json({ next_batch: "s2" });
+    }]),
+    { identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1_000 } },
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
+  assert.ok(beats.length > 5, `${beats.length} beats`);
+  assert.deepEqual(
+    [...new Set(beats.map(pathOf))],
+    [`/_matrix/client/v3/rooms/!own/state/dev.cchat.heartbeat/${ME}`],
+  );
+});
+
+Deno.test("in lobby-only mode the beats go to the lobby, the directory there", async () => {
+  const server = homeserver([() => json({ next_batch: "s1" })]);
+  const run = await runDaemon((r, stop) =>
+    isSpaceJoin(r) ? json({ errcode: "M_FORBIDDEN", error: "no" }, 403) : server(r, stop)
+  );
+  assert.equal(run.outcome, undefined);
+  const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
+  assert.ok(beats.length > 0);
+  assert.deepEqual(
+    [...new Set(beats.map(pathOf))],
+    [`/_matrix/client/v3/rooms/!lobby/state/dev.cchat.heartbeat/${ME}`],
+  );
+});
+
+const isSpaceJoin = (r: RecordedRequest) => pathOf(r).endsWith("/join/#agents:hs");
 
 Deno.test("a failing sync backs off, records the error, and recovers", async () => {
   const run = await runDaemon(homeserver([

@@ -73,7 +73,10 @@ Deno.test("6. cron mode: cchat heartbeat alone keeps an agent online", async () 
   assert.equal((await statuses(cron)).cron, "online");
   // The second beat takes the cached rooms: no registration, still online.
   const second = await cron.run(["heartbeat", "--json"]);
-  assert.equal(JSON.parse(second.stdout).room_ids.length, 2);
+  // Its own room only: the lobby's members are not woken by its beats.
+  const cronRoom =
+    (await clientFor(hs, cron.user).resolveAlias(`#${prefix}-cron:${hs.serverName}`)).roomId;
+  assert.deepEqual(JSON.parse(second.stdout).room_ids, [cronRoom]);
   const goodbye = await cron.run(["heartbeat", "--offline"]);
   assert.equal(goodbye.code, 0, goodbye.stderr);
   assert.equal((await statuses(cron)).cron, "offline");

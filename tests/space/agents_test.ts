@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import {
-  agentNameFromAlias,
   type Heartbeat,
   heartbeatContent,
   parseHeartbeat,
-  spaceChildren,
   statusOf,
   toAgent,
 } from "../../src/space/agents.ts";
@@ -109,40 +107,4 @@ Deno.test("statusOf", async (t) => {
       version: "",
     });
   });
-});
-
-Deno.test("spaceChildren keeps usable children and notes the rest", () => {
-  const notes: string[] = [];
-  const child = (state_key: unknown, content: unknown, type = "m.space.child") =>
-    ({
-      type,
-      state_key,
-      content,
-      sender: "@a:hs",
-      event_id: "$",
-      origin_server_ts: 0,
-    }) as MatrixEvent;
-  const children = spaceChildren({
-    room_id: "!s",
-    children_state: [
-      child("!ok", { via: ["hs"] }),
-      child("!empty", { via: [] }),
-      child("!missing", {}),
-      child("!bad", { via: [1] }),
-      child(undefined, { via: ["hs"] }),
-      child("!odd", { via: ["hs"] }, "m.room.name"),
-    ],
-  }, (note) => notes.push(note));
-  assert.deepEqual(children, [{ roomId: "!ok", sender: "@a:hs", via: ["hs"] }]);
-  assert.equal(notes.length, 5);
-  assert.match(notes[0], /"!empty": it has no usable "via"/);
-});
-
-Deno.test("agentNameFromAlias", () => {
-  assert.equal(agentNameFromAlias("#agents-bob:hs", "agents"), "bob");
-  assert.equal(agentNameFromAlias("#agents-lobby:hs", "agents"), undefined);
-  assert.equal(agentNameFromAlias("#agents:hs", "agents"), undefined);
-  assert.equal(agentNameFromAlias("#agents-:hs", "agents"), undefined);
-  assert.equal(agentNameFromAlias("#other-bob:hs", "agents"), undefined);
-  assert.equal(agentNameFromAlias(undefined, "agents"), undefined);
 });

@@ -22,13 +22,23 @@ Deno.test("registerAgent", async (t) => {
     });
     assert.deepEqual(calls().slice(2).sort(), [
       "PUT /_matrix/client/v3/rooms/!bob/state/dev.cchat.agent/",
+      "PUT /_matrix/client/v3/rooms/!bob/state/m.room.history_visibility/",
       "PUT /_matrix/client/v3/rooms/!bob/state/m.room.join_rules/",
       "PUT /_matrix/client/v3/rooms/!bob/state/m.space.parent/!space",
+      `PUT /_matrix/client/v3/rooms/!space/state/dev.cchat.agent/${ME}`,
       "PUT /_matrix/client/v3/rooms/!space/state/m.space.child/!bob",
     ]);
+    const entry = requests.find((r) =>
+      decodeURIComponent(r.url.pathname).includes("!space/state/dev.cchat.agent")
+    )!;
+    assert.deepEqual(entry.body, { name: "bob", room_id: "!bob" });
+    const visibility = requests.find((r) => r.url.pathname.includes("history_visibility"))!;
+    assert.deepEqual(visibility.body, { history_visibility: "world_readable" });
     const child = requests.find((r) => r.url.pathname.includes("m.space.child"))!;
     assert.deepEqual(child.body, { via: ["hs"] });
-    const profile = requests.find((r) => r.url.pathname.includes("dev.cchat.agent"))!;
+    const profile = requests.find((r) =>
+      decodeURIComponent(r.url.pathname).includes("!bob/state/dev.cchat.agent")
+    )!;
     assert.deepEqual(profile.body, { name: "bob", user_id: ME, host: "h", version: "v" });
   });
 
@@ -46,6 +56,20 @@ Deno.test("registerAgent", async (t) => {
         },
       ),
     );
+  });
+
+  await t.step("a Space refusing entries costs a warning, not the registration", async () => {
+    const { env, clock, log } = spaceFixture((r) =>
+      decodeURIComponent(r.url.pathname).includes("!space/state/dev.cchat.agent")
+        ? err(403, "M_FORBIDDEN")
+        : json({ room_id: "!bob", event_id: "$e" })
+    );
+    assert.equal(
+      await clock.run(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
+      "!bob",
+    );
+    assert.equal(log.warnings.length, 1);
+    assert.match(log.warnings[0], /does not let its members write "dev\.cchat\.agent"/);
   });
 
   await t.step("other failures propagate unchanged", async () => {

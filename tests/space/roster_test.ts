@@ -13,133 +13,169 @@ Deno.test("listAgents", async (t) => {
     origin_server_ts: NOW - ageMs,
     content: { name, status, seq: 1, interval_ms: 10_000, host: `${name}-host`, version: "0.1.0" },
   });
-  const child = (room: string, sender: string, via: unknown) => ({
-    type: "m.space.child",
-    state_key: room,
+  const entry = (user: string, name: unknown, room: unknown, sender = user) => ({
+    type: "dev.cchat.agent",
+    state_key: user,
     sender,
+    event_id: `$entry-${user}`,
     origin_server_ts: 0,
-    content: via === undefined ? {} : { via },
+    content: { name, room_id: room },
   });
+  const profile = (sender: string) => ({
+    type: "dev.cchat.agent",
+    state_key: "",
+    sender,
+    event_id: `$profile-${sender}`,
+    origin_server_ts: 0,
+    content: {},
+  });
+  const list = (env: Parameters<typeof listAgents>[0]) =>
+    listAgents(env, { spaceId: "!space", lobbyId: "!lobby" });
 
-  await t.step("with a Space: hierarchy plus lobby beats, skipping the broken", async () => {
-    const { env, clock, log, calls } = spaceFixture((r) => {
-      const p = decodeURIComponent(r.url.pathname);
-      if (p.endsWith("/hierarchy")) {
-        return json({
-          rooms: [
-            {
-              room_id: "!space",
-              children_state: [
-                child("!a", "@a:hs", ["hs"]),
-                child("!b", "@b:hs", ["hs"]),
-                child("!c", "@c:hs", ["hs"]),
-                child("!d", "@d:hs", ["hs"]),
-                child("!empty", "@e:hs", []),
-                child("!novia", "@f:hs", undefined),
-                child("!hidden", "@g:hs", ["hs"]),
-                child("!notagent", "@h:hs", ["hs"]),
-              ],
-            },
-            { room_id: "!a", canonical_alias: "#agents-a:hs", children_state: [] },
-            { room_id: "!b", canonical_alias: "#agents-b:hs", children_state: [] },
-            { room_id: "!c", canonical_alias: "#agents-c:hs", children_state: [] },
-            { room_id: "!d", canonical_alias: "#agents-d:hs", children_state: [] },
-            { room_id: "!empty", canonical_alias: "#agents-e:hs", children_state: [] },
-            { room_id: "!notagent", canonical_alias: "#random:hs", children_state: [] },
-          ],
-        });
-      }
-      if (p.endsWith("!lobby/state")) {
-        return json([
-          beat("@a:hs", "a", 5_000),
-          { ...beat("@x:hs", "x", 1), content: { garbage: true } },
-          { type: "m.room.member", state_key: "@a:hs", sender: "@a:hs", content: {} },
-        ]);
-      }
-      if (p.includes("!b/state/")) return json(beat("@b:hs", "b", 60_000));
-      if (p.includes("!c/state/")) return err(403, "M_FORBIDDEN");
-      if (p.includes("!d/state/")) return err(404, "M_NOT_FOUND");
-      return err(500, "M_UNKNOWN");
-    });
-    clock.time = NOW;
-    const agents = await clock.run(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }));
-    assert.deepEqual(agents.map((a) => [a.name, a.status, a.lastBeatAgeMs, a.roomId, a.host]), [
-      ["a", "online", 5_000, "!a", "a-host"],
-      ["b", "offline", 60_000, "!b", "b-host"],
-      ["c", "offline", null, "!c", ""],
-      ["d", "offline", null, "!d", ""],
-    ]);
-    assert.ok(!calls().some((c) => c.includes("!a/state/")), "a's lobby beat spares a room read");
-    for (
-      const expected of [
-        /"!empty"/,
-        /"!novia"/,
-        /"!hidden": not a visible agent room/,
-        /"!notagent"/,
-        /malformed/,
-        /"!c" \(403/,
-        /"!d" \(404/,
-      ]
-    ) {
-      assert.ok(
-        log.debug.some((line) => expected.test(line)),
-        `no debug note matching ${expected}`,
+  await t.step(
+    "with a Space: its entries and each agent's own beat, skipping the broken",
+    async () => {
+      const { env, clock, log, calls } = spaceFixture((r) => {
+        const p = decodeURIComponent(r.url.pathname);
+        if (p.endsWith("!space/state")) {
+          return json([
+            entry("@a:hs", "a", "!a"),
+            entry("@b:hs", "b", "!b"),
+            entry("@c:hs", "c", "!c"),
+            entry("@d:hs", "d", "!d"),
+            entry("@e:hs", "e", "!e"),
+            entry("@f:hs", "f", "!f"),
+            // Keyed by another user's id: the server would never have let @x set it.
+            entry("@g:hs", "g", "!g", "@x:hs"),
+            entry("@h:hs", 7, "!h"),
+            entry("@i:hs", "i", undefined),
+            entry("@j:hs", "Bad Name", "!j"),
+            // A child with no entry is no agent.
+            { type: "m.space.child", state_key: "!k", sender: "@k:hs", content: { via: ["hs"] } },
+          ]);
+        }
+        if (p.endsWith("!a/state/dev.cchat.heartbeat/@a:hs")) {
+          return json(beat("@a:hs", "a", 5_000));
+        }
+        if (p.endsWith("!b/state/dev.cchat.heartbeat/@b:hs")) {
+          return json(beat("@b:hs", "b", 60_000));
+        }
+        if (p.includes("!c/state/")) return err(403, "M_FORBIDDEN");
+        if (p.includes("!d/state/")) return err(404, "M_NOT_FOUND");
+        // Beats that are not the agent's own, however the server came to answer them.
+        if (p.includes("!e/state/")) return json({ ...beat("@e:hs", "e", 1), sender: "@x:hs" });
+        if (p.includes("!f/state/")) {
+          return json({ ...beat("@x:hs", "f", 1), state_key: "@x:hs", sender: "@x:hs" });
+        }
+        return err(500, "M_UNKNOWN");
+      });
+      clock.time = NOW;
+      const agents = await clock.run(list(env));
+      assert.deepEqual(
+        agents.map((a) => [a.name, a.userId, a.status, a.lastBeatAgeMs, a.roomId, a.alias, a.host]),
+        [
+          ["a", "@a:hs", "online", 5_000, "!a", "#agents-a:hs", "a-host"],
+          ["b", "@b:hs", "offline", 60_000, "!b", "#agents-b:hs", "b-host"],
+          ["c", "@c:hs", "offline", null, "!c", "#agents-c:hs", ""],
+          ["d", "@d:hs", "offline", null, "!d", "#agents-d:hs", ""],
+          ["e", "@e:hs", "offline", null, "!e", "#agents-e:hs", ""],
+          ["f", "@f:hs", "offline", null, "!f", "#agents-f:hs", ""],
+        ],
       );
-    }
-  });
-
-  await t.step("the lobby, a child of the Space too, is not an agent", async () => {
-    const { env, clock, calls } = spaceFixture((r) => {
-      const p = decodeURIComponent(r.url.pathname);
-      if (p.endsWith("/hierarchy")) {
-        return json({
-          rooms: [
-            {
-              room_id: "!space",
-              children_state: [child("!lobby", "@a:hs", ["hs"]), child("!a", "@a:hs", ["hs"])],
-            },
-            { room_id: "!lobby", canonical_alias: "#agents-lobby:hs", children_state: [] },
-            { room_id: "!a", canonical_alias: "#agents-a:hs", children_state: [] },
-          ],
-        });
+      assert.ok(!calls().some((c) => c.includes("!lobby")), "the lobby is not read");
+      assert.ok(!calls().some((c) => c.includes("/directory/")), "no name is contested");
+      for (
+        const expected of [
+          /entry keyed "@g:hs" from "@x:hs"/,
+          /malformed entry of "@h:hs"/,
+          /malformed entry of "@i:hs"/,
+          /unusable agent name "Bad Name"/,
+          /"!c" \(403/,
+          /"!d" \(404/,
+          /state key "@e:hs" is not its sender "@x:hs"/,
+          /beat in "!f" from "@x:hs", not its agent/,
+        ]
+      ) {
+        assert.ok(
+          log.debug.some((line) => expected.test(line)),
+          `no debug note matching ${expected}`,
+        );
       }
-      if (p.endsWith("!lobby/state")) return json([beat("@a:hs", "a", 5_000)]);
-      return err(500, "M_UNKNOWN");
-    });
-    clock.time = NOW;
-    const agents = await clock.run(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }));
-    assert.deepEqual(agents.map((a) => [a.name, a.roomId]), [["a", "!a"]]);
-    assert.ok(!calls().some((c) => c.includes("!lobby/state/")), "no beat is read from the lobby");
-  });
+    },
+  );
+
+  await t.step(
+    "a name two entries claim is the agent's whose room has its alias and profile",
+    async () => {
+      const { env, clock, calls } = spaceFixture((r) => {
+        const p = decodeURIComponent(r.url.pathname);
+        if (p.endsWith("!space/state")) {
+          return json([
+            entry("@mallory:hs", "bob", "!mallory"),
+            entry("@bob:hs", "bob", "!bob"),
+            entry("@eve:hs", "bob", "!bob"),
+            entry("@a:hs", "a", "!a"),
+          ]);
+        }
+        if (p.endsWith("/directory/room/#agents-bob:hs")) {
+          return json({ room_id: "!bob", servers: ["hs"] });
+        }
+        // Mallory wrote the profile of the room it made; only bob could write his room's.
+        if (p.endsWith("!mallory/state/dev.cchat.agent/")) return json(profile("@mallory:hs"));
+        if (p.endsWith("!bob/state/dev.cchat.agent/")) return json(profile("@bob:hs"));
+        if (p.endsWith("!mallory/state/dev.cchat.heartbeat/@mallory:hs")) {
+          return json(beat("@mallory:hs", "bob", 1_000));
+        }
+        if (p.endsWith("!bob/state/dev.cchat.heartbeat/@bob:hs")) {
+          return json(beat("@bob:hs", "bob", 2_000));
+        }
+        if (p.includes("/state/dev.cchat.heartbeat/")) return err(404, "M_NOT_FOUND");
+        return err(500, "M_UNKNOWN");
+      });
+      clock.time = NOW;
+      const agents = await clock.run(list(env));
+      assert.deepEqual(agents.map((a) => [a.name, a.userId, a.roomId, a.status]), [
+        ["bob", "@bob:hs", "!bob", "online"],
+        ["a", "@a:hs", "!a", "offline"],
+      ]);
+      assert.ok(!calls().some((c) => c.includes("!a/state/dev.cchat.agent")), "a is uncontested");
+    },
+  );
+
+  await t.step(
+    "two round trips whatever the number of agents: every beat asked at once",
+    async () => {
+      const N = 25;
+      const answered: number[] = [];
+      let beatsAnswered = 0;
+      const { env, clock, requests } = spaceFixture(async (r) => {
+        const p = decodeURIComponent(r.url.pathname);
+        // Every answer takes one second of virtual time: a round trip.
+        await clock.sleep(1_000);
+        if (p.endsWith("!space/state")) {
+          return json(Array.from({ length: N }, (_, i) => entry(`@a${i}:hs`, `a${i}`, `!a${i}`)));
+        }
+        const user = p.slice(p.lastIndexOf("/") + 1);
+        return json(beat(user, user.slice(1, user.indexOf(":")), 0));
+      });
+      clock.time = NOW;
+      const agents = await clock.run(list(env));
+      assert.equal(agents.length, N);
+      assert.ok(agents.every((a) => a.status === "online"));
+      assert.equal(requests.length, 1 + N);
+      // All the beats were asked for before the first one was answered, and it all took two trips.
+      assert.deepEqual(requests.slice(1).map((r) => r.at - NOW), Array(N).fill(1_000));
+      assert.equal(clock.now() - NOW, 2_000);
+    },
+  );
 
   await t.step("a room failing otherwise is an error", async () => {
-    const { env, clock } = spaceFixture((r) => {
-      const p = decodeURIComponent(r.url.pathname);
-      if (p.endsWith("/hierarchy")) {
-        return json({
-          rooms: [{ room_id: "!space", children_state: [child("!a", "@a:hs", ["hs"])] }, {
-            room_id: "!a",
-            canonical_alias: "#agents-a:hs",
-            children_state: [],
-          }],
-        });
-      }
-      if (p.endsWith("!lobby/state")) return json([]);
-      return err(500, "M_UNKNOWN");
-    });
-    await clock.run(
-      assert.rejects(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" }), { status: 500 }),
-    );
-  });
-
-  await t.step("a Space missing from its own hierarchy lists nobody", async () => {
     const { env, clock } = spaceFixture((r) =>
-      r.url.pathname.endsWith("/hierarchy") ? json({ rooms: [] }) : json([])
+      decodeURIComponent(r.url.pathname).endsWith("!space/state")
+        ? json([entry("@a:hs", "a", "!a")])
+        : err(500, "M_UNKNOWN")
     );
-    assert.deepEqual(
-      await clock.run(listAgents(env, { spaceId: "!space", lobbyId: "!lobby" })),
-      [],
-    );
+    await clock.run(assert.rejects(list(env), { status: 500 }));
   });
 
   await t.step("without a Space: the lobby's beats are the directory, same fields", async () => {
@@ -174,6 +210,6 @@ Deno.test("listAgents", async (t) => {
         version: "0.1.0",
       },
     ]);
-    assert.ok(log.debug.some((line) => /unusable name "Bad Name"/.test(line)));
+    assert.ok(log.debug.some((line) => /unusable agent name "Bad Name"/.test(line)));
   });
 });
