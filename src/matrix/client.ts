@@ -1,8 +1,6 @@
 import { type MatrixHttp, path, type RequestOptions } from "./http.ts";
 import type {
   CreateRoomRequest,
-  HierarchyPage,
-  HierarchyRoom,
   LoginResult,
   MatrixEvent,
   StateEvent,
@@ -12,7 +10,6 @@ import type {
 } from "./types.ts";
 
 const V3 = "/_matrix/client/v3";
-const V1 = "/_matrix/client/v1";
 
 /** Headroom over the server's long-poll, so a slow answer is not mistaken for a dead server. */
 export const SYNC_TIMEOUT_HEADROOM_MS = 15_000;
@@ -176,25 +173,6 @@ export class MatrixClient {
       timeoutMs: timeoutMs + SYNC_TIMEOUT_HEADROOM_MS,
       signal: options.signal,
     });
-  }
-
-  /**
-   * Every room of a Space, across pages. Synapse serves at most 50 rooms a
-   * page and forgets a page token after 5 minutes, so pages are walked at once.
-   */
-  async hierarchy(roomId: string, options: { maxDepth?: number } = {}): Promise<HierarchyRoom[]> {
-    const rooms: HierarchyRoom[] = [];
-    let from: string | undefined;
-    do {
-      const page = await this.#request<HierarchyPage>(
-        "GET",
-        V1 + path`/rooms/${roomId}/hierarchy`,
-        { query: { from, limit: 50, max_depth: options.maxDepth } },
-      );
-      rooms.push(...page.rooms);
-      from = page.next_batch;
-    } while (from);
-    return rooms;
   }
 
   /** A page of a room's timeline; `to` stops at a sync token, which is how a sync gap is filled. */

@@ -88,22 +88,6 @@ export interface CreateRoomRequest {
   invite?: string[];
 }
 
-export interface HierarchyRoom {
-  room_id: string;
-  name?: string;
-  topic?: string;
-  canonical_alias?: string;
-  room_type?: string;
-  num_joined_members?: number;
-  join_rule?: string;
-  children_state: MatrixEvent[];
-}
-
-export interface HierarchyPage {
-  rooms: HierarchyRoom[];
-  next_batch?: string;
-}
-
 export interface LoginResult {
   userId: string;
   accessToken: string;

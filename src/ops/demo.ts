@@ -90,7 +90,8 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
       intervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     }, deps.now);
     writers.set(agent.name, writer);
-    return writer.beat([where.roomId!, where.directory.lobbyId], status);
+    // As a daemon does: into the agent's own room, where `who` reads it.
+    return writer.beat([where.roomId!], status);
   };
 
   say(`cchat demo on ${options.homeserver}\n`);

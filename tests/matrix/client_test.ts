@@ -91,23 +91,6 @@ Deno.test("MatrixClient calls", async (t) => {
     assert.ok(SYNC_TIMEOUT_HEADROOM_MS > 0);
   });
 
-  await t.step("hierarchy walks every page", async () => {
-    const pages: Record<string, unknown> = {
-      "": { rooms: [{ room_id: "!s", children_state: [] }], next_batch: "p2" },
-      p2: { rooms: [{ room_id: "!a", children_state: [] }], next_batch: "p3" },
-      p3: { rooms: [{ room_id: "!b", children_state: [] }] },
-    };
-    const { client, requests } = clientWith((r) =>
-      json(pages[r.url.searchParams.get("from") ?? ""])
-    );
-    const rooms = await client.hierarchy("!s", { maxDepth: 1 });
-    assert.deepEqual(rooms.map((r) => r.room_id), ["!s", "!a", "!b"]);
-    assert.equal(requests.length, 3);
-    assert.equal(requests[0].url.pathname, "/_matrix/client/v1/rooms/!s/hierarchy");
-    assert.equal(requests[0].url.searchParams.get("max_depth"), "1");
-    assert.equal(requests[0].url.searchParams.get("limit"), "50");
-  });
-
   await t.step("messages pages backwards by default", async () => {
     const { client, requests } = clientWith(() => json({ chunk: [], end: "e" }));
     assert.deepEqual(await client.messages("!r", { limit: 5, from: "t" }), { chunk: [], end: "e" });

@@ -146,8 +146,6 @@ Deno.test("listAgents", async (t) => {
     "two round trips whatever the number of agents: every beat asked at once",
     async () => {
       const N = 25;
-      const answered: number[] = [];
-      let beatsAnswered = 0;
       const { env, clock, requests } = spaceFixture(async (r) => {
         const p = decodeURIComponent(r.url.pathname);
         // Every answer takes one second of virtual time: a round trip.
