@@ -79,7 +79,8 @@ export class Fleet {
         { userId: user.userId, name, ...PROFILE, intervalMs: BEAT_INTERVAL_MS },
         Date.now,
       );
-      await heartbeat.beat([roomId, directory.lobbyId], "online");
+      // As a daemon beats: into the agent's own room only.
+      await heartbeat.beat([roomId], "online");
       agents.push({ name, roomId });
     }
     return { user, client, agents };
