@@ -7,9 +7,9 @@ import pMap from "p-map";
 import { realSleep } from "../../src/deps.ts";
 import { writeCredentials } from "../../src/credentials.ts";
 import { CCHAT, cchat, eventually } from "../../harness/cli.ts";
-import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { freshUser, type TestUser, uniquePrefix } from "../../harness/users.ts";
 import { idle, IDLE_SCRIPTS, mb, show, statusKb } from "./memory.ts";
-import type { Section } from "./report.ts";
+import type { BenchContext, Section } from "./report.ts";
 
 const AGENTS = 100;
 /** The target on the whole process, in MB of 10^6 bytes. */
@@ -19,22 +19,24 @@ const SETUP_CONCURRENCY = 8;
 /** Every agent online is not every agent past its first long-poll: let them settle. */
 const SETTLE_MS = 15_000;
 
-const name = (i: number) => `a${String(i).padStart(3, "0")}`;
+export const agentName = (i: number) => `a${String(i).padStart(3, "0")}`;
 
-export const run: Section = async (context) => {
-  const root = await Deno.makeTempDir({ prefix: "cchat-fleetmem-" });
-  const fleet = `${root}/fleet`;
-  const prefix = uniquePrefix();
-  // The production intervals: a fleet of one process long-polls as a fleet of daemons would.
-  const env = {
-    NO_COLOR: "1",
-    XDG_STATE_HOME: `${root}/state`,
-    CCHAT_ALIAS_PREFIX: prefix,
-    CCHAT_HEARTBEAT_INTERVAL: "60",
-    CCHAT_SYNC_TIMEOUT: "30",
-  };
-  const names = Array.from({ length: AGENTS }, (_, i) => name(i));
-  await pMap(names, async (agent) => {
+/** The environment of a fleet's daemon and of `cchat who` beside it, under `root`. */
+export const fleetEnv = (root: string, prefix: string, heartbeatS: number, syncS = 30) => ({
+  NO_COLOR: "1",
+  XDG_STATE_HOME: `${root}/state`,
+  CCHAT_ALIAS_PREFIX: prefix,
+  CCHAT_HEARTBEAT_INTERVAL: String(heartbeatS),
+  CCHAT_SYNC_TIMEOUT: String(syncS),
+});
+
+/** Registers one user per name and writes its login where `daemon --agents DIR` looks. */
+export async function provision(
+  context: BenchContext,
+  fleet: string,
+  names: string[],
+): Promise<TestUser[]> {
+  return await pMap(names, async (agent) => {
     const user = await freshUser(context, "fleet");
     await writeCredentials(`${fleet}/${agent}/cchat`, {
       homeserver: context.baseUrl,
@@ -42,9 +44,22 @@ export const run: Section = async (context) => {
       accessToken: user.accessToken,
       deviceId: user.deviceId,
     });
+    return user;
   }, { concurrency: SETUP_CONCURRENCY });
-  context.note(`fleetmem: ${AGENTS} agents provisioned in ${fleet}, prefix "${prefix}"`);
-  const floor = await idle(IDLE_SCRIPTS.floor);
+}
+
+export interface FleetDaemon {
+  pid: number;
+  /** SIGTERM, then the exit; a non-zero exit is noted with its stderr. */
+  stop(note: (message: string) => void): Promise<void>;
+}
+
+/** One `cchat daemon --agents DIR --ephemeral` hosting every agent of `fleet`. */
+export function spawnFleetDaemon(
+  root: string,
+  fleet: string,
+  env: Record<string, string>,
+): FleetDaemon {
   const daemon = new Deno.Command(Deno.execPath(), {
     args: [...CCHAT, "daemon", "--agents", fleet, "--ephemeral"],
     env: { ...env, XDG_CONFIG_HOME: `${root}/operator` },
@@ -53,17 +68,52 @@ export const run: Section = async (context) => {
     stderr: "piped",
   }).spawn();
   const output = daemon.output();
+  return {
+    pid: daemon.pid,
+    async stop(note) {
+      try {
+        daemon.kill("SIGTERM");
+      } catch {
+        // Already gone; its exit code says why.
+      }
+      const { code, stderr } = await output;
+      if (code !== 0) note(`the daemon exited ${code}: ${new TextDecoder().decode(stderr)}`);
+    },
+  };
+}
+
+/** Waits until `cchat who`, as the first agent, shows every one of `names` online. */
+export async function waitAllOnline(
+  fleet: string,
+  names: string[],
+  env: Record<string, string>,
+  timeoutMs = 300_000,
+): Promise<void> {
+  await eventually(`all ${names.length} agents online`, async () => {
+    const { code, stdout } = await cchat(["who", "--json"], {
+      ...env,
+      XDG_CONFIG_HOME: `${fleet}/${names[0]}`,
+    });
+    if (code !== 0) return undefined;
+    const { agents } = JSON.parse(stdout) as { agents: { status: string }[] };
+    return agents.filter((a) => a.status === "online").length === names.length ? true : undefined;
+  }, timeoutMs);
+}
+
+export const run: Section = async (context) => {
+  const root = await Deno.makeTempDir({ prefix: "cchat-fleetmem-" });
+  const fleet = `${root}/fleet`;
+  const prefix = uniquePrefix();
+  // The production intervals: a fleet of one process long-polls as a fleet of daemons would.
+  const env = fleetEnv(root, prefix, 60);
+  const names = Array.from({ length: AGENTS }, (_, i) => agentName(i));
+  await provision(context, fleet, names);
+  context.note(`fleetmem: ${AGENTS} agents provisioned in ${fleet}, prefix "${prefix}"`);
+  const floor = await idle(IDLE_SCRIPTS.floor);
+  const daemon = spawnFleetDaemon(root, fleet, env);
   try {
     const started = performance.now();
-    await eventually(`all ${AGENTS} agents online`, async () => {
-      const { code, stdout } = await cchat(["who", "--json"], {
-        ...env,
-        XDG_CONFIG_HOME: `${fleet}/${names[0]}`,
-      });
-      if (code !== 0) return undefined;
-      const { agents } = JSON.parse(stdout) as { agents: { status: string }[] };
-      return agents.filter((a) => a.status === "online").length === AGENTS ? true : undefined;
-    }, 300_000);
+    await waitAllOnline(fleet, names, env);
     const onlineS = Math.round((performance.now() - started) / 1000);
     await realSleep(SETTLE_MS);
     const kb = await statusKb(daemon.pid, "VmRSS");
@@ -84,15 +134,7 @@ export const run: Section = async (context) => {
       value: show(floorKb),
     }];
   } finally {
-    try {
-      daemon.kill("SIGTERM");
-    } catch {
-      // Already gone; its exit code says why.
-    }
-    const { code, stderr } = await output;
-    if (code !== 0) {
-      context.note(`fleetmem: the daemon exited ${code}: ${new TextDecoder().decode(stderr)}`);
-    }
+    await daemon.stop((message) => context.note(`fleetmem: ${message}`));
     await floor.stop();
     await Deno.remove(root, { recursive: true });
   }
