@@ -12,6 +12,7 @@ import { run as agents } from "./bench/agents.ts";
 import { run as boot } from "./bench/boot.ts";
 import { run as filter } from "./bench/filter.ts";
 import { run as fleetmem } from "./bench/fleetmem.ts";
+import { run as load } from "./bench/load.ts";
 import { run as memory } from "./bench/memory.ts";
 import { run as receive } from "./bench/receive.ts";
 import { run as send } from "./bench/send.ts";
@@ -28,6 +29,7 @@ const SECTIONS: Record<string, Section> = {
   filter,
   memory,
   fleetmem,
+  load,
   boot,
 };
 
