@@ -82,6 +82,44 @@ export async function cchat(
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
 }
 
+/** `cchat daemon ARGS`, running until stopped. */
+export function spawnDaemon(args: string[], env: Record<string, string>): RunningDaemon {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...CCHAT, "daemon", ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  return {
+    pid: child.pid,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone; its output still tells why.
+      }
+      const { code, stdout, stderr } = await output;
+      return { code, stdout: decode(stdout), stderr: decode(stderr) };
+    },
+  };
+}
+
+/** Stores `user`'s login where cchat looks with `XDG_CONFIG_HOME=configHome`. */
+export async function writeLogin(
+  configHome: string,
+  baseUrl: string,
+  user: TestUser,
+): Promise<void> {
+  await writeCredentials(`${configHome}/cchat`, {
+    homeserver: baseUrl,
+    userId: user.userId,
+    accessToken: user.accessToken,
+    deviceId: user.deviceId,
+  });
+}
+
 export interface AgentOptions {
   prefix: string;
   /** Heartbeat interval in seconds. */
@@ -108,39 +146,13 @@ export async function agentCli(
     CCHAT_SYNC_TIMEOUT: String(options.syncTimeout ?? 2),
     ...options.extraEnv,
   };
-  await writeCredentials(`${root}/config/cchat`, {
-    homeserver: hs.baseUrl,
-    userId: user.userId,
-    accessToken: user.accessToken,
-    deviceId: user.deviceId,
-  });
+  await writeLogin(`${root}/config`, hs.baseUrl, user);
   return {
     name,
     user,
     env,
     run: (args, stdin) => cchat(args, env, stdin),
-    daemon(extra = []) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [...CCHAT, "daemon", ...extra],
-        env: { NO_COLOR: "1", ...env },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const output = child.output();
-      return {
-        pid: child.pid,
-        async stop(signal: Deno.Signal = "SIGTERM") {
-          try {
-            child.kill(signal);
-          } catch {
-            // Already gone; its output still tells why.
-          }
-          const { code, stdout, stderr } = await output;
-          return { code, stdout: decode(stdout), stderr: decode(stderr) };
-        },
-      };
-    },
+    daemon: (extra = []) => spawnDaemon(extra, env),
     async [Symbol.asyncDispose]() {
       await Deno.remove(root, { recursive: true });
     },

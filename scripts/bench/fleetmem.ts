@@ -5,8 +5,7 @@
  */
 import pMap from "p-map";
 import { realSleep } from "../../src/deps.ts";
-import { writeCredentials } from "../../src/credentials.ts";
-import { CCHAT, cchat, eventually } from "../../harness/cli.ts";
+import { cchat, eventually, spawnDaemon, writeLogin } from "../../harness/cli.ts";
 import { freshUser, type TestUser, uniquePrefix } from "../../harness/users.ts";
 import { idle, IDLE_SCRIPTS, mb, show, statusKb } from "./memory.ts";
 import type { BenchContext, Section } from "./report.ts";
@@ -38,12 +37,7 @@ export async function provision(
 ): Promise<TestUser[]> {
   return await pMap(names, async (agent) => {
     const user = await freshUser(context, "fleet");
-    await writeCredentials(`${fleet}/${agent}/cchat`, {
-      homeserver: context.baseUrl,
-      userId: user.userId,
-      accessToken: user.accessToken,
-      deviceId: user.deviceId,
-    });
+    await writeLogin(`${fleet}/${agent}`, context.baseUrl, user);
     return user;
   }, { concurrency: SETUP_CONCURRENCY });
 }
@@ -60,24 +54,15 @@ export function spawnFleetDaemon(
   fleet: string,
   env: Record<string, string>,
 ): FleetDaemon {
-  const daemon = new Deno.Command(Deno.execPath(), {
-    args: [...CCHAT, "daemon", "--agents", fleet, "--ephemeral"],
-    env: { ...env, XDG_CONFIG_HOME: `${root}/operator` },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const output = daemon.output();
+  const daemon = spawnDaemon(["--agents", fleet, "--ephemeral"], {
+    ...env,
+    XDG_CONFIG_HOME: `${root}/operator`,
+  });
   return {
     pid: daemon.pid,
     async stop(note) {
-      try {
-        daemon.kill("SIGTERM");
-      } catch {
-        // Already gone; its exit code says why.
-      }
-      const { code, stderr } = await output;
-      if (code !== 0) note(`the daemon exited ${code}: ${new TextDecoder().decode(stderr)}`);
+      const { code, stderr } = await daemon.stop();
+      if (code !== 0) note(`the daemon exited ${code}: ${stderr}`);
     },
   };
 }

@@ -4,9 +4,8 @@
  * directory, and a human writing to each from matrix-js-sdk.
  */
 import assert from "node:assert/strict";
-import { CCHAT, cchat, eventually } from "../../harness/cli.ts";
+import { cchat, eventually, spawnDaemon, writeLogin } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
-import { writeCredentials } from "../../src/credentials.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
 
@@ -34,23 +33,14 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
   const as = (name: string) => ({ ...shared, XDG_CONFIG_HOME: `${fleet}/${name}` });
   for (const name of NAMES) {
     const user = await freshUser(hs, name);
-    await writeCredentials(`${fleet}/${name}/cchat`, {
-      homeserver: hs.baseUrl,
-      userId: user.userId,
-      accessToken: user.accessToken,
-      deviceId: user.deviceId,
-    });
+    await writeLogin(`${fleet}/${name}`, hs.baseUrl, user);
     assert.equal((await Deno.stat(`${fleet}/${name}/cchat/credentials.json`)).mode! & 0o777, 0o600);
   }
   const human = await Human.register(hs);
-  const daemon = new Deno.Command(Deno.execPath(), {
-    args: [...CCHAT, "daemon", "--agents", fleet],
-    env: { ...shared, XDG_CONFIG_HOME: `${root}/operator` },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = daemon.output();
+  const daemon = spawnDaemon(["--agents", fleet], {
+    ...shared,
+    XDG_CONFIG_HOME: `${root}/operator`,
+  });
   const who = async () => {
     const result = await cchat(["who", "--json", "--all"], as("alpha"));
     assert.equal(result.code, 0, result.stderr);
@@ -62,7 +52,6 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout);
   };
-  let stopped = false;
   try {
     await human.start();
     await eventually("all three online", async () => {
@@ -93,10 +82,7 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
       );
     }
 
-    daemon.kill("SIGTERM");
-    const { code, stderr } = await output;
-    stopped = true;
-    const log = new TextDecoder().decode(stderr);
+    const { code, stderr: log } = await daemon.stop();
     assert.equal(code, 0, log);
     for (const name of NAMES) {
       assert.match(log, new RegExp(`^\\[${name}\\] Agent "${name}" is up`, "m"));
@@ -104,10 +90,8 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
     assert.deepEqual(await who(), Object.fromEntries(NAMES.map((name) => [name, "offline"])));
   } finally {
     human.stop();
-    if (!stopped) {
-      daemon.kill("SIGTERM");
-      await output;
-    }
+    // Idempotent: after a clean stop above, this only reads the same exit again.
+    await daemon.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
