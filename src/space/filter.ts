@@ -1,13 +1,14 @@
 import type { SyncFilter } from "../matrix/types.ts";
-import { EVENT_AGENT } from "./names.ts";
 
 /**
  * The daemon's /sync filter. The daemon routes messages and reads no room
- * state, so the timeline keeps only messages and the state keeps only cchat's
- * own agent profile. Dropped: presence, account data, typing, receipts, member
- * lists (Synapse re-sends lazy-loaded members on incremental syncs) and other
- * agents' heartbeats (each beat would wake every daemon's long-poll). Invites
- * and leaves arrive in their own sections of the sync, whatever this says.
+ * state, so the timeline keeps only messages and no state is kept at all.
+ * Dropped: presence, account data, typing, receipts, member lists (Synapse
+ * re-sends lazy-loaded members on incremental syncs), other agents' heartbeats
+ * (each beat would end every daemon's long-poll with an answer) and the
+ * Space's state, whose agent entries grow with the fleet and would make every
+ * agent's first sync as large as the fleet. Invites and leaves arrive in their
+ * own sections of the sync, whatever this says.
  * Only the event fields the daemon reads are sent.
  */
 export const AGENT_SYNC_FILTER: SyncFilter = {
@@ -17,7 +18,7 @@ export const AGENT_SYNC_FILTER: SyncFilter = {
   account_data: { not_types: ["*"] },
   room: {
     timeline: { types: ["m.room.message"], limit: 50 },
-    state: { types: [EVENT_AGENT] },
+    state: { not_types: ["*"] },
     ephemeral: { not_types: ["*"] },
     account_data: { not_types: ["*"] },
   },
