@@ -4,6 +4,7 @@
  * outlives a missing homeserver and rate limits, and says goodbye on shutdown.
  */
 import { backoffMs } from "../backoff.ts";
+import type { FleetBoot } from "./fleet_boot.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   identity: HeartbeatIdentity;
   /** Rung after messages are stored, so waiting readers look at once. */
   inbox?: InboxSignal;
+  /** Shared by the agents of one process that boot together: a few at a time, live together. */
+  fleetBoot?: FleetBoot;
   syncTimeoutMs: number;
   ephemeral: boolean;
   allowedServers: string[];
@@ -104,7 +107,7 @@ export class Daemon {
     try {
       await this.#report({ state: "booting" });
       const membership = await this.#boot(stop);
-      if (membership) await this.#live(membership, stop);
+      if (membership && await this.#passGate(stop)) await this.#live(membership, stop);
       if (lost.aborted) throw lost.reason;
       await this.#report({ state: "stopped" });
     } catch (err) {
@@ -196,12 +199,13 @@ export class Daemon {
    * the boot, so a stop during a long rate-limit wait is not put off until it ends.
    */
   async #boot(signal: AbortSignal): Promise<Membership | undefined> {
-    const { space, identity, ephemeral, log } = this.#options;
+    const { space, identity, ephemeral, log, fleetBoot } = this.#options;
     if (ephemeral) await this.startupJitter(signal).catch(() => {});
     const stoppable = { ...space, client: space.client.withSignal(signal) };
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        const { directory, roomId } = await enter(stoppable, identity.name, identity);
+        const entering = () => enter(stoppable, identity.name, identity);
+        const { directory, roomId } = await (fleetBoot?.attempt(entering) ?? entering());
         if (signal.aborted) break;
         await this.#report({
           spaceId: directory.spaceId,
@@ -220,6 +224,14 @@ export class Daemon {
       }
     }
     return undefined;
+  }
+
+  /** Booted: waits for the fleet's other agents, if any; false when stopped first. */
+  async #passGate(signal: AbortSignal): Promise<boolean> {
+    const { fleetBoot, identity } = this.#options;
+    if (!fleetBoot) return true;
+    fleetBoot.arrive(identity.name);
+    return await fleetBoot.passed(signal).then(() => true, () => false);
   }
 
   /** Sleeps a random 0–2 s, so agents of a fleet that starts at once reach the server spread out. */

@@ -1,4 +1,5 @@
 /** Running as an agent: the long-running daemon, or one heartbeat for cron. */
+import { FleetBoot } from "../daemon/fleet_boot.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
 import { StatusTopic } from "../daemon/topic.ts";
@@ -81,15 +82,22 @@ export interface DaemonOptions extends AgentOptions {
   interval?: string;
 }
 
+/** What the agents of one process share. */
+interface Shared {
+  /** The data directory's KV file, already open. */
+  kv?: Deno.Kv;
+  fleetBoot?: FleetBoot;
+}
+
 /**
  * Runs the agent until `signal` aborts, then says goodbye with an offline
- * beat; over `kv` when the process already opened its data directory's file.
+ * beat; with what the process's other agents share, when it hosts several.
  */
 export async function runDaemon(
   ctx: OpContext,
   options: DaemonOptions,
   signal: AbortSignal,
-  kv?: Deno.Kv,
+  { kv, fleetBoot }: Shared = {},
 ): Promise<void> {
   // A bad name fails before any file or request is touched.
   if (options.name !== undefined) validateAgentName(options.name);
@@ -113,6 +121,7 @@ export async function runDaemon(
       space: session.space,
       store: session.store,
       inbox: session.inbox,
+      fleetBoot,
       lease,
       identity: {
         userId: session.userId,
@@ -206,8 +215,9 @@ function agentDeps(deps: Deps, home: string, dataDir: string): Deps {
 
 /**
  * Runs every agent of a provision directory in this process, each as
- * `runDaemon` would alone, over one KV file. An agent that fails stops alone;
- * the fleet ends when every agent has, and fails, naming them, unless stopped.
+ * `runDaemon` would alone, over one KV file; they boot a few at a time and go
+ * live together (see FleetBoot). An agent that fails stops alone; the fleet ends
+ * when every agent has, and fails, naming them, unless stopped.
  */
 export async function runFleet(
   ctx: OpContext,
@@ -222,17 +232,21 @@ export async function runFleet(
   const agents = await fleetOf(options.agents);
   const { dataDir } = await loadConfig(ctx.deps, {});
   const kv = await openDataKv(ctx.deps, dataDir);
+  const fleetBoot = new FleetBoot(agents.map(({ name }) => name), ctx.deps.sleep);
   const failures: { name: string; error: unknown }[] = [];
   try {
     await Promise.all(agents.map(async ({ name, home }) => {
       const log = prefixedLogger(ctx.log, name);
       const agent = { deps: agentDeps(ctx.deps, home, dataDir), log };
       try {
-        await runDaemon(agent, { ...options, name }, signal, kv);
+        await runDaemon(agent, { ...options, name }, signal, { kv, fleetBoot });
       } catch (error) {
         const hint = error instanceof CchatError && error.hint ? ` ${error.hint}` : "";
         log.warn(`Stopped: ${(error as Error).message}${hint}`);
         failures.push({ name, error });
+      } finally {
+        // One that never booted holds the others back no longer.
+        fleetBoot.arrive(name);
       }
     }));
   } finally {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FleetBoot } from "../../src/daemon/fleet_boot.ts";
 import { Daemon, type DaemonOptions, STARTUP_JITTER_MAX_MS } from "../../src/daemon/daemon.ts";
 import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/daemon/lease.ts";
 import { Store } from "../../src/daemon/store.ts";
@@ -6,6 +7,7 @@ import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
 import { ExitCode } from "../../src/errors.ts";
+import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 
 const ME = "@agent:hs";
@@ -447,4 +449,41 @@ Deno.test("a removed Space link of the agent's own room is restored within a few
     run.warnings.filter((w) => w.includes("link in the Space")),
     ["The agent's link in the Space had been removed; it is restored."],
   );
+});
+
+/** A request of a live agent: a sync, a beat or the topic that says it is online. */
+const isLive = (r: RecordedRequest) =>
+  pathOf(r).endsWith("/sync") ||
+  [EVENT_HEARTBEAT, "m.room.topic"].some((type) => pathOf(r).includes(`/state/${type}/`));
+
+Deno.test("an agent of a fleet goes live only once the fleet's gate opens", async (t) => {
+  await t.step("it syncs and beats after the last other agent booted", async () => {
+    const clock = new VirtualClock();
+    const fleetBoot = new FleetBoot(["agent", "slow"], clock.sleep);
+    const slowBooted = clock.now() + 5_000;
+    clock.sleep(5_000).then(() => fleetBoot.arrive("slow"));
+    const run = await runDaemon(homeserver([]), { fleetBoot }, clock);
+    assert.equal(run.outcome, undefined);
+    const live = run.requests.filter(isLive);
+    assert.ok(live.length > 0);
+    assert.ok(live.every((r) => r.at >= slowBooted), JSON.stringify(live.map((r) => r.at)));
+  });
+
+  await t.step("stopped at the gate, it ends without a beat", async () => {
+    const clock = new VirtualClock();
+    const fleetBoot = new FleetBoot(["agent", "stuck"], clock.sleep);
+    let joins = 0;
+    const run = await runDaemon(
+      (r, stop) => {
+        if (pathOf(r).includes("/join/") && ++joins === 2) clock.sleep(1_000).then(stop);
+        return homeserver([])(r, stop);
+      },
+      { fleetBoot },
+      clock,
+    );
+    assert.equal(run.outcome, undefined);
+    assert.deepEqual(run.requests.filter(isLive), []);
+    assert.equal(run.statuses.at(-1), "stopped");
+    fleetBoot.arrive("stuck");
+  });
 });

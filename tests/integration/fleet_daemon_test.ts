@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { cchat, eventually, spawnDaemon, writeLogin } from "../../harness/cli.ts";
+import { clientFor } from "../../harness/matrix.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { EVENT_AGENT } from "../../src/space/names.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
 
@@ -31,13 +33,16 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
     CCHAT_SYNC_TIMEOUT: "2",
   };
   const as = (name: string) => ({ ...shared, XDG_CONFIG_HOME: `${fleet}/${name}` });
+  const users = [];
   for (const name of NAMES) {
     const user = await freshUser(hs, name);
     await writeLogin(`${fleet}/${name}`, hs.baseUrl, user);
     assert.equal((await Deno.stat(`${fleet}/${name}/cchat/credentials.json`)).mode! & 0o777, 0o600);
+    users.push(user);
   }
   const human = await Human.register(hs);
-  const daemon = spawnDaemon(["--agents", fleet], {
+  // The start-up jitter spreads the three boots over up to 2 s.
+  const daemon = spawnDaemon(["--agents", fleet, "--ephemeral"], {
     ...shared,
     XDG_CONFIG_HOME: `${root}/operator`,
   });
@@ -58,6 +63,21 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
       const seen = await who();
       return NAMES.every((name) => seen[name] === "online") ? true : undefined;
     }, 60_000);
+
+    // Each agent went live (its topic says online) only after the last one entered the Space.
+    const client = clientFor(hs, users[0]);
+    const spaceState = await client.roomState(
+      (await client.resolveAlias(`#${prefix}:${hs.serverName}`)).roomId,
+    );
+    const lastEntry = Math.max(
+      ...spaceState.filter((e) => e.type === EVENT_AGENT).map((e) => e.origin_server_ts),
+    );
+    for (const name of NAMES) {
+      const { roomId } = await client.resolveAlias(`#${prefix}-${name}:${hs.serverName}`);
+      const topic = (await client.roomState(roomId)).find((e) => e.type === "m.room.topic")!;
+      assert.match(String(topic.content.topic), /online/);
+      assert.ok(topic.origin_server_ts >= lastEntry, `${name} went live before the last entry`);
+    }
 
     // Agent rooms admit members of the Space.
     await human.joinRoom(`#${prefix}:${hs.serverName}`);
