@@ -46,6 +46,8 @@ export const STARTUP_JITTER_MAX_MS = 2000;
 
 /** Retry waits grow to this and stay there while the homeserver is away. */
 export const MAX_RETRY_DELAY_MS = 30_000;
+/** Added at random to the wait a rate limit asked for, so agents refused together come back apart. */
+export const RATE_LIMIT_JITTER_MS = 1_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 
 /** Sorts a failure for `cchat status`; a 5xx counts as unreachable, as a proxy answers for a dead server. */
@@ -251,7 +253,11 @@ export class Daemon {
     signal: AbortSignal,
   ): Promise<void> {
     const { deps, log } = this.#options;
-    const wait = Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000));
+    // A rate limit says when to come back: later leaves the server's next free slot unused.
+    const asked = err instanceof MatrixError ? err.retryAfterMs : undefined;
+    const wait = asked === undefined
+      ? Math.min(MAX_RETRY_DELAY_MS, backoffMs(attempt, deps.random, 1000))
+      : asked + Math.round(deps.random() * RATE_LIMIT_JITTER_MS);
     log.warn(`${step} failed (${err.message}); retrying in ${Math.ceil(wait / 1000)} s.`);
     await this.#report({ state: "retrying", lastError: err.message, failure });
     await deps.sleep(wait, signal).catch(() => {});

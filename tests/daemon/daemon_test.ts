@@ -487,3 +487,19 @@ Deno.test("an agent of a fleet goes live only once the fleet's gate opens", asyn
     fleetBoot.arrive("stuck");
   });
 });
+
+Deno.test("a boot refused by a rate limit retries when the server asked, not after a growing backoff", async () => {
+  // Both joins of an attempt, three tries each: every boot attempt of the first three fails.
+  let refusals = 3 * 6;
+  const server = homeserver([]);
+  const run = await runDaemon((r, stop) =>
+    pathOf(r).includes("/join/") && refusals-- > 0
+      ? json({ errcode: "M_LIMIT_EXCEEDED", error: "too many joins", retry_after_ms: 1500 }, 429)
+      : server(r, stop)
+  );
+  assert.equal(run.outcome, undefined);
+  const retries = run.warnings.filter((w) => w.startsWith("Booting failed"));
+  assert.equal(retries.length, 3, retries.join("\n"));
+  // 1.5 s as asked, and up to a second more so a fleet's agents do not come back at once.
+  assert.ok(retries.every((w) => w.endsWith("retrying in 2 s.")), retries.join("\n"));
+});
