@@ -10,7 +10,7 @@ import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from 
 import type { Logger } from "../log.ts";
 import type { SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
-import { AGENT_SYNC_FILTER } from "../space/filter.ts";
+import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
@@ -49,6 +49,7 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 /** Added at random to the wait a rate limit asked for, so agents refused together come back apart. */
 export const RATE_LIMIT_JITTER_MS = 1_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
+const MARK_FILTER = JSON.stringify(MARK_SYNC_FILTER);
 
 /** Sorts a failure for `cchat status`; a 5xx counts as unreachable, as a proxy answers for a dead server. */
 function failureOf(err: unknown): Failure {
@@ -287,9 +288,8 @@ export class Daemon {
     let since = await store.syncToken();
     for (let failures = 0; !signal.aborted;) {
       try {
-        const filter = await this.#filterId();
         const response = await client.sync({
-          filter,
+          filter: since ? await this.#filterId() : MARK_FILTER,
           since,
           timeoutMs: since ? syncTimeoutMs : 0,
           signal,

@@ -503,3 +503,15 @@ Deno.test("a boot refused by a rate limit retries when the server asked, not aft
   // 1.5 s as asked, and up to a second more so a fleet's agents do not come back at once.
   assert.ok(retries.every((w) => w.endsWith("retrying in 2 s.")), retries.join("\n"));
 });
+
+Deno.test("the first sync, which only marks where the inbox starts, asks for no room", async () => {
+  const run = await runDaemon(homeserver([() => json({ next_batch: "s1" })]));
+  assert.equal(run.outcome, undefined);
+  const [first, second] = run.requests.filter((r) => pathOf(r).endsWith("/sync"));
+  assert.equal(first.url.searchParams.get("since"), null);
+  const filter = JSON.parse(first.url.searchParams.get("filter")!);
+  assert.deepEqual(filter.room.rooms, []);
+  // From its token on, the daemon's own filter: the uploaded one.
+  assert.equal(second.url.searchParams.get("since"), "s1");
+  assert.equal(second.url.searchParams.get("filter"), "f1");
+});

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { openDirectory } from "../../src/space/directory.ts";
 import { registerAgent } from "../../src/space/registration.ts";
-import { AGENT_SYNC_FILTER } from "../../src/space/filter.ts";
+import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../../src/space/filter.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { clientFor, spaceEnvFor } from "../../harness/matrix.ts";
@@ -109,4 +109,18 @@ Deno.test("the sync filter keeps what the daemon needs and drops the rest", asyn
     );
     assert.ok(bodies.includes("one more"));
   });
+
+  await t.step(
+    "a first sync for no room gives a token the next sync carries news from",
+    async () => {
+      const mark = await agentClient.sync({ filter: JSON.stringify(MARK_SYNC_FILTER) });
+      assert.equal(mark.rooms?.join, undefined, JSON.stringify(mark.rooms));
+      await clientFor(hs, others[1]).sendText(lobbyId, { body: "after the mark" });
+      const next = await agentClient.sync({ filter: filterId, since: mark.next_batch });
+      const bodies = Object.values(next.rooms?.join ?? {}).flatMap((room) =>
+        (room.timeline?.events ?? []).map((e) => e.content.body)
+      );
+      assert.deepEqual(bodies, ["after the mark"]);
+    },
+  );
 });
