@@ -65,6 +65,20 @@ Deno.test("the Space, the lobby and an agent room forbid guests; the lobby is in
     const after = (await client.roomState(spaceId)).find((e) => e.state_key === lobbyId)!;
     assert.equal(after.event_id, before.event_id);
   });
+
+  await t.step("registering again reads what it wrote and sends no write", async () => {
+    const methods: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      methods.push(init?.method ?? "GET");
+      return fetch(input, init);
+    };
+    const again = spaceEnvFor(hs, agent, spaces.prefix, clientFor(hs, agent, { fetch: counting }));
+    const eventIds = async () => (await client.roomState(roomId)).map((e) => e.event_id).sort();
+    const before = await eventIds();
+    assert.equal(await registerAgent(again, "guarded", PROFILE, spaceId), roomId);
+    assert.deepEqual(methods.filter((method) => method === "PUT"), []);
+    assert.deepEqual(await eventIds(), before);
+  });
 });
 
 Deno.test("with publish, the Space's creator lists it in the server's room directory", async (t) => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { writeCredentials } from "../../src/credentials.ts";
 import { type CchatError, ExitCode } from "../../src/errors.ts";
 import { commandHarness, HS } from "../support/commands.ts";
+import { isRoomState } from "../support/space.ts";
 import { json, type RecordedRequest } from "../support/fakes.ts";
 
 const ANN = "@ann:hs.test";
@@ -42,6 +43,7 @@ Deno.test("a fleet's agent whose token is revoked stops alone; the others sync o
       return json({ room_id: alias === "#agents-ann:hs.test" ? "!ann" : `!${alias}` });
     }
     if (p.endsWith("/filter")) return json({ filter_id: "f1" });
+    if (isRoomState(r)) return json([]);
     if (p.endsWith("/sync")) {
       annSyncs++;
       if (!r.url.searchParams.has("since")) return json({ next_batch: "s1" });

@@ -45,6 +45,9 @@ export function spaceFixture(
 export const isJoin = (r: RecordedRequest) =>
   r.method === "POST" && r.url.pathname.includes("/join/");
 export const isCreate = (r: RecordedRequest) => r.url.pathname.endsWith("/createRoom");
+/** A read of a room's whole state, which registration makes before it writes. */
+export const isRoomState = (r: RecordedRequest) =>
+  r.method === "GET" && r.url.pathname.endsWith("/state");
 
 /** A fixture whose room cache lives in a KV of its own, closed when the fixture is disposed. */
 export async function cachedSpaceFixture(
