@@ -88,6 +88,12 @@ export class MatrixClient {
     return answer.room_id;
   }
 
+  /** The ids of the rooms the user is joined to. */
+  async joinedRooms(): Promise<string[]> {
+    const answer = await this.#request<{ joined_rooms: string[] }>("GET", `${V3}/joined_rooms`);
+    return answer.joined_rooms;
+  }
+
   async resolveAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
     const answer = await this.#request<{ room_id: string; servers?: string[] }>(
       "GET",

@@ -50,6 +50,15 @@ export async function joinSoon(
   alias: string,
   options: { missingIsFinal: boolean },
 ): Promise<string | undefined> {
+  if (env.joined?.size) {
+    // Joining a room again is answered as a no-op, yet costs Synapse several times a lookup.
+    const roomId = await env.client.resolveAlias(alias).then(
+      ({ roomId }) => roomId,
+      (err) => isNotFound(err) ? undefined : Promise.reject(err),
+    );
+    if (roomId !== undefined && env.joined.has(roomId)) return roomId;
+    if (roomId === undefined && options.missingIsFinal) return undefined;
+  }
   for (let attempt = 1;; attempt++) {
     try {
       return await env.client.join(alias, [env.serverName]);

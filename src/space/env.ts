@@ -23,6 +23,8 @@ export interface SpaceEnv {
   cache?: RoomCache;
   /** Intervals after which a silent agent counts as offline. */
   staleAfter: number;
+  /** The rooms the user was in when this job began: they are not joined again. */
+  joined?: ReadonlySet<string>;
 }
 
 export interface SpaceEnvOptions {

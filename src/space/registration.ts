@@ -140,9 +140,11 @@ export async function enter(
   name: string,
   profile: AgentProfile,
 ): Promise<Membership> {
-  const directory = await openDirectory(env, "create");
+  // Every boot enters: after the first, the agent is in all three rooms already.
+  const here = { ...env, joined: new Set(await env.client.joinedRooms()) };
+  const directory = await openDirectory(here, "create");
   const roomId = directory.spaceId === null
     ? null
-    : await registerAgent(env, name, profile, directory.spaceId);
+    : await registerAgent(here, name, profile, directory.spaceId);
   return { directory, roomId };
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { openDirectory } from "../../src/space/directory.ts";
 import type { SpaceEnv } from "../../src/space/env.ts";
-import { registerAgent } from "../../src/space/registration.ts";
+import { enter, registerAgent } from "../../src/space/registration.ts";
 import { listAgents } from "../../src/space/roster.ts";
 import {
   freshUser,
@@ -66,19 +66,30 @@ Deno.test("the Space, the lobby and an agent room forbid guests; the lobby is in
     assert.equal(after.event_id, before.event_id);
   });
 
-  await t.step("registering again reads what it wrote and sends no write", async () => {
-    const methods: string[] = [];
-    const counting: typeof fetch = (input, init) => {
-      methods.push(init?.method ?? "GET");
-      return fetch(input, init);
-    };
-    const again = spaceEnvFor(hs, agent, spaces.prefix, clientFor(hs, agent, { fetch: counting }));
-    const eventIds = async () => (await client.roomState(roomId)).map((e) => e.event_id).sort();
-    const before = await eventIds();
-    assert.equal(await registerAgent(again, "guarded", PROFILE, spaceId), roomId);
-    assert.deepEqual(methods.filter((method) => method === "PUT"), []);
-    assert.deepEqual(await eventIds(), before);
-  });
+  await t.step(
+    "entering again reads what it joined and wrote, and sends no join nor write",
+    async () => {
+      const methods: string[] = [];
+      const counting: typeof fetch = (input, init) => {
+        methods.push(init?.method ?? "GET");
+        return fetch(input, init);
+      };
+      const again = spaceEnvFor(
+        hs,
+        agent,
+        spaces.prefix,
+        clientFor(hs, agent, { fetch: counting }),
+      );
+      const eventIds = async () => (await client.roomState(roomId)).map((e) => e.event_id).sort();
+      const before = await eventIds();
+      assert.deepEqual(await enter(again, "guarded", PROFILE), {
+        directory: { spaceId, lobbyId },
+        roomId,
+      });
+      assert.deepEqual(methods.filter((method) => method !== "GET"), []);
+      assert.deepEqual(await eventIds(), before);
+    },
+  );
 });
 
 Deno.test("with publish, the Space's creator lists it in the server's room directory", async (t) => {

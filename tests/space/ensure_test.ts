@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SpaceEnv } from "../../src/space/env.ts";
 import { ensureRoom } from "../../src/space/ensure.ts";
 import { lobbyRoom, spaceRoom } from "../../src/space/rooms.ts";
-import { json } from "../support/fakes.ts";
+import { json, type RecordedRequest } from "../support/fakes.ts";
 import { err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
 
 const ensure = (env: SpaceEnv, alias: string, make: typeof spaceRoom) =>
@@ -71,5 +71,38 @@ Deno.test("ensureRoom", async (t) => {
     });
     await clock.run(assert.rejects(ensureSpace(env), { status: 403 }));
     assert.equal(requests.filter(isJoin).length, 1 + 5);
+  });
+
+  await t.step("a room the user is already in is looked up, not joined again", async (t) => {
+    const resolving = (roomId: string) => (r: RecordedRequest) =>
+      r.url.pathname.includes("/directory/room/")
+        ? roomId === "" ? err(404, "M_NOT_FOUND") : json({ room_id: roomId })
+        : isCreate(r)
+        ? json({ room_id: "!new" })
+        : json({ room_id: roomId });
+
+    await t.step("in it: one lookup, no join", async () => {
+      const { env, clock, calls } = spaceFixture(resolving("!space"));
+      assert.equal(await clock.run(ensureSpace({ ...env, joined: new Set(["!space"]) })), "!space");
+      assert.deepEqual(calls(), ["GET /_matrix/client/v3/directory/room/#agents:hs"]);
+    });
+
+    await t.step("not in it: the lookup, then the join", async () => {
+      const { env, clock, calls } = spaceFixture(resolving("!space"));
+      assert.equal(await clock.run(ensureSpace({ ...env, joined: new Set(["!lobby"]) })), "!space");
+      assert.deepEqual(calls(), [
+        "GET /_matrix/client/v3/directory/room/#agents:hs",
+        "POST /_matrix/client/v3/join/#agents:hs",
+      ]);
+    });
+
+    await t.step("no such room: created, with no join tried", async () => {
+      const { env, clock, calls } = spaceFixture(resolving(""));
+      assert.equal(await clock.run(ensureSpace({ ...env, joined: new Set(["!lobby"]) })), "!new");
+      assert.deepEqual(calls(), [
+        "GET /_matrix/client/v3/directory/room/#agents:hs",
+        "POST /_matrix/client/v3/createRoom",
+      ]);
+    });
   });
 });
