@@ -5,7 +5,7 @@
  */
 import pMap from "p-map";
 import { realSleep } from "../../src/deps.ts";
-import { cchat, eventually, spawnDaemon, writeLogin } from "../../harness/cli.ts";
+import { cchat, type CliResult, spawnDaemon, writeLogin } from "../../harness/cli.ts";
 import { freshUser, type TestUser, uniquePrefix } from "../../harness/users.ts";
 import { idle, IDLE_SCRIPTS, mb, show, statusKb } from "./memory.ts";
 import type { BenchContext, Section } from "./report.ts";
@@ -45,7 +45,7 @@ export async function provision(
 export interface FleetDaemon {
   pid: number;
   /** SIGTERM, then the exit; a non-zero exit is noted with its stderr. */
-  stop(note: (message: string) => void): Promise<void>;
+  stop(note: (message: string) => void): Promise<CliResult>;
 }
 
 /** One `cchat daemon --agents DIR --ephemeral` hosting every agent of `fleet`. */
@@ -61,28 +61,47 @@ export function spawnFleetDaemon(
   return {
     pid: daemon.pid,
     async stop(note) {
-      const { code, stderr } = await daemon.stop();
-      if (code !== 0) note(`the daemon exited ${code}: ${stderr}`);
+      const result = await daemon.stop();
+      if (result.code !== 0) note(`the daemon exited ${result.code}: ${result.stderr}`);
+      return result;
     },
   };
 }
 
-/** Waits until `cchat who`, as the first agent, shows every one of `names` online. */
+/** How many agents `who`, as `name` of `fleet`, shows online; 0 when it fails (a swamped server). */
+export async function onlineCount(
+  fleet: string,
+  name: string,
+  env: Record<string, string>,
+): Promise<number> {
+  const { code, stdout } = await cchat(["who", "--json"], {
+    ...env,
+    XDG_CONFIG_HOME: `${fleet}/${name}`,
+  });
+  if (code !== 0) return 0;
+  const { agents } = JSON.parse(stdout) as { agents: { status: string }[] };
+  return agents.filter((agent) => agent.status === "online").length;
+}
+
+/** `who` reads one beat per agent: polling it faster would load the server being measured. */
+export const WHO_POLL_MS = 5_000;
+
+/**
+ * Polls `cchat who`, as the first agent, until it shows every one of `names`
+ * online or `timeoutMs` has passed; how many it saw online last.
+ */
 export async function waitAllOnline(
   fleet: string,
   names: string[],
   env: Record<string, string>,
   timeoutMs = 300_000,
-): Promise<void> {
-  await eventually(`all ${names.length} agents online`, async () => {
-    const { code, stdout } = await cchat(["who", "--json"], {
-      ...env,
-      XDG_CONFIG_HOME: `${fleet}/${names[0]}`,
-    });
-    if (code !== 0) return undefined;
-    const { agents } = JSON.parse(stdout) as { agents: { status: string }[] };
-    return agents.filter((a) => a.status === "online").length === names.length ? true : undefined;
-  }, timeoutMs);
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const online = await onlineCount(fleet, names[0], env);
+    if (online === names.length || Date.now() > deadline) return online;
+    await realSleep(WHO_POLL_MS);
+  }
 }
 
 export const run: Section = async (context) => {
@@ -98,7 +117,10 @@ export const run: Section = async (context) => {
   const daemon = spawnFleetDaemon(root, fleet, env);
   try {
     const started = performance.now();
-    await waitAllOnline(fleet, names, env);
+    const online = await waitAllOnline(fleet, names, env);
+    if (online < AGENTS) {
+      throw new Error(`fleetmem: only ${online} of ${AGENTS} agents came online`);
+    }
     const onlineS = Math.round((performance.now() - started) / 1000);
     await realSleep(SETTLE_MS);
     const kb = await statusKb(daemon.pid, "VmRSS");

@@ -1,3 +1,5 @@
+import { UsageError } from "../../src/errors.ts";
+
 /** One row of the benchmark table: what was measured, the figure, the target, and whether it was met. */
 export interface Row {
   section: string;
@@ -36,4 +38,17 @@ export function renderTable(rows: Row[]): string {
     c.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
   )
     .join("\n");
+}
+
+/** Fleet sizes from `variable` (comma-separated whole numbers), else `fallback`. */
+export function sizesFromEnv(variable: string, fallback: number[]): number[] {
+  const given = Deno.env.get(variable);
+  if (given === undefined) return fallback;
+  const sizes = given.split(",").map((size) => Number(size.trim()));
+  if (sizes.some((size) => !Number.isInteger(size) || size < 1)) {
+    throw new UsageError(`${variable} "${given}" is not a list of whole numbers of at least 1.`, {
+      hint: `For example ${variable}=${fallback.join(",")}.`,
+    });
+  }
+  return sizes;
 }
