@@ -264,8 +264,14 @@ export class Daemon {
     await deps.sleep(wait, signal).catch(() => {});
   }
 
+  /**
+   * Beats at once, then after a random part of the interval, then every
+   * interval: the agents of a fleet go live together, and beats in step
+   * would reach the server as one burst per interval.
+   */
   async #beatLoop(targets: string[], link: SpaceLink, signal: AbortSignal): Promise<void> {
     const { deps, identity, log } = this.#options;
+    let wait = Math.floor(deps.random() * identity.intervalMs);
     while (!signal.aborted) {
       try {
         await this.#heartbeat.beat(targets, "online");
@@ -273,7 +279,8 @@ export class Daemon {
         log.warn(`A heartbeat failed: ${(err as Error).message}`);
       }
       await link.keep();
-      await deps.sleep(identity.intervalMs, signal).catch(() => {});
+      await deps.sleep(wait, signal).catch(() => {});
+      wait = identity.intervalMs;
     }
   }
 

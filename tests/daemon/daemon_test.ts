@@ -521,3 +521,25 @@ Deno.test("the first sync, which only marks where the inbox starts, asks for no 
   assert.equal(second.url.searchParams.get("since"), "s1");
   assert.equal(second.url.searchParams.get("filter"), "f1");
 });
+
+Deno.test("after its first beat an agent waits a random part of the interval, so a fleet gone live together beats apart", async () => {
+  const clock = new VirtualClock();
+  const run = await runDaemon(
+    homeserver([
+      () => json({ next_batch: "s1" }),
+      async () => {
+        await clock.sleep(100_000);
+        return json({ next_batch: "s2" });
+      },
+    ]),
+    {},
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  const online = run.requests
+    .filter((r) => pathOf(r).includes(`/state/${EVENT_HEARTBEAT}/`))
+    .filter((r) => (r.body as { status: string }).status === "online")
+    .map((r) => r.at);
+  // random() is 0.5 and the interval 60 s: half an interval, then whole ones.
+  assert.deepEqual(online.map((at) => at - online[0]), [0, 30_000, 90_000]);
+});
