@@ -1,7 +1,7 @@
 /** The Space and the lobby: the two rooms every agent shares. */
 import { MatrixError, RateLimitError } from "../errors.ts";
 import type { SpaceEnv } from "./env.ts";
-import { ensureRoom, isNotFound, joinSoon } from "./ensure.ts";
+import { ensureRoom, joinSoon, unlessNotFound } from "./ensure.ts";
 import { lobbyRoomId, spaceRoomId } from "./lookup.ts";
 import { lobbyRoom, spaceRoom } from "./rooms.ts";
 
@@ -42,11 +42,9 @@ export async function openDirectory(
   access: DirectoryAccess,
 ): Promise<Directory | null> {
   if (access === "lookup") {
-    const orNull = (lookup: Promise<string>) =>
-      lookup.catch((err) => isNotFound(err) ? null : Promise.reject(err));
-    const [spaceId, lobbyId] = await Promise.all([
-      orNull(spaceRoomId(env)),
-      orNull(lobbyRoomId(env)),
+    const [spaceId = null, lobbyId = null] = await Promise.all([
+      unlessNotFound(spaceRoomId(env)),
+      unlessNotFound(lobbyRoomId(env)),
     ]);
     return lobbyId === null ? null : { spaceId, lobbyId };
   }
@@ -102,9 +100,7 @@ export async function keepSpaceChild(
   spaceId: string,
   childId: string,
 ): Promise<boolean> {
-  const link = await env.client.getStateEvent(spaceId, "m.space.child", childId).catch((err) =>
-    isNotFound(err) ? undefined : Promise.reject(err)
-  );
+  const link = await unlessNotFound(env.client.getStateEvent(spaceId, "m.space.child", childId));
   const via = link?.content?.via;
   if (Array.isArray(via) && via.length > 0) return false;
   await env.client.putState(spaceId, "m.space.child", childId, { via: [env.serverName] });

@@ -15,6 +15,10 @@ function lostCreationRace(err: unknown): boolean {
 
 export const isNotFound = (err: unknown) => err instanceof MatrixError && err.status === 404;
 
+/** What `request` answers, or undefined when the server has no such thing (404). */
+export const unlessNotFound = <T>(request: Promise<T>): Promise<T | undefined> =>
+  request.catch((err) => isNotFound(err) ? undefined : Promise.reject(err));
+
 /**
  * Joins the room behind `alias`, creating it first when nobody has. Losing
  * the creation race is normal: the winner's room is joined instead.
@@ -52,10 +56,7 @@ export async function joinSoon(
 ): Promise<string | undefined> {
   if (env.joined?.size) {
     // Joining a room again is answered as a no-op, yet costs Synapse several times a lookup.
-    const roomId = await env.client.resolveAlias(alias).then(
-      ({ roomId }) => roomId,
-      (err) => isNotFound(err) ? undefined : Promise.reject(err),
-    );
+    const roomId = (await unlessNotFound(env.client.resolveAlias(alias)))?.roomId;
     if (roomId !== undefined && env.joined.has(roomId)) return roomId;
     if (roomId === undefined && options.missingIsFinal) return undefined;
   }

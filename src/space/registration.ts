@@ -4,7 +4,7 @@ import { CchatError, MatrixError } from "../errors.ts";
 import type { MatrixEvent } from "../matrix/types.ts";
 import { type Directory, keepSpaceChild, openDirectory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
-import { ensureRoom, isNotFound } from "./ensure.ts";
+import { ensureRoom, unlessNotFound } from "./ensure.ts";
 import { EVENT_AGENT } from "./names.ts";
 import { AGENT_ROOM_VISIBILITY, agentRoom, restrictedToSpace } from "./rooms.ts";
 
@@ -44,9 +44,7 @@ export async function registerAgent(
   );
   const [roomState, entry] = await Promise.all([
     env.client.roomState(roomId),
-    env.client.getStateEvent(spaceId, EVENT_AGENT, env.userId).catch((err) =>
-      isNotFound(err) ? undefined : Promise.reject(err)
-    ),
+    unlessNotFound(env.client.getStateEvent(spaceId, EVENT_AGENT, env.userId)),
   ]);
   const inRoom = (type: string, stateKey = "") =>
     roomState.find((event) => event.type === type && event.state_key === stateKey);
