@@ -31,7 +31,6 @@ export class FleetBoot {
   readonly #open = Promise.withResolvers<void>();
   /** Ends the stall watch once the gate is open. */
   readonly #opened = new AbortController();
-  #arrivals = 0;
   readonly #slots = pLimit(BOOTS_AT_ONCE);
 
   /** `names`: every agent that will arrive; `sleep` times the stall watch. */
@@ -48,9 +47,7 @@ export class FleetBoot {
 
   /** Agent `name` has booted, or will not: failed or stopped. Saying so twice is harmless. */
   arrive(name: string): void {
-    if (!this.#waiting.delete(name)) return;
-    this.#arrivals++;
-    if (this.#waiting.size === 0) this.#openNow();
+    if (this.#waiting.delete(name) && this.#waiting.size === 0) this.#openNow();
   }
 
   /** Resolves once every agent has arrived, or after a stall; rejects when `signal` aborts first. */
@@ -66,7 +63,7 @@ export class FleetBoot {
     return promise;
   }
 
-  /** The agents the gate still waits for, for logs. */
+  /** How many agents the gate still waits for. */
   get waiting(): number {
     return this.#waiting.size;
   }
@@ -77,8 +74,9 @@ export class FleetBoot {
   }
 
   async #watchStalls(sleep: Sleep, stallMs: number): Promise<void> {
-    for (let seen = -1; seen !== this.#arrivals;) {
-      seen = this.#arrivals;
+    // A round that ends with as many still booting as it began with saw no boot finish.
+    for (let before = -1; before !== this.#waiting.size;) {
+      before = this.#waiting.size;
       try {
         await sleep(stallMs, this.#opened.signal);
       } catch {
