@@ -1,22 +1,23 @@
 import assert from "node:assert/strict";
 import { CchatError, MatrixError } from "../../src/errors.ts";
 import { registerAgent } from "../../src/space/registration.ts";
-import { json } from "../support/fakes.ts";
+import type { SpaceEnv } from "../../src/space/env.ts";
+import { json, type RecordedRequest } from "../support/fakes.ts";
 import { err, isCreate, isJoin, isRoomState, ME, spaceFixture } from "../support/space.ts";
+
+const registerBob = (env: SpaceEnv) =>
+  registerAgent(env, "bob", { host: "h", version: "v" }, "!space");
+
+/** Bob's room as it is just after creation: no state of cchat's yet, and every write taken. */
+const newRoom = (r: RecordedRequest) =>
+  isRoomState(r) ? json([]) : json({ room_id: "!bob", event_id: "$e" });
 
 Deno.test("registerAgent", async (t) => {
   await t.step("creates the room restricted to the Space and links both ways", async () => {
     const { env, clock, requests, calls } = spaceFixture((r) =>
-      isJoin(r) || r.method === "GET" && !isRoomState(r)
-        ? err(404, "M_NOT_FOUND")
-        : isRoomState(r)
-        ? json([])
-        : json({ room_id: "!bob", event_id: "$e" })
+      isJoin(r) || r.method === "GET" && !isRoomState(r) ? err(404, "M_NOT_FOUND") : newRoom(r)
     );
-    assert.equal(
-      await clock.run(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
-      "!bob",
-    );
+    assert.equal(await clock.run(registerBob(env)), "!bob");
     const create = requests.find(isCreate)!.body as Record<string, unknown>;
     assert.equal(create.room_alias_name, "agents-bob");
     const initial = create.initial_state as { type: string; content: Record<string, unknown> }[];
@@ -58,7 +59,7 @@ Deno.test("registerAgent", async (t) => {
     );
     await clock.run(
       assert.rejects(
-        registerAgent(env, "bob", { host: "h", version: "v" }, "!space"),
+        registerBob(env),
         (failure: Error) => {
           assert.ok(failure instanceof CchatError);
           assert.match(failure.message, /The agent name "bob" belongs to another account\./);
@@ -72,14 +73,9 @@ Deno.test("registerAgent", async (t) => {
     const { env, clock, log } = spaceFixture((r) =>
       decodeURIComponent(r.url.pathname).includes("!space/state/dev.cchat.agent")
         ? r.method === "PUT" ? err(403, "M_FORBIDDEN") : err(404, "M_NOT_FOUND")
-        : isRoomState(r)
-        ? json([])
-        : json({ room_id: "!bob", event_id: "$e" })
+        : newRoom(r)
     );
-    assert.equal(
-      await clock.run(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
-      "!bob",
-    );
+    assert.equal(await clock.run(registerBob(env)), "!bob");
     assert.equal(log.warnings.length, 1);
     assert.match(log.warnings[0], /does not let its members write "dev\.cchat\.agent"/);
   });
@@ -94,7 +90,7 @@ Deno.test("registerAgent", async (t) => {
     );
     await clock.run(
       assert.rejects(
-        registerAgent(env, "bob", { host: "h", version: "v" }, "!space"),
+        registerBob(env),
         (failure: Error) => {
           assert.ok(failure instanceof MatrixError);
           assert.equal(failure.status, 500);
@@ -133,10 +129,7 @@ Deno.test("registerAgent", async (t) => {
       }
       return err(500, "M_UNKNOWN");
     });
-    assert.equal(
-      await clock.run(registerAgent(env, "bob", { host: "h", version: "v" }, "!space")),
-      "!bob",
-    );
+    assert.equal(await clock.run(registerBob(env)), "!bob");
     assert.deepEqual(calls().filter((call) => !call.startsWith("GET")), [
       "POST /_matrix/client/v3/join/#agents-bob:hs",
     ]);
@@ -165,7 +158,7 @@ Deno.test("registerAgent", async (t) => {
       }
       return r.method === "GET" ? err(404, "M_NOT_FOUND") : json({ event_id: "$e" });
     });
-    await clock.run(registerAgent(env, "bob", { host: "h", version: "v" }, "!space"));
+    await clock.run(registerBob(env));
     const puts = calls().filter((call) => call.startsWith("PUT"));
     assert.ok(puts.includes("PUT /_matrix/client/v3/rooms/!bob/state/dev.cchat.agent/"));
     assert.ok(puts.includes("PUT /_matrix/client/v3/rooms/!bob/state/m.room.history_visibility/"));
