@@ -45,6 +45,11 @@ export interface Reply {
   note?: string;
   /** The exit code; 0 when absent. */
   code?: number;
+  /**
+   * Told whether the output reached stdout: messages taken from the inbox are
+   * read only once shown, and unread again when the output could not be written.
+   */
+  settle?: (delivered: boolean) => Promise<void>;
 }
 
 /** Where a command runs: the outside world, and the output for its progress and its logs. */
@@ -57,15 +62,21 @@ export interface Run {
  * The function the parser calls: runs `body`, renders its reply as JSON or
  * text in this one place, and records how it ended.
  */
-export function action<F extends { json?: boolean }, A extends unknown[]>(
+export function action<F extends object, A extends unknown[]>(
   body: (run: Run, flags: F, ...args: A) => Promise<Reply>,
 ) {
   return async function (this: CliContext, flags: F, ...args: A): Promise<void> {
     try {
-      const out = outputFor(this.deps, flags.json === true);
+      const out = outputFor(this.deps, (flags as { json?: boolean }).json === true);
       const reply = await body({ deps: this.deps, out }, flags, ...args);
-      if (out.json && reply.data !== undefined) out.data(reply.data);
-      if (!out.json && reply.text !== undefined) out.line(reply.text);
+      try {
+        if (out.json && reply.data !== undefined) out.data(reply.data);
+        if (!out.json && reply.text !== undefined) out.line(reply.text);
+      } catch (error) {
+        await reply.settle?.(false);
+        throw error;
+      }
+      await reply.settle?.(true);
       if (reply.note !== undefined) out.info(reply.note);
       this.outcome = { code: reply.code ?? 0 };
     } catch (error) {

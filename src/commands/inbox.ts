@@ -12,9 +12,9 @@ interface InboxFlags {
 
 export const inboxCommand = buildCommand<InboxFlags, [], CliContext>({
   func: action(async ({ deps, out }, flags: InboxFlags) => {
-    const messages = await inbox({ deps, log: out }, flags);
-    if (messages.length === 0) return { data: messages, note: "No unread messages." };
-    return { data: messages, text: messages.map(formatMessage).join("\n") };
+    const { value: messages, settle } = await inbox({ deps, log: out }, flags);
+    if (messages.length === 0) return { data: messages, note: "No unread messages.", settle };
+    return { data: messages, text: messages.map(formatMessage).join("\n"), settle };
   }),
   parameters: {
     flags: {
@@ -40,11 +40,11 @@ interface WaitFlags {
 export const waitCommand = buildCommand<WaitFlags, [], CliContext>({
   func: action(async ({ deps, out }, flags: WaitFlags) => {
     const timeoutMs = flags.timeout === undefined ? undefined : flags.timeout * 1000;
-    const received = await wait({ deps, log: out }, { timeoutMs });
+    const { value: received, settle } = await wait({ deps, log: out }, { timeoutMs });
     if (received === null) {
-      return { note: `No message within ${flags.timeout} s.`, code: ExitCode.timeout };
+      return { note: `No message within ${flags.timeout} s.`, code: ExitCode.timeout, settle };
     }
-    return { data: received, text: formatMessage(received) };
+    return { data: received, text: formatMessage(received), settle };
   }),
   parameters: {
     flags: {

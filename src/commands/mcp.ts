@@ -1,37 +1,44 @@
 import { buildCommand } from "@stricli/core";
+import { loadConfig } from "../config.ts";
 import { hostSyncLoop } from "../ops/agent.ts";
-import { action, type CliContext } from "./common.ts";
+import { requireName } from "../ops/session.ts";
+import { action, type CliContext, nameFlag } from "./common.ts";
 
-export const mcpCommand = buildCommand<Record<never, never>, [], CliContext>({
-  func: action(async ({ deps, out }) => {
-    // Loaded here: the MCP SDK and its Node streams cost the other commands nothing.
-    const [{ mcpServer }, { StdioServerTransport }] = await Promise.all([
+interface McpFlags {
+  name?: string;
+}
+
+export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
+  func: action(async ({ deps, out }, flags: McpFlags) => {
+    // An MCP client hides stderr: a server without a name would serve an inbox nobody fills.
+    requireName(await loadConfig(deps, { name: flags.name }));
+    // Loaded here: the MCP SDK costs the other commands nothing.
+    const [{ mcpServer }, { StdioTransport }] = await Promise.all([
       import("../mcp/server.ts"),
-      import("@modelcontextprotocol/sdk/server/stdio.js"),
+      import("../mcp/stdio.ts"),
     ]);
     const ctx = { deps, log: out };
-    const server = mcpServer(ctx);
-    const closed = new Promise<void>((resolve) => server.server.onclose = resolve);
-    const unsubscribe = deps.onShutdown(() => void server.close());
+    const transport = new StdioTransport(deps.stdin, deps.stdout, out);
+    const unsubscribe = deps.onShutdown(() => void transport.close());
     const stop = new AbortController();
-    // The tools answer at once; the sync loop boots beside them, or runs in a daemon already.
-    const syncing = hostSyncLoop(ctx, stop.signal).catch((err: Error) => {
+    // The tools answer at once; the sync loop boots beside them, or stands by for a daemon's.
+    const syncing = hostSyncLoop(ctx, { name: flags.name }, stop.signal).catch((err: Error) => {
       out.warn(`This server fills no inbox: ${err.message}`);
     });
     try {
-      await server.connect(new StdioServerTransport());
-      await closed;
+      await mcpServer(ctx).serve(transport);
     } finally {
       unsubscribe();
       stop.abort();
       await syncing;
+      await transport.finished();
     }
     return {};
   }),
-  parameters: { flags: {} },
+  parameters: { flags: { name: nameFlag } },
   docs: {
     brief: "Serve the commands as MCP tools over stdio, for agents' MCP clients",
     fullDescription:
-      "Serves the operations as tools of an MCP server on stdin and stdout until the client disconnects or SIGINT/SIGTERM. It also runs the agent's sync loop and heartbeat, unless a daemon already runs them for this agent, and says goodbye with an offline beat when it ends. Only protocol messages go to stdout; diagnostics go to stderr.",
+      "Serves the operations as tools of an MCP server on stdin and stdout until the client closes stdin (or dies), or SIGINT/SIGTERM. It also runs the agent's sync loop and heartbeat, or, while a daemon runs them, takes them over when that daemon stops; and says goodbye with an offline beat when it ends. Refuses to start without an agent name. Only protocol messages go to stdout; diagnostics go to stderr.",
   },
 });

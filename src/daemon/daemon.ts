@@ -8,6 +8,7 @@ import type { FleetBoot } from "./fleet_boot.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { MatrixClient } from "../matrix/client.ts";
 import type { SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../space/filter.ts";
@@ -15,7 +16,7 @@ import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
 import { flushReceipts } from "./receipts.ts";
-import type { InboxSignal } from "./inbox_signal.ts";
+import type { ChangeSignal } from "./change_signal.ts";
 import { StatusTopic } from "./topic.ts";
 import { SpaceLink } from "./space_link.ts";
 import type { AgentStatus } from "../space/agents.ts";
@@ -30,7 +31,9 @@ export interface DaemonOptions {
   lease: Lease;
   identity: HeartbeatIdentity;
   /** Rung after messages are stored, so waiting readers look at once. */
-  inbox?: InboxSignal;
+  inbox?: ChangeSignal;
+  /** Rung by readers after they left read receipts, so they are posted at once. */
+  receipts?: ChangeSignal;
   /** Shared by the agents of one process that boot together: a few at a time, live together. */
   fleetBoot?: FleetBoot;
   syncTimeoutMs: number;
@@ -48,6 +51,14 @@ export const STARTUP_JITTER_MAX_MS = 2000;
 export const MAX_RETRY_DELAY_MS = 30_000;
 /** Added at random to the wait a rate limit asked for, so agents refused together come back apart. */
 export const RATE_LIMIT_JITTER_MS = 1_000;
+/**
+ * The goodbye (offline beat, topic, presence) gets this long in all: a client
+ * that went away must not leave its server running on, for example against
+ * a homeserver that does not answer.
+ */
+export const GOODBYE_MS = 3_000;
+/** Pending read receipts are looked at this often even when no reader rang. */
+export const RECEIPT_POLL_MS = 5_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 const MARK_FILTER = JSON.stringify(MARK_SYNC_FILTER);
 
@@ -153,46 +164,109 @@ export class Daemon {
     }
   }
 
-  /** The heartbeat beside the sync loop, then the goodbye. */
+  /**
+   * The heartbeat and the read receipts beside the sync loop, then the
+   * goodbye. The room's state is written by one step at a time (topic, then
+   * beats): two writes at once would fork the room's history, and Element may
+   * then show the older of the two.
+   */
   async #live(membership: Membership, signal: AbortSignal): Promise<void> {
     // Only the agent's own room: a beat wakes every member of the room it lands in.
     const targets = [membership.roomId ?? membership.directory.lobbyId];
-    // The heartbeat stops with the sync loop, whether that ends by a signal or by an error.
-    const beats = new AbortController();
-    const stopBeats = () => beats.abort();
-    signal.addEventListener("abort", stopBeats, { once: true });
+    // Beats and receipts stop with the sync loop, whether that ends by a signal or by an error.
+    const beside = new AbortController();
+    const stopBeside = () => beside.abort();
+    signal.addEventListener("abort", stopBeside, { once: true });
     const link = new SpaceLink(this.#options.space, membership, this.#options.log);
-    const beating = this.#beatLoop(targets, link, beats.signal);
-    await this.#showStatus(membership.roomId, "online");
+    await this.#showStatus(this.#topic, membership.roomId, "online");
+    const presence = this.#presence(this.#options.space.client, "online", beside.signal);
+    const beating = this.#beatLoop(targets, link, beside.signal);
+    const receipting = this.#receiptLoop(beside.signal);
     try {
       await this.#syncLoop(membership, signal);
     } finally {
-      beats.abort();
-      signal.removeEventListener("abort", stopBeats);
-      await beating;
+      beside.abort();
+      signal.removeEventListener("abort", stopBeside);
+      await Promise.all([beating, receipting, presence]);
       // After a takeover the agent lives on in the new holder: no goodbye for it.
-      if (!this.#lost.signal.aborted) {
-        await this.#goodbye(targets);
-        await this.#showStatus(membership.roomId, "offline");
-      }
+      if (!this.#lost.signal.aborted) await this.#goodbye(targets, membership.roomId);
     }
   }
 
-  /** The room's topic follows the status for people in Element; a failure costs only the topic. */
-  async #showStatus(roomId: string | null, status: AgentStatus): Promise<void> {
+  /** The room's topic says when the agent started or stopped; a failure costs only the topic. */
+  async #showStatus(topic: StatusTopic, roomId: string | null, status: AgentStatus): Promise<void> {
     if (roomId === null) return;
     try {
-      await this.#topic.set(roomId, status);
+      await topic.set(roomId, status);
     } catch (err) {
       this.#options.log.warn(`The room topic could not say "${status}": ${(err as Error).message}`);
     }
   }
 
-  async #goodbye(targets: string[]): Promise<void> {
+  /**
+   * Says the presence people see in Element. The sync loop keeps an agent
+   * online by itself, and the homeserver turns it offline once the loop has
+   * been gone for about half a minute (a crash, a lost host); this only makes
+   * a start or a stop show at once.
+   */
+  async #presence(client: MatrixClient, presence: AgentStatus, signal?: AbortSignal) {
+    const { identity, log } = this.#options;
+    const message = presence === "online" ? `cchat agent on ${identity.host}` : undefined;
     try {
-      await this.#heartbeat.beat(targets, "offline");
+      await (signal ? client.withSignal(signal) : client).setPresence(
+        identity.userId,
+        presence,
+        message,
+      );
     } catch (err) {
-      this.#options.log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
+      if (!signal?.aborted) log.debug(`Presence "${presence}" failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** The offline beat, the topic and the presence, within GOODBYE_MS whatever the server does. */
+  async #goodbye(targets: string[], roomId: string | null): Promise<void> {
+    const { deps, space, identity, log } = this.#options;
+    const deadline = new AbortController();
+    const done = new AbortController();
+    const timer = deps.sleep(GOODBYE_MS, done.signal).then(
+      () => deadline.abort(new Error(`no answer within ${GOODBYE_MS / 1000} s`)),
+      () => {},
+    );
+    const client = space.client.withSignal(deadline.signal);
+    try {
+      try {
+        await new HeartbeatWriter(client, identity, deps.now).beat(targets, "offline");
+      } catch (err) {
+        log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
+      }
+      await this.#showStatus(new StatusTopic(client, identity.host, deps.now), roomId, "offline");
+      await this.#presence(client, "offline");
+    } finally {
+      done.abort();
+      await timer;
+    }
+  }
+
+  /**
+   * Posts the receipts readers leave, as soon as one rings (within a second
+   * of a message being read, whatever the long-poll is doing), and every
+   * RECEIPT_POLL_MS for those that failed or whose ring was lost.
+   */
+  async #receiptLoop(signal: AbortSignal): Promise<void> {
+    const { space: { client }, store, deps, log, receipts } = this.#options;
+    while (!signal.aborted) {
+      const look = new AbortController();
+      const stop = AbortSignal.any([look.signal, signal]);
+      const rung = receipts?.changed(stop).catch(() => {});
+      try {
+        await flushReceipts(client.withSignal(signal), store, log);
+      } catch (err) {
+        if (!signal.aborted) log.warn(`Posting read receipts failed: ${(err as Error).message}`);
+      }
+      const poll = deps.sleep(RECEIPT_POLL_MS, stop).catch(() => {});
+      await Promise.race([rung ?? poll, poll]);
+      look.abort();
+      await Promise.all([rung, poll]);
     }
   }
 
@@ -316,7 +390,6 @@ export class Daemon {
           lastError: null,
           failure: null,
         });
-        await flushReceipts(client, store, log);
       } catch (err) {
         if (signal.aborted) break;
         const failure = failureOf(err);

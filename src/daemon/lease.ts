@@ -16,6 +16,12 @@ export const LEASE_TTL_MS = 10_000;
 export const LEASE_RENEW_MS = 3_000;
 /** How late a renewal may be before a starter stops counting on seeing it. */
 const RENEW_SLACK_MS = 1_000;
+/**
+ * How often a process standing by looks whether the holder is gone: a holder
+ * on this host that died is seen at the next look, one elsewhere when its
+ * lease lapses.
+ */
+export const STANDBY_POLL_MS = 1_000;
 
 export interface LeaseHolder {
   pid: number;
@@ -90,21 +96,33 @@ export class Lease {
    * TTL at most) rather than fail a restart. The write checks that the record
    * is still the one read, so of two processes starting at once one wins.
    * `signal` ends that wait, rejecting with its reason.
+   *
+   * With `standBy`, a live holder is no failure: it is told once, and the
+   * starter waits for that holder to stop or die, then takes the lease over.
    */
-  async acquire(pid: number, signal?: AbortSignal): Promise<LeaseHolder> {
+  async acquire(
+    pid: number,
+    signal?: AbortSignal,
+    standBy?: (holder: LeaseHolder) => void,
+  ): Promise<LeaseHolder> {
     let seen: LeaseHolder | undefined;
+    let told = false;
     for (;;) {
       const entry = await this.#read();
       const current = entry.value;
       // A record with our own pid on this host is a previous life of this pid (a container's pid 1).
       const ours = current?.pid === pid && current.host === this.#deps.hostname();
       if (current && !ours && isLive(current, this.#deps)) {
-        if (seen && current.expiresAt !== seen.expiresAt) {
-          throw new LeaseHeldError(this.#job, current);
+        const renewing = seen !== undefined && current.expiresAt !== seen.expiresAt;
+        if (renewing && !standBy) throw new LeaseHeldError(this.#job, current);
+        if (renewing && !told) {
+          told = true;
+          standBy!(current);
         }
         seen ??= current;
         const untilLapse = current.expiresAt - this.#deps.now();
-        await this.#deps.sleep(Math.min(untilLapse, LEASE_RENEW_MS + RENEW_SLACK_MS), signal);
+        const look = standBy ? STANDBY_POLL_MS : LEASE_RENEW_MS + RENEW_SLACK_MS;
+        await this.#deps.sleep(Math.min(untilLapse, look), signal);
         continue;
       }
       const now = this.#deps.now();

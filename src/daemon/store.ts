@@ -153,7 +153,8 @@ export class Store {
    * Takes up to `limit` unread messages, oldest first, for this reader alone.
    * Each unread key is deleted only if its versionstamp is still the one read,
    * so of several processes reaching for one message exactly one commit wins;
-   * a loser skips that message and reads on.
+   * a loser skips that message and reads on. What is taken is the reader's to
+   * hand over (`handedOver`) or to give back (`putBack`).
    */
   async claim(limit = Infinity): Promise<InboxMessage[]> {
     const claimed: InboxMessage[] = [];
@@ -167,7 +168,6 @@ export class Store {
       const won = await this.#take(pairs) ? pairs : await this.#takeEach(pairs);
       for (const { message } of won) if (message) claimed.push(message);
     }
-    await this.#noteReceipts(claimed);
     return claimed;
   }
 
@@ -248,7 +248,37 @@ export class Store {
         return op;
       }, this.#deps);
     }
+    await this.handedOver(messages);
+  }
+
+  /**
+   * Taken messages that reached their reader: the people in their rooms are to
+   * see them read, so a receipt is noted for the daemon to post.
+   */
+  async handedOver(messages: InboxMessage[]): Promise<void> {
     await this.#noteReceipts(messages);
+  }
+
+  /**
+   * Taken messages that never reached their reader (the call was cancelled,
+   * or its answer could not be written): unread again, kept until read, and
+   * under the same short ids, as if never taken.
+   */
+  async putBack(messages: InboxMessage[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
+      const chunk = messages.slice(i, i + WRITE_CHUNK);
+      await commitWithRetry(() => {
+        const op = this.#kv.atomic();
+        for (const m of chunk) {
+          op.set(this.#key("unread", m.ts, m.eventId), m.eventId).set(
+            this.#key("msg", m.eventId),
+            m,
+          );
+          if (m.id !== undefined) op.set(this.#key("short", m.id), m.eventId);
+        }
+        return op;
+      }, this.#deps);
+    }
   }
 
   /**

@@ -158,8 +158,19 @@ export class MatrixClient {
 
   /** Marks the room read up to `eventId` for this user, as other members see it. */
   async sendReceipt(roomId: string, eventId: string): Promise<void> {
-    await this.http.request("POST", V3 + path`/rooms/${roomId}/receipt/m.read/${eventId}`, {
+    await this.#request("POST", V3 + path`/rooms/${roomId}/receipt/m.read/${eventId}`, {
       body: {},
+    });
+  }
+
+  /** Sets the user's presence, as every member of a room it shares sees it. */
+  async setPresence(
+    userId: string,
+    presence: "online" | "unavailable" | "offline",
+    statusMessage?: string,
+  ): Promise<void> {
+    await this.#request("PUT", V3 + path`/presence/${userId}/status`, {
+      body: { presence, ...(statusMessage === undefined ? {} : { status_msg: statusMessage }) },
     });
   }
 

@@ -3,86 +3,248 @@
  * from an MCP client. It renders nothing: a tool's result is the operation's
  * data (the document `--json` prints), and an error is a tool error carrying
  * the message and the hint. Nothing but the protocol reaches stdout.
+ *
+ * Built on the SDK's protocol layer rather than its tool helper, so that the
+ * protocol stays strict: a malformed call is refused with -32602, arguments
+ * outside a tool's schema (unknown ones included) are a tool error the model
+ * can read and correct, and a message taken from the inbox is read only once
+ * its answer is written (see Deliveries).
  */
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import {
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type ProgressToken,
+  type RequestId,
+  type ServerNotification,
+  type ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod/v4";
 import { CchatError } from "../errors.ts";
-import { inbox, wait } from "../ops/inbox.ts";
+import { inbox, type Taken, wait } from "../ops/inbox.ts";
 import { reply, send } from "../ops/send.ts";
 import type { OpContext } from "../ops/session.ts";
 import { who } from "../ops/who.ts";
 import { VERSION } from "../version.ts";
+import { Deliveries } from "./deliveries.ts";
 
 /** An agent's turn should not hang on one call for longer than this. */
 export const MAX_WAIT_S = 600;
+/**
+ * `wait`'s timeout when the call names none: under the 60 s after which the
+ * SDK's client and Claude Code give up on a call, so a wait ends before its
+ * client stops listening.
+ */
+export const DEFAULT_WAIT_S = 50;
+/** How often a long `wait` tells a client that asked for progress that it is still waiting. */
+export const PROGRESS_EVERY_MS = 10_000;
 
-// Descriptions stay short: a client puts every tool's schema into every turn of the agent.
-const sendInput = z.object({
-  text: z.string(),
-  to: z.string().optional().describe("agent name; the lobby when absent"),
-  notice: z.boolean().optional().describe("never answered automatically"),
-});
-const replyInput = z.object({
-  id: z.union([z.number().int(), z.string()]).describe("a message's id, or its event_id"),
-  text: z.string(),
-  notice: z.boolean().optional(),
-});
-const whoInput = z.object({ all: z.boolean().optional().describe("include agents silent a day") });
-const inboxInput = z.object({
-  limit: z.number().int().optional(),
-  peek: z.boolean().optional().describe("leave them unread"),
-});
-const waitInput = z.object({ timeout_s: z.number().min(0).max(MAX_WAIT_S) });
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** Runs an operation as a tool call: its data as the result, a failure as a tool error. */
-async function tool(run: () => Promise<Record<string, unknown>>): Promise<CallToolResult> {
-  try {
-    const data = await run();
-    return { content: [{ type: "text", text: JSON.stringify(data) }], structuredContent: data };
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const hint = err instanceof CchatError && err.hint ? `\nhint: ${err.hint}` : "";
-    return { content: [{ type: "text", text: message + hint }], isError: true };
+/** What a tool is handed besides its arguments. */
+interface Call {
+  signal: AbortSignal;
+  requestId: RequestId;
+  progressToken?: ProgressToken;
+  /** Sends a progress notification for this call. */
+  progress(progress: number, total: number, message: string): Promise<void>;
+}
+
+interface Tool<S extends z.ZodObject> {
+  description: string;
+  input: S;
+  run(
+    args: z.infer<S>,
+    call: Call,
+  ): Promise<Record<string, unknown> | Taken<Record<string, unknown>>>;
+}
+
+/** Builds one tool, typed by its schema; strict, so a misspelt argument is refused, not ignored. */
+const tool = <S extends z.ZodObject>(definition: Tool<S>) => definition;
+
+const isTaken = (value: object): value is Taken<Record<string, unknown>> =>
+  "settle" in value && typeof value.settle === "function";
+
+/** A failure as the model reads it: the message, then the hint. */
+function toolError(err: unknown): CallToolResult {
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = err instanceof CchatError && err.hint ? `\nhint: ${err.hint}` : "";
+  return { content: [{ type: "text", text: message + hint }], isError: true };
+}
+
+/** A `tools/call` as the protocol layer hands it over unchecked, so this server checks it itself. */
+const LooseCallRequest = z.object({ method: z.literal("tools/call"), params: z.unknown() });
+
+function callParams(
+  params: unknown,
+): { name: string; args: unknown; progressToken?: ProgressToken } {
+  const call = z.object({
+    name: z.string(),
+    arguments: z.record(z.string(), z.unknown()).optional(),
+    _meta: z.object({ progressToken: z.union([z.string(), z.number()]).optional() }).loose()
+      .optional(),
+  }).loose().safeParse(params);
+  if (!call.success) {
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      "Invalid params: tools/call takes a tool's name and an object of arguments.",
+    );
+  }
+  const { name, arguments: args, _meta } = call.data;
+  return { name, args: args ?? {}, progressToken: _meta?.progressToken };
+}
+
+/** Progress notifications every PROGRESS_EVERY_MS until `signal` ends, for a client that asked. */
+async function reportProgress(
+  ctx: OpContext,
+  call: Call,
+  totalS: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (call.progressToken === undefined) return;
+  const started = ctx.deps.now();
+  for (;;) {
+    try {
+      await ctx.deps.sleep(PROGRESS_EVERY_MS, signal);
+    } catch {
+      return;
+    }
+    const waited = Math.round((ctx.deps.now() - started) / 1000);
+    await call.progress(waited, totalS, `waiting for a message, ${waited} of ${totalS} s`)
+      .catch(() => {});
   }
 }
 
-export function mcpServer(ctx: OpContext): McpServer {
-  const server = new McpServer({ name: "cchat", version: VERSION });
-  server.registerTool(
-    "send",
-    { description: "Post to the lobby, or to an agent's room.", inputSchema: sendInput.shape },
-    ({ text, to, notice }: z.infer<typeof sendInput>) =>
-      tool(async () => ({ ...await send(ctx, { body: text, to, notice }) })),
-  );
-  server.registerTool(
-    "reply",
-    { description: "Answer a message in its room, as a reply.", inputSchema: replyInput.shape },
-    ({ id, text, notice }: z.infer<typeof replyInput>) =>
-      tool(async () => ({ ...await reply(ctx, { id, text, notice }) })),
-  );
-  server.registerTool(
-    "who",
-    { description: "The agents and who is online.", inputSchema: whoInput.shape },
-    ({ all }: z.infer<typeof whoInput>) => tool(async () => ({ ...await who(ctx, { all }) })),
-  );
-  server.registerTool(
-    "inbox",
-    {
+function tools(ctx: OpContext) {
+  return {
+    send: tool({
+      description: "Post to the lobby, or to an agent's room.",
+      input: z.strictObject({
+        text: z.string(),
+        to: z.string().optional().describe("agent name; the lobby when absent"),
+        notice: z.boolean().optional().describe("never answered automatically"),
+      }),
+      run: async ({ text, to, notice }, { signal }) => ({
+        ...await send(ctx, { body: text, to, notice, signal }),
+      }),
+    }),
+    reply: tool({
+      description: "Answer a message in its room, as a reply that mentions its sender.",
+      input: z.strictObject({
+        id: z.union([z.number().int(), z.string()]).describe("a message's id, or its event_id"),
+        text: z.string(),
+        notice: z.boolean().optional(),
+      }),
+      run: async ({ id, text, notice }, { signal }) => ({
+        ...await reply(ctx, { id, text, notice, signal }),
+      }),
+    }),
+    who: tool({
+      description: "The agents and who is online.",
+      input: z.strictObject({
+        all: z.boolean().optional().describe("include agents silent a day"),
+      }),
+      run: async ({ all }, { signal }) => ({ ...await who(ctx, { all, signal }) }),
+    }),
+    inbox: tool({
       description: "Unread messages, oldest first; marks them read.",
-      inputSchema: inboxInput.shape,
-    },
-    ({ limit, peek }: z.infer<typeof inboxInput>) =>
-      tool(async () => ({ messages: await inbox(ctx, { limit, peek }) })),
+      input: z.strictObject({
+        limit: z.number().int().min(1).optional(),
+        peek: z.boolean().optional().describe("leave them unread"),
+      }),
+      run: async ({ limit, peek }, { signal }) => {
+        const taken = await inbox(ctx, { limit, peek, signal });
+        return { ...taken, value: { messages: taken.value } };
+      },
+    }),
+    wait: tool({
+      description:
+        `Wait for the next message; null when none came in time. Keep timeout_s under your client's tool timeout.`,
+      input: z.strictObject({
+        timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
+      }),
+      run: async ({ timeout_s }, call) => {
+        const waiting = new AbortController();
+        const progress = reportProgress(ctx, call, timeout_s, waiting.signal);
+        try {
+          const taken = await wait(ctx, { timeoutMs: timeout_s * 1000, signal: call.signal });
+          return { ...taken, value: { message: taken.value } };
+        } finally {
+          waiting.abort();
+          await progress;
+        }
+      },
+    }),
+  };
+}
+
+export interface McpServerHandle {
+  server: Server;
+  /** Connects to `transport` and serves until it closes; then every taken message is settled. */
+  serve(transport: Transport): Promise<void>;
+}
+
+export function mcpServer(ctx: OpContext): McpServerHandle {
+  const server = new Server(
+    { name: "cchat", version: VERSION },
+    { capabilities: { tools: {} } },
   );
-  server.registerTool(
-    "wait",
-    {
-      description: "Wait for the next message; null when none came in time.",
-      inputSchema: waitInput.shape,
+  const deliveries = new Deliveries((message) => ctx.log.warn(message));
+  const table: Record<string, Tool<z.ZodObject>> = tools(ctx);
+  const listing = Object.entries(table).map(([name, { description, input }]) => ({
+    name,
+    description,
+    inputSchema: z.toJSONSchema(input, { io: "input" }) as { type: "object" },
+  }));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
+  server.setRequestHandler(LooseCallRequest, async (request: { params: unknown }, extra: Extra) => {
+    const { name, args, progressToken } = callParams(request.params);
+    const definition = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (!definition) {
+      throw new McpError(ErrorCode.InvalidParams, `Invalid params: no tool is called "${name}".`, {
+        tools: Object.keys(table),
+      });
+    }
+    const parsed = definition.input.safeParse(args);
+    if (!parsed.success) {
+      return toolError(
+        new CchatError(`Invalid arguments for "${name}": ${z.prettifyError(parsed.error)}`, {
+          hint: "The tool's input schema in tools/list says what it takes.",
+        }),
+      );
+    }
+    const call: Call = {
+      signal: extra.signal,
+      requestId: extra.requestId,
+      progressToken,
+      progress: (progress, total, message) =>
+        extra.sendNotification({
+          method: "notifications/progress",
+          params: { progressToken: progressToken!, progress, total, message },
+        }),
+    };
+    try {
+      const result = await definition.run(parsed.data, call);
+      const data = isTaken(result)
+        ? deliveries.expect(extra.requestId, result, extra.signal)
+        : result;
+      return { content: [{ type: "text", text: JSON.stringify(data) }], structuredContent: data };
+    } catch (err) {
+      return toolError(err);
+    }
+  });
+  server.onerror = (err: Error) => ctx.log.debug(`MCP: ${err.message}`);
+  return {
+    server,
+    async serve(transport) {
+      const closed = new Promise<void>((resolve) => server.onclose = resolve);
+      await server.connect(deliveries.watch(transport));
+      await closed;
+      await deliveries.settled();
     },
-    ({ timeout_s }: z.infer<typeof waitInput>) =>
-      tool(async () => ({ message: await wait(ctx, { timeoutMs: timeout_s * 1000 }) })),
-  );
-  return server;
+  };
 }

@@ -7,7 +7,7 @@ import { loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
-import { LeaseHeldError } from "../daemon/lease.ts";
+import type { LeaseHolder } from "../daemon/lease.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { agentRoomId } from "../space/lookup.ts";
@@ -80,6 +80,11 @@ export interface DaemonOptions extends AgentOptions {
   ephemeral?: boolean;
   /** Seconds between heartbeats, as the user gave them. */
   interval?: string;
+  /**
+   * While another process holds the agent's sync loop, wait and take it over
+   * when that process stops or dies, instead of failing; told once who holds it.
+   */
+  standBy?: (holder: LeaseHolder) => void;
 }
 
 /** What the agents of one process share. */
@@ -110,7 +115,7 @@ export async function runDaemon(
   // One sync loop per account: a second would split the inbox's truth and `status` with it.
   const lease = session.store.syncLease(ctx.deps);
   try {
-    await lease.acquire(ctx.deps.pid, signal);
+    await lease.acquire(ctx.deps.pid, signal, options.standBy);
   } catch (err) {
     // Stopped while waiting for a silent holder's lease to lapse: nothing ran, nothing to undo.
     if (signal.aborted) return;
@@ -121,6 +126,7 @@ export async function runDaemon(
       space: session.space,
       store: session.store,
       inbox: session.inbox,
+      receipts: session.receipts,
       fleetBoot,
       lease,
       identity: {
@@ -265,21 +271,28 @@ export async function runFleet(
   );
 }
 
-/** Where an MCP server's agent syncs: in that process, or in another that already does. */
-export type SyncHost = "here" | "elsewhere";
-
 /**
- * The sync loop for a server that serves one agent (`cchat mcp`): run here
- * until `signal` stops it, unless another process already holds the agent's
- * lease, whose inbox is then read as it fills. Exactly one loop per agent.
+ * The sync loop for a server that serves one agent (`cchat mcp`), until
+ * `signal` stops it: run here, or, while another process (a daemon) holds the
+ * agent's lease, read the inbox as that one fills it and take the loop over
+ * as soon as it stops or dies. Exactly one loop per agent at any time.
  */
-export async function hostSyncLoop(ctx: OpContext, signal: AbortSignal): Promise<SyncHost> {
-  try {
-    await runDaemon(ctx, {}, signal);
-    return "here";
-  } catch (err) {
-    if (!(err instanceof LeaseHeldError)) throw err;
-    ctx.log.info(`${err.message} Its inbox is read as it fills.`);
-    return "elsewhere";
+export async function hostSyncLoop(
+  ctx: OpContext,
+  options: AgentOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const standBy = (holder: LeaseHolder) =>
+    ctx.log.info(
+      `Pid ${holder.pid} on ${holder.host} runs this agent's sync loop; its inbox is read as it fills, and this server takes the loop over when it stops.`,
+    );
+  while (!signal.aborted) {
+    try {
+      return await runDaemon(ctx, { ...options, standBy }, signal);
+    } catch (err) {
+      // Taken over by another process while this one was slow to renew: stand by again.
+      if (!(err instanceof CchatError && err.exitCode === ExitCode.busy)) throw err;
+      ctx.log.warn(`${err.message} Standing by.`);
+    }
   }
 }

@@ -1,5 +1,6 @@
+import type { InboxMessage } from "../daemon/types.ts";
 import { UsageError } from "../errors.ts";
-import { type OpContext, openSession } from "./session.ts";
+import { type OpContext, openSession, type Session } from "./session.ts";
 import { type MessageView, messageView } from "./views.ts";
 
 export interface InboxOptions {
@@ -9,16 +10,77 @@ export interface InboxOptions {
 }
 
 /**
- * Unread messages, oldest first; reading claims them unless `peek`, so
+ * Messages taken from the inbox for one reader, not yet in its hands. The
+ * face that shows them settles the taking: delivered, they are read (and the
+ * people in their rooms see a receipt within a second); not delivered (the
+ * call was cancelled, its answer could not be written), they are unread
+ * again, so no other reader misses them. Until settled the data file stays open.
+ */
+export interface Taken<T> {
+  value: T;
+  settle(delivered: boolean): Promise<void>;
+}
+
+/**
+ * What `session` took, as a Taken that owns the session: settling hands the
+ * messages over or puts them back, then closes it.
+ */
+function taken<T>(session: Session, messages: InboxMessage[], value: T): Taken<T> {
+  let settled = false;
+  return {
+    value,
+    async settle(delivered) {
+      if (settled) return;
+      settled = true;
+      try {
+        if (messages.length === 0) return;
+        if (!delivered) return await session.store.putBack(messages);
+        await session.store.handedOver(messages);
+        await session.receipts.notify();
+      } finally {
+        await session[Symbol.asyncDispose]();
+      }
+    },
+  };
+}
+
+/** Runs `take` on a new session; a failure, or a stop before it is handed out, gives back all. */
+async function takeWith<T>(
+  ctx: OpContext,
+  signal: AbortSignal | undefined,
+  take: (session: Session) => Promise<{ messages: InboxMessage[]; value: T }>,
+): Promise<Taken<T>> {
+  const session = await openSession(ctx, {}, { offline: true });
+  let result: Taken<T> | undefined;
+  try {
+    const { messages, value } = await take(session);
+    result = taken(session, messages, value);
+  } finally {
+    if (!result) await session[Symbol.asyncDispose]();
+  }
+  if (signal?.aborted) {
+    await result.settle(false);
+    throw signal.reason;
+  }
+  return result;
+}
+
+/**
+ * Unread messages, oldest first; reading takes them unless `peek`, so
  * readers running at once never share a message.
  */
-export async function inbox(ctx: OpContext, options: InboxOptions = {}): Promise<MessageView[]> {
+export async function inbox(
+  ctx: OpContext,
+  options: InboxOptions & { signal?: AbortSignal } = {},
+): Promise<Taken<MessageView[]>> {
   const limit = checkLimit(options.limit);
-  await using session = await openSession(ctx, {}, { offline: true });
-  const messages = options.peek
-    ? await session.store.unread(limit)
-    : await session.store.claim(limit);
-  return messages.map(messageView);
+  return await takeWith(ctx, options.signal, async (session) => {
+    if (options.peek) {
+      return { messages: [], value: (await session.store.unread(limit)).map(messageView) };
+    }
+    const messages = await session.store.claim(limit);
+    return { messages, value: messages.map(messageView) };
+  });
 }
 
 function checkLimit(limit: number | undefined): number {
@@ -34,6 +96,8 @@ function checkLimit(limit: number | undefined): number {
 export interface WaitOptions {
   /** Give up after this long; forever when absent. */
   timeoutMs?: number;
+  /** Stops the wait: nothing is taken, and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -42,31 +106,38 @@ export interface WaitOptions {
  */
 export const SAFETY_POLL_MS = 5_000;
 
-/** Blocks until this reader claims an unread message; null at the timeout. */
-export async function wait(ctx: OpContext, options: WaitOptions = {}): Promise<MessageView | null> {
+/** Blocks until this reader takes an unread message; null at the timeout. */
+export async function wait(
+  ctx: OpContext,
+  options: WaitOptions = {},
+): Promise<Taken<MessageView | null>> {
   const timeoutMs = options.timeoutMs ?? Infinity;
   if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new UsageError(`The timeout "${timeoutMs / 1000}" is not a number of seconds.`, {
       hint: "For example --timeout 30.",
     });
   }
-  await using session = await openSession(ctx, {}, { offline: true });
   const { deps } = ctx;
+  const { signal } = options;
   const deadline = deps.now() + timeoutMs;
-  for (;;) {
-    const look = new AbortController();
-    // Watch before looking, so a message stored in between still wakes this reader.
-    const changed = session.inbox.changed(look.signal).catch(() => {});
-    try {
-      const [message] = await session.store.claim(1);
-      if (message) return messageView(message);
-      const left = deadline - deps.now();
-      if (left <= 0) return null;
-      const poll = deps.sleep(Math.min(SAFETY_POLL_MS, left), look.signal).catch(() => {});
-      await Promise.race([changed, poll]);
-    } finally {
-      look.abort();
-      await changed;
+  return await takeWith(ctx, signal, async (session) => {
+    for (;;) {
+      signal?.throwIfAborted();
+      const look = new AbortController();
+      const stop = signal ? AbortSignal.any([look.signal, signal]) : look.signal;
+      // Watch before looking, so a message stored in between still wakes this reader.
+      const changed = session.inbox.changed(stop).catch(() => {});
+      try {
+        const messages = await session.store.claim(1);
+        if (messages.length > 0) return { messages, value: messageView(messages[0]) };
+        const left = deadline - deps.now();
+        if (left <= 0) return { messages, value: null };
+        const poll = deps.sleep(Math.min(SAFETY_POLL_MS, left), stop).catch(() => {});
+        await Promise.race([changed, poll]);
+      } finally {
+        look.abort();
+        await changed;
+      }
     }
-  }
+  });
 }

@@ -17,6 +17,8 @@ export interface SendOptions {
   reply?: string;
   /** A message whose thread to post in: without `to`, its short id or event id in the inbox. */
   thread?: string;
+  /** Stops the request: a caller that gave up sends nothing more. */
+  signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -62,7 +64,7 @@ export function prepareMessage(options: SendOptions): TextMessage {
  */
 export async function send(ctx: OpContext, options: SendOptions): Promise<SendResult> {
   const message = prepareMessage(options);
-  await using session = await openSession(ctx);
+  await using session = await openSession(ctx, {}, { signal: options.signal });
   const { space } = session;
   const txnId = crypto.randomUUID();
   if (options.to === undefined && (options.reply !== undefined || options.thread !== undefined)) {
@@ -87,11 +89,17 @@ export interface ReplyOptions {
   id: number | string;
   text: string;
   notice?: boolean;
+  signal?: AbortSignal;
 }
 
 /** Answers a message in its own room, inside its thread when it was in one. */
 export function reply(ctx: OpContext, options: ReplyOptions): Promise<SendResult> {
-  return send(ctx, { body: options.text, notice: options.notice, reply: String(options.id) });
+  return send(ctx, {
+    body: options.text,
+    notice: options.notice,
+    reply: String(options.id),
+    signal: options.signal,
+  });
 }
 
 interface Target {

@@ -17,7 +17,7 @@ import { validateAgentName } from "../space/names.ts";
 import { RoomCache } from "../space/room_cache.ts";
 import { kvSharedGate } from "../shared_gate.ts";
 import { sha256Hex } from "../encoding.ts";
-import { fileInboxSignal, type InboxSignal } from "../daemon/inbox_signal.ts";
+import { type ChangeSignal, fileSignal } from "../daemon/change_signal.ts";
 
 /** What an operation is given by its face: the outside world, and where to say what happens. */
 export interface OpContext {
@@ -33,7 +33,9 @@ export interface Session {
   space: SpaceEnv;
   store: Store;
   /** Rung by the daemon when it stores messages; readers wait on it. */
-  inbox: InboxSignal;
+  inbox: ChangeSignal;
+  /** Rung by readers when they leave read receipts; the daemon posts them at once. */
+  receipts: ChangeSignal;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -115,6 +117,8 @@ export interface SessionOptions {
    * agents opens it once for all. The session then leaves it open.
    */
   kv?: Deno.Kv;
+  /** Ends every request of the session: a caller that gave up stops waiting on the server. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -164,7 +168,10 @@ export async function openSession(
   const kv = options.kv ?? await openDataKv(deps, config.dataDir);
   const close = () => options.kv ? undefined : kv.close();
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
-  const client = new MatrixClient(transport(ctx, config, homeserver, gates).withToken(token));
+  const client = new MatrixClient(
+    transport(ctx, config, homeserver, gates).withToken(token),
+    options.signal,
+  );
   try {
     const userId = envToken
       ? await userOfToken(kv, deps, envToken, client, options.offline ?? false)
@@ -187,7 +194,8 @@ export async function openSession(
         staleAfter: config.staleAfter,
       }),
       store: new Store(kv, deps, userId, config.inboxRetentionMs),
-      inbox: await fileInboxSignal(`${config.dataDir}/inbox.signal`, deps),
+      inbox: await fileSignal(`${config.dataDir}/inbox.signal`, deps),
+      receipts: await fileSignal(`${config.dataDir}/receipts.signal`, deps),
       [Symbol.asyncDispose]: () => Promise.resolve(close()),
     };
   } catch (err) {

@@ -8,6 +8,7 @@ import { type AgentView, agentView } from "./views.ts";
 export interface WhoOptions {
   /** Also list agents that have been silent for more than a day. */
   all?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface WhoResult {
@@ -20,7 +21,7 @@ export const FORGOTTEN_AFTER_MS = 24 * 3600_000;
 
 /** Lists the agents by name. Joins the Space and lobby only when refused, and never creates anything. */
 export async function who(ctx: OpContext, options: WhoOptions = {}): Promise<WhoResult> {
-  await using session = await openSession(ctx);
+  await using session = await openSession(ctx, {}, { signal: options.signal });
   const { space } = session;
   const list = async (directory: Directory | null) =>
     directory ? await listAgents(space, directory) : [];

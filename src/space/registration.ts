@@ -64,28 +64,40 @@ export async function registerAgent(
     }
     throw err;
   }
-  // Rooms made before these settings catch up here.
+  // Rooms made before these settings catch up here. Writes to one room go one at a time: two at
+  // once would fork its history. The agent's room and the Space are written side by side.
   const parent = { via: [env.serverName], canonical: true };
   await Promise.all([
-    keepState(
-      env,
-      inRoom("m.room.join_rules"),
-      roomId,
-      "m.room.join_rules",
-      "",
-      restrictedToSpace(spaceId),
-    ),
-    keepState(
-      env,
-      inRoom("m.room.history_visibility"),
-      roomId,
-      "m.room.history_visibility",
-      "",
-      AGENT_ROOM_VISIBILITY,
-    ),
-    keepState(env, inRoom("m.space.parent", spaceId), roomId, "m.space.parent", spaceId, parent),
-    keepSpaceChild(env, spaceId, roomId),
-    writeEntry(env, spaceId, name, roomId, entry),
+    (async () => {
+      await keepState(
+        env,
+        inRoom("m.room.join_rules"),
+        roomId,
+        "m.room.join_rules",
+        "",
+        restrictedToSpace(spaceId),
+      );
+      await keepState(
+        env,
+        inRoom("m.room.history_visibility"),
+        roomId,
+        "m.room.history_visibility",
+        "",
+        AGENT_ROOM_VISIBILITY,
+      );
+      await keepState(
+        env,
+        inRoom("m.space.parent", spaceId),
+        roomId,
+        "m.space.parent",
+        spaceId,
+        parent,
+      );
+    })(),
+    (async () => {
+      await keepSpaceChild(env, spaceId, roomId);
+      await writeEntry(env, spaceId, name, roomId, entry);
+    })(),
   ]);
   await env.cache?.set(name, roomId);
   return roomId;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { FleetBoot } from "../../src/daemon/fleet_boot.ts";
-import { Daemon, type DaemonOptions, STARTUP_JITTER_MAX_MS } from "../../src/daemon/daemon.ts";
+import type { ChangeSignal } from "../../src/daemon/change_signal.ts";
+import {
+  Daemon,
+  type DaemonOptions,
+  GOODBYE_MS,
+  STARTUP_JITTER_MAX_MS,
+} from "../../src/daemon/daemon.ts";
 import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/daemon/lease.ts";
 import { Store } from "../../src/daemon/store.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
@@ -8,7 +14,7 @@ import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
 import { ExitCode } from "../../src/errors.ts";
 import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
-import { fakeFetch, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
+import { fakeFetch, json, noAnswer, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 import { isRoomState } from "../support/space.ts";
 
 const ME = "@agent:hs";
@@ -22,6 +28,8 @@ async function runDaemon(
   clock = new VirtualClock(),
   /** Sees the KV file, to play another process. */
   onKv: (kv: Deno.Kv) => void = () => {},
+  /** Sees the store, to play a reader. */
+  onStore: (store: Store) => void = () => {},
 ) {
   const stop = new AbortController();
   const fake = fakeFetch(async (r) => {
@@ -37,6 +45,7 @@ async function runDaemon(
   onKv(kv);
   try {
     const store = new Store(kv, deps, ME);
+    onStore(store);
     const statuses: string[] = [];
     const failures: (string | null)[] = [];
     const save = store.saveDaemonStatus.bind(store);
@@ -183,7 +192,7 @@ Deno.test("the daemon fills the inbox from its second sync on, including a gap",
   assert.equal((lastBeat.body as { status: string }).status, "offline");
 });
 
-Deno.test("the room topic says online at boot and offline at the end, not at every beat", async () => {
+Deno.test("the room topic says when the agent started and stopped, not at every beat", async () => {
   // Long-polls of a minute each, with a beat every 20 s: several beats, one topic per change.
   const clock = new VirtualClock();
   const minute = async () => {
@@ -198,12 +207,115 @@ Deno.test("the room topic says online at boot and offline at the end, not at eve
   assert.deepEqual(
     topics.map((r) => [pathOf(r).split("/")[5], (r.body as { topic: string }).topic]),
     [
-      ["!own", "online on h since 2023-11-14 22:13 UTC"],
-      ["!own", "offline since 2023-11-14 22:17 UTC"],
+      ["!own", "started on h at 2023-11-14 22:13 UTC; its presence shows whether it still runs"],
+      ["!own", "stopped at 2023-11-14 22:17 UTC"],
     ],
   );
   const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
   assert.ok(beats.length > topics.length, `${beats.length} beats`);
+  const presence = run.requests.filter((r) => pathOf(r).endsWith(`/presence/${ME}/status`));
+  assert.deepEqual(presence.map((r) => r.body), [
+    { presence: "online", status_msg: "cchat agent on h" },
+    { presence: "offline" },
+  ]);
+});
+
+Deno.test("one agent's state writes never run at once: the topic, then the beats", async () => {
+  const clock = new VirtualClock();
+  const inFlight = new Map<string, number>();
+  let most = 0;
+  const server = homeserver([async () => {
+    await clock.sleep(30_000);
+    return json({ next_batch: "s" });
+  }]);
+  const run = await runDaemon(
+    async (r, stop) => {
+      if (r.method !== "PUT" || !pathOf(r).includes("/state/")) return server(r, stop);
+      // Per room: two writes at once fork that room's history.
+      const room = pathOf(r).split("/")[5];
+      inFlight.set(room, (inFlight.get(room) ?? 0) + 1);
+      most = Math.max(most, inFlight.get(room)!);
+      // Each write takes a while, as a state event does on a busy server.
+      await clock.sleep(500);
+      inFlight.set(room, inFlight.get(room)! - 1);
+      return json({ event_id: "$s" });
+    },
+    { identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1_000 } },
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  assert.equal(most, 1);
+  const writes = run.requests.filter((r) => r.method === "PUT" && pathOf(r).includes("/state/"));
+  const first = (type: string) => writes.findIndex((r) => pathOf(r).includes(`/state/${type}/`));
+  assert.ok(first("m.room.topic") < first(EVENT_HEARTBEAT), "the topic goes first");
+});
+
+Deno.test("the goodbye is over within GOODBYE_MS when the homeserver no longer answers", async () => {
+  const clock = new VirtualClock();
+  let stoppedAt = 0;
+  const server = homeserver([]);
+  const run = await runDaemon(
+    (r, stop) => {
+      if (stoppedAt === 0) {
+        const answer = server(r, () => {
+          stoppedAt = clock.now();
+          stop();
+        });
+        return answer;
+      }
+      // From the stop on, nothing answers: every goodbye request hangs until it is given up.
+      return noAnswer(r);
+    },
+    {},
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  assert.ok(clock.now() - stoppedAt <= GOODBYE_MS, `${clock.now() - stoppedAt} ms`);
+  assert.ok(run.warnings.some((w) => /final offline heartbeat failed/.test(w)), `${run.warnings}`);
+});
+
+Deno.test("a receipt a reader leaves is posted within a second, whatever the long-poll does", async () => {
+  const clock = new VirtualClock();
+  const rings: (() => void)[] = [];
+  const receipts: ChangeSignal = {
+    notify: () => Promise.resolve(rings.splice(0).forEach((ring) => ring())),
+    changed: (signal) =>
+      new Promise((resolve, reject) => {
+        rings.push(resolve);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
+  };
+  let readAt = 0;
+  let storeOf: Store | undefined;
+  const run = await runDaemon(
+    homeserver([
+      () => json({ next_batch: "s1" }),
+      () =>
+        json({
+          next_batch: "s2",
+          rooms: { join: { "!own": { timeline: { events: [message("$m1", "hi")] } } } },
+        }),
+      async () => {
+        // A reader takes the message while the long-poll of a minute is under way.
+        await clock.sleep(10_000);
+        const taken = await storeOf!.claim();
+        await storeOf!.handedOver(taken);
+        readAt = clock.now();
+        await receipts.notify();
+        await clock.sleep(50_000);
+        return json({ next_batch: "s3" });
+      },
+    ]),
+    { receipts },
+    clock,
+    undefined,
+    (store) => storeOf = store,
+  );
+  assert.equal(run.outcome, undefined);
+  const posted = run.requests.filter((r) => pathOf(r).includes("/receipt/m.read/"));
+  assert.equal(posted.length, 1);
+  assert.match(pathOf(posted[0]), /\$m1$/);
+  assert.ok(posted[0].at - readAt <= 1_000, `${posted[0].at - readAt} ms`);
 });
 
 Deno.test("every beat goes to the agent's own room, none to the lobby, whose members it would wake", async () => {

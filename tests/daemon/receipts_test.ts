@@ -47,7 +47,9 @@ async function withReceipts(
       }),
     );
     const notes: string[] = [];
-    await clock.run(store.commitBatch(read, "s1").then(() => store.claim()));
+    await clock.run(
+      store.commitBatch(read, "s1").then(() => store.claim()).then((m) => store.handedOver(m)),
+    );
     const log = { debug: (m: string) => notes.push(m) };
     await work(() => clock.run(flushReceipts(client, store, log)), store, fake.requests);
     return notes;
@@ -122,7 +124,7 @@ Deno.test("flushReceipts", async (t) => {
       if (!moved) {
         moved = true;
         await store.commitBatch([message(9)], "s2");
-        await store.claim();
+        await store.handedOver(await store.claim());
       }
       return json({});
     };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Store } from "../../src/daemon/store.ts";
+import { DEFAULT_INBOX_RETENTION_MS } from "../../src/defaults.ts";
 import { fakeTime, withKv } from "../support/kv.ts";
 import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
 import { realSleep } from "../../src/deps.ts";
@@ -25,14 +26,14 @@ function message(n: number, overrides: Partial<InboxMessage> = {}): InboxMessage
 
 /** A store on an in-memory KV, closed when `work` ends. */
 async function withStore(
-  work: (store: Store, kv: Deno.Kv) => Promise<void>,
+  work: (store: Store, clock: VirtualClock, kv: Deno.Kv) => Promise<void>,
   userId = ME,
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   try {
     const clock = new VirtualClock();
     const deps = { now: clock.now, sleep: clock.sleep, random: () => 0.5 };
-    await work(new Store(kv, deps, userId), kv);
+    await work(new Store(kv, deps, userId), clock, kv);
   } finally {
     kv.close();
   }
@@ -89,7 +90,7 @@ Deno.test("Store.commitBatch", async (t) => {
   });
 
   await t.step("duplicates within one batch are stored once", async () => {
-    await withStore(async (store, kv) => {
+    await withStore(async (store, _clock, kv) => {
       assert.equal(await store.commitBatch([message(1), message(1), message(2)], "s1"), 2);
       assert.deepEqual(ids(await store.unread()), ["$e1", "$e2"]);
       let unreadKeys = 0;
@@ -496,7 +497,7 @@ Deno.test("retention of read messages", async (t) => {
 
 Deno.test("short ids", async (t) => {
   await t.step("count up across batches, and a replay takes no number", async () => {
-    await withStore(async (store, kv) => {
+    await withStore(async (store, _clock, kv) => {
       await store.commitBatch([message(1), message(2)], "s1");
       await store.commitBatch([message(2), message(3)], "s2");
       assert.deepEqual((await store.unread()).map((m) => [m.id, m.eventId]), [
@@ -543,15 +544,37 @@ Deno.test("short ids", async (t) => {
   });
 });
 
+Deno.test("Store.putBack", async (t) => {
+  await t.step(
+    "a taken message put back is unread again, under its short id, for good",
+    async () => {
+      await withStore(async (store, clock) => {
+        await store.commitBatch([message(1), message(2)], "s1");
+        const taken = await store.claim(1);
+        assert.deepEqual(ids(await store.unread()), ["$e2"]);
+        await store.putBack(taken);
+        assert.deepEqual(ids(await store.unread()), ["$e1", "$e2"]);
+        assert.deepEqual(await store.pendingReceipts(), []);
+        // Past the retention a read message would be gone; one put back is kept until read.
+        clock.time += DEFAULT_INBOX_RETENTION_MS * 2;
+        assert.equal((await store.message(taken[0].id!))?.eventId, "$e1");
+        assert.deepEqual(await store.claim(1), taken);
+      });
+    },
+  );
+});
+
 Deno.test("pending read receipts", async (t) => {
   const receipts = async (store: Store) =>
     (await store.pendingReceipts()).map(({ roomId, eventId, ts }) => ({ roomId, eventId, ts }));
 
-  await t.step("claiming notes the latest message of each room", async () => {
+  await t.step("claiming notes nothing until the messages are handed over", async () => {
     await withStore(async (store) => {
       const elsewhere = message(2, { roomId: "!lobby:hs" });
       await store.commitBatch([message(1), elsewhere, message(3), message(4)], "s1");
-      await store.claim(3);
+      const taken = await store.claim(3);
+      assert.deepEqual(await receipts(store), []);
+      await store.handedOver(taken);
       assert.deepEqual(await receipts(store), [
         { roomId: "!lobby:hs", eventId: "$e2", ts: elsewhere.ts },
         { roomId: "!own:hs", eventId: "$e3", ts: message(3).ts },
@@ -591,9 +614,9 @@ Deno.test("pending read receipts", async (t) => {
   await t.step("settling clears a receipt, unless a reader moved it since", async () => {
     await withStore(async (store) => {
       await store.commitBatch([message(1), message(2)], "s1");
-      await store.claim(1);
+      await store.handedOver(await store.claim(1));
       const [first] = await store.pendingReceipts();
-      await store.claim(1);
+      await store.handedOver(await store.claim(1));
       await store.settleReceipt(first);
       assert.deepEqual((await receipts(store)).map((r) => r.eventId), ["$e2"]);
       const [second] = await store.pendingReceipts();

@@ -26,27 +26,42 @@ function topicOf(current: string | null) {
 Deno.test("statusTopic", () => {
   assert.equal(
     statusTopic("online", "build-01", NOW),
-    "online on build-01 since 2026-12-01 10:20 UTC",
+    "started on build-01 at 2026-12-01 10:20 UTC; its presence shows whether it still runs",
   );
-  assert.equal(statusTopic("offline", "build-01", NOW), "offline since 2026-12-01 10:20 UTC");
+  assert.equal(statusTopic("offline", "build-01", NOW), "stopped at 2026-12-01 10:20 UTC");
+  // Nothing in it goes stale when the process dies without a word.
+  assert.doesNotMatch(statusTopic("online", "build-01", NOW), /\b(online|offline|running)\b/);
 });
 
 Deno.test("StatusTopic", async (t) => {
   await t.step("set always writes the topic", async () => {
-    const { topic, writes } = topicOf("online on build-01 since 2026-12-01 09:00 UTC");
+    const { topic, writes } = topicOf(
+      "started on build-01 at 2026-12-01 09:00 UTC; its presence shows whether it still runs",
+    );
     await topic.set("!own", "online");
-    assert.deepEqual(writes(), [{ topic: "online on build-01 since 2026-12-01 10:20 UTC" }]);
+    assert.deepEqual(writes(), [{
+      topic:
+        "started on build-01 at 2026-12-01 10:20 UTC; its presence shows whether it still runs",
+    }]);
   });
   await t.step("keep leaves a topic that already says the status", async () => {
-    const { topic, writes } = topicOf("online on build-01 since 2026-12-01 09:00 UTC");
+    const { topic, writes } = topicOf(
+      "started on build-01 at 2026-12-01 09:00 UTC; its presence shows whether it still runs",
+    );
     await topic.keep("!own", "online");
     assert.deepEqual(writes(), []);
   });
   await t.step("keep writes when the status changed, or there was no topic of ours", async () => {
-    for (const current of ["online on build-01 since 2026-12-01 09:00 UTC", null, "Room of x"]) {
+    for (
+      const current of [
+        "started on build-01 at 2026-12-01 09:00 UTC; its presence shows whether it still runs",
+        null,
+        "Room of x",
+      ]
+    ) {
       const { topic, writes } = topicOf(current);
       await topic.keep("!own", "offline");
-      assert.deepEqual(writes(), [{ topic: "offline since 2026-12-01 10:20 UTC" }], `${current}`);
+      assert.deepEqual(writes(), [{ topic: "stopped at 2026-12-01 10:20 UTC" }], `${current}`);
     }
   });
 });

@@ -27,7 +27,8 @@ async function main([startArg, batchArg]: string[]): Promise<void> {
   const startedAt = Date.now();
   const eventIds: string[] = [];
   for (;;) {
-    const messages = await inbox(ctx, { limit: batch });
+    const { value: messages, settle } = await inbox(ctx, { limit: batch });
+    await settle(true);
     if (messages.length === 0) break;
     eventIds.push(...messages.map((m) => m.event_id));
   }

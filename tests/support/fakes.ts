@@ -110,6 +110,15 @@ export interface RecordedRequest {
   headers: Headers;
   body: unknown;
   at: number;
+  /** The request's own signal: a handler that never answers rejects on it, as a real fetch does. */
+  signal?: AbortSignal;
+}
+
+/** An answer that never comes: the request ends only when its signal aborts it. */
+export function noAnswer(request: RecordedRequest): Promise<never> {
+  return new Promise((_, reject) => {
+    request.signal?.addEventListener("abort", () => reject(request.signal!.reason), { once: true });
+  });
 }
 
 export type Handler = (request: RecordedRequest) => Response | Promise<Response>;
@@ -129,7 +138,7 @@ export function fakeFetch(handler: Handler, clock?: { now(): number }) {
     };
     requests.push(recorded);
     init?.signal?.throwIfAborted();
-    return await handler(recorded);
+    return await handler({ ...recorded, signal: init?.signal ?? undefined });
   };
   return { fetch: fetch as typeof globalThis.fetch, requests };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fileInboxSignal } from "../../src/daemon/inbox_signal.ts";
+import { fileSignal } from "../../src/daemon/change_signal.ts";
 import { watchFile } from "../../src/deps.ts";
 
 /** Two processes' views of one data directory's signal file. */
@@ -8,13 +8,13 @@ async function twoViews() {
   const path = `${dir}/inbox.signal`;
   return {
     path,
-    daemon: await fileInboxSignal(path, { watchFile }),
-    reader: await fileInboxSignal(path, { watchFile }),
+    daemon: await fileSignal(path, { watchFile }),
+    reader: await fileSignal(path, { watchFile }),
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
 }
 
-Deno.test("fileInboxSignal", async (t) => {
+Deno.test("fileSignal", async (t) => {
   await t.step("a notify wakes a reader watching the file", async () => {
     await using views = await twoViews();
     const stop = new AbortController();
@@ -35,7 +35,7 @@ Deno.test("fileInboxSignal", async (t) => {
     await using views = await twoViews();
     assert.equal((await Deno.stat(views.path)).mode! & 0o777, 0o600);
     await views.daemon.notify();
-    await fileInboxSignal(views.path, { watchFile });
+    await fileSignal(views.path, { watchFile });
     assert.equal(await Deno.readTextFile(views.path), ".");
   });
 });

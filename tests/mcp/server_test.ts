@@ -1,0 +1,218 @@
+/**
+ * The MCP server as a client drives it, in this process: JSON-RPC lines in,
+ * answers out, over the stdio transport, with the inbox in a real KV file and
+ * time virtual.
+ */
+import assert from "node:assert/strict";
+import { silentLogger } from "../../src/log.ts";
+import { DEFAULT_WAIT_S, mcpServer, PROGRESS_EVERY_MS } from "../../src/mcp/server.ts";
+import { StdioTransport } from "../../src/mcp/stdio.ts";
+import { CapturedSink } from "../support/fakes.ts";
+import { commandHarness } from "../support/commands.ts";
+import { inboxMessage } from "../support/fixtures.ts";
+
+/** A JSON-RPC message from the server, as the tests read it. */
+interface Answer {
+  id?: number | null;
+  // deno-lint-ignore no-explicit-any
+  result?: any;
+  error?: { code: number; message: string };
+  method?: string;
+  // deno-lint-ignore no-explicit-any
+  params?: any;
+}
+
+/** An answering sink: each line written is an MCP message the test can wait for. */
+class Answers extends CapturedSink {
+  fail = false;
+  #waiters: (() => void)[] = [];
+  override write(text: string): void {
+    if (this.fail) throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+    super.write(text);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+  get all(): Answer[] {
+    return this.lines.map((line) => JSON.parse(line));
+  }
+  /** The answer to request `id`, once written. */
+  async to(id: number): Promise<Answer> {
+    for (;;) {
+      const found = this.all.find((a) => a.id === id && !("method" in a));
+      if (found) return found;
+      await new Promise<void>((wake) => this.#waiters.push(wake));
+    }
+  }
+}
+
+async function serving() {
+  const h = await commandHarness();
+  await h.login();
+  const pipe = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = pipe.writable.getWriter();
+  const out = new Answers();
+  const transport = new StdioTransport(pipe.readable, out, silentLogger);
+  const served = mcpServer({ deps: h.deps, log: silentLogger }).serve(transport);
+  let next = 1;
+  const line = (message: unknown) =>
+    writer.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
+  const request = async (method: string, params: unknown = {}) => {
+    const id = next++;
+    await line({ jsonrpc: "2.0", id, method, params });
+    return id;
+  };
+  await h.clock.run(
+    request("initialize", {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: "test", version: "1" },
+    }).then((id) => out.to(id)),
+  );
+  await line({ jsonrpc: "2.0", method: "notifications/initialized" });
+  return {
+    h,
+    out,
+    line,
+    request,
+    /** Calls a tool and waits for its answer, on virtual time. */
+    call: async (name: string, args?: unknown, meta?: unknown) =>
+      await h.clock.run(
+        request("tools/call", { name, arguments: args, ...(meta ? { _meta: meta } : {}) })
+          .then((id) => out.to(id)),
+      ),
+    cancel: (requestId: number) =>
+      line({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId } }),
+    /** Closes stdin, as a client that exits or dies does; resolves when the server has ended. */
+    closeStdin: async () => {
+      await writer.close().catch(() => {});
+      await h.clock.run(served);
+    },
+    unreadIds: () => h.store(async (store) => (await store.unread()).map((m) => m.eventId)),
+    async [Symbol.asyncDispose]() {
+      await writer.close().catch(() => {});
+      await h.clock.run(served);
+      await h[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("the MCP server's protocol is strict", async (t) => {
+  await using mcp = await serving();
+
+  await t.step("tools/list: five tools whose schemas allow no other argument", async () => {
+    const { result } = await mcp.h.clock.run(
+      mcp.request("tools/list").then((id) => mcp.out.to(id)),
+    );
+    const tools = result.tools as { name: string; inputSchema: Record<string, unknown> }[];
+    assert.deepEqual(tools.map((tool) => tool.name).sort(), [
+      "inbox",
+      "reply",
+      "send",
+      "wait",
+      "who",
+    ]);
+    for (const tool of tools) assert.equal(tool.inputSchema.additionalProperties, false, tool.name);
+    const wait = tools.find((tool) => tool.name === "wait")!;
+    assert.deepEqual(wait.inputSchema.required ?? [], []);
+  });
+
+  await t.step("arguments that are not an object are invalid params (-32602)", async () => {
+    for (const args of ["text", [1], 5]) {
+      const answer = await mcp.call("inbox", args);
+      assert.equal(answer.error?.code, -32602, JSON.stringify(args));
+    }
+  });
+
+  await t.step("an unknown tool is invalid params (-32602)", async () => {
+    const answer = await mcp.call("delete_everything", {});
+    assert.equal(answer.error?.code, -32602);
+    assert.match(answer.error!.message, /no tool is called "delete_everything"/);
+  });
+
+  await t.step("an argument outside the schema is a tool error the model can read", async () => {
+    const answer = await mcp.call("inbox", { peek: true, all: true });
+    assert.equal(answer.result.isError, true);
+    assert.match(answer.result.content[0].text, /Invalid arguments for "inbox"/);
+    assert.match(answer.result.content[0].text, /all/);
+    const wrongType = await mcp.call("wait", { timeout_s: "soon" });
+    assert.equal(wrongType.result.isError, true);
+    const tooLong = await mcp.call("wait", { timeout_s: 100_000 });
+    assert.equal(tooLong.result.isError, true);
+  });
+});
+
+Deno.test("a wait that does not reach its client takes nothing", async (t) => {
+  await t.step("cancelled while it waits: the next message stays unread", async () => {
+    await using mcp = await serving();
+    const id = await mcp.request("tools/call", { name: "wait", arguments: { timeout_s: 60 } });
+    await mcp.h.clock.run(Promise.resolve());
+    await mcp.cancel(id);
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    // Long past the safety poll and the timeout the cancelled call had.
+    await mcp.h.clock.run(mcp.h.clock.sleep(120_000));
+    assert.deepEqual(await mcp.unreadIds(), ["$m1"]);
+    assert.equal(mcp.out.all.some((a) => a.id === id), false, "a cancelled call gets no answer");
+  });
+
+  await t.step("cancelled as it takes a message: the message is put back", async () => {
+    await using mcp = await serving();
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    // The cancel follows on the same read, before the call could answer.
+    const id = 50;
+    await mcp.line({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name: "wait", arguments: { timeout_s: 5 } },
+    });
+    await mcp.cancel(id);
+    await mcp.h.clock.run(mcp.h.clock.sleep(10_000));
+    assert.deepEqual(await mcp.unreadIds(), ["$m1"]);
+  });
+
+  await t.step("an answer that cannot be written puts the message back", async () => {
+    await using mcp = await serving();
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(1), inboxMessage(2)], "s1"));
+    mcp.out.fail = true;
+    await mcp.request("tools/call", { name: "inbox", arguments: {} });
+    // A stdout that fails means the client is gone: the server ends, settling what it took.
+    await mcp.closeStdin();
+    assert.deepEqual(await mcp.unreadIds(), ["$m1", "$m2"]);
+  });
+
+  await t.step("the client going away puts back what a call took", async () => {
+    await using mcp = await serving();
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    const id = await mcp.request("tools/call", { name: "wait", arguments: { timeout_s: 5 } });
+    await mcp.closeStdin();
+    assert.equal(mcp.out.all.some((a) => a.id === id), false);
+    assert.deepEqual(await mcp.unreadIds(), ["$m1"]);
+  });
+});
+
+Deno.test("a wait that reaches its client marks the message read and leaves a receipt", async () => {
+  await using mcp = await serving();
+  await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+  const answer = await mcp.call("wait", { timeout_s: 5 });
+  assert.equal(answer.result.structuredContent.message.event_id, "$m1");
+  await mcp.h.clock.run(mcp.h.clock.sleep(100));
+  assert.deepEqual(await mcp.unreadIds(), []);
+  const receipts = await mcp.h.store((store) => store.pendingReceipts());
+  assert.deepEqual(receipts.map((r) => r.eventId), ["$m1"]);
+});
+
+Deno.test("wait without a timeout ends before a 60 s client gives up, with progress if asked", async () => {
+  await using mcp = await serving();
+  const started = mcp.h.clock.time;
+  const answer = await mcp.call("wait", {}, { progressToken: "p1" });
+  assert.deepEqual(answer.result.structuredContent, { message: null });
+  assert.equal(mcp.h.clock.time - started, DEFAULT_WAIT_S * 1000);
+  assert.ok(DEFAULT_WAIT_S < 60);
+  const progress = mcp.out.all.filter((a) => a.method === "notifications/progress");
+  assert.equal(progress.length, Math.floor(DEFAULT_WAIT_S * 1000 / PROGRESS_EVERY_MS));
+  assert.deepEqual(progress.map((p) => p.params.progressToken), progress.map(() => "p1"));
+  assert.deepEqual(progress[0].params.total, DEFAULT_WAIT_S);
+  // Without a token, no notification.
+  const before = mcp.out.all.length;
+  await mcp.call("wait", { timeout_s: 30 });
+  assert.equal(mcp.out.all.slice(before).filter((a) => a.method).length, 0);
+});
