@@ -9,7 +9,7 @@ import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { MatrixClient } from "../matrix/client.ts";
-import type { SyncResponse } from "../matrix/types.ts";
+import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
@@ -20,7 +20,7 @@ import type { ChangeSignal } from "./change_signal.ts";
 import { StatusTopic } from "./topic.ts";
 import { SpaceLink } from "./space_link.ts";
 import type { AgentStatus } from "../space/agents.ts";
-import { route, type RouteContext } from "./route.ts";
+import { repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
 import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
 
@@ -414,14 +414,21 @@ export class Daemon {
     since: string,
     context: RouteContext,
   ): Promise<InboxMessage[]> {
-    const messages: InboxMessage[] = [];
+    const rooms: [string, MatrixEvent[]][] = [];
     for (const [roomId, room] of Object.entries(response.rooms?.join ?? {})) {
       const timeline = room.timeline?.events ?? [];
       const missed = room.timeline?.limited && room.timeline.prev_batch
         ? await this.#backfill(roomId, room.timeline.prev_batch, since)
         : [];
-      for (const event of [...missed, ...timeline]) {
-        const verdict = route(event, roomId, context);
+      rooms.push([roomId, [...missed, ...timeline]]);
+    }
+    const answered = rooms.flatMap(([, events]) => events.map(repliedTo))
+      .filter((id) => id !== undefined);
+    const sentByMe = answered.length ? await this.#options.store.sentOf(answered) : undefined;
+    const messages: InboxMessage[] = [];
+    for (const [roomId, events] of rooms) {
+      for (const event of events) {
+        const verdict = route(event, roomId, { ...context, sentByMe });
         if (verdict.kind === "inbox") messages.push(verdict.message);
         if (verdict.kind === "dropped-sender") this.#status.droppedSenders++;
       }

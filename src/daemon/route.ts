@@ -10,6 +10,8 @@ export interface RouteContext {
   lobbyId: string;
   /** Servers whose users may reach the inbox. */
   allowedServers: ReadonlySet<string>;
+  /** Events this user sent that the batch's events reply to: such a reply is meant for it. */
+  sentByMe?: ReadonlySet<string>;
 }
 
 export type Verdict =
@@ -40,9 +42,15 @@ function relation(event: MatrixEvent): { replyTo?: string; threadRoot?: string }
   return { replyTo, threadRoot };
 }
 
+/** The event a message answers as a rich reply, if any, as the daemon reads it to route it. */
+export function repliedTo(event: MatrixEvent): string | undefined {
+  return relation(event).replyTo;
+}
+
 /**
  * Routes one event by its source: the agent's own room is a direct message,
- * the lobby a broadcast, and anywhere else only a mention of the agent counts.
+ * the lobby a broadcast, and anywhere else only a message addressed to the
+ * agent counts: one that mentions it, or a reply to one of its own messages.
  * Own echoes are ignored; senders from servers not allowed are dropped,
  * because agents act on what they read.
  */
@@ -53,9 +61,12 @@ export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Ve
   if (typeof body !== "string" || typeof msgtype !== "string") return { kind: "ignored" };
   const server = serverOfUserId(event.sender);
   if (server === undefined || !ctx.allowedServers.has(server)) return { kind: "dropped-sender" };
+  const relations = relation(event);
+  const answersMe = relations.replyTo !== undefined &&
+    ctx.sentByMe?.has(relations.replyTo) === true;
   let where: Route;
   if (roomId === ctx.roomId) where = "direct";
-  else if (mentions(event, ctx.userId)) where = "mention";
+  else if (mentions(event, ctx.userId) || answersMe) where = "mention";
   else if (roomId === ctx.lobbyId) where = "broadcast";
   else return { kind: "ignored" };
   return {
@@ -69,7 +80,7 @@ export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Ve
       msgtype,
       ts: event.origin_server_ts,
       autoReply: msgtype !== "m.notice",
-      ...relation(event),
+      ...relations,
     },
   };
 }

@@ -260,6 +260,29 @@ export class Store {
   }
 
   /**
+   * Unread messages a reader was shown in part (a briefing cut them short):
+   * they stay unread for `inbox` and `wait`, but no briefing shows them again.
+   * A message read meanwhile is left as it is.
+   */
+  async markBriefed(messages: InboxMessage[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += READ_CHUNK) {
+      const keys = messages.slice(i, i + READ_CHUNK).map((m) => this.#key("msg", m.eventId));
+      const entries = await withLockRetry(
+        () => this.#kv.getMany<StoredMessage[]>(keys),
+        this.#deps,
+      );
+      for (const entry of entries) {
+        if (!entry.value || entry.value.expiresAt !== undefined) continue;
+        const value = { ...entry.value, briefed: true };
+        await commitWithRetry(
+          () => this.#kv.atomic().check(entry).set(entry.key, value),
+          this.#deps,
+        );
+      }
+    }
+  }
+
+  /**
    * Taken messages that never reached their reader (the call was cancelled,
    * or its answer could not be written): unread again, kept until read, and
    * under the same short ids, as if never taken.
@@ -291,6 +314,39 @@ export class Store {
     if (message.id !== undefined) {
       op.set(this.#key("short", message.id), message.eventId, { expireIn: this.#retentionMs });
     }
+  }
+
+  /**
+   * Notes an event this user sent, for `retentionMs`: a reply to it is meant
+   * for this user, wherever it is posted, even when it does not mention it.
+   */
+  async rememberSent(eventId: string): Promise<void> {
+    await commitWithRetry(
+      () =>
+        this.#kv.atomic().set(
+          this.#key("sent", eventId),
+          { expiresAt: this.#deps.now() + this.#retentionMs },
+          { expireIn: this.#retentionMs },
+        ),
+      this.#deps,
+    );
+  }
+
+  /** Which of `eventIds` this user sent, as far as `rememberSent` was told. */
+  async sentOf(eventIds: string[]): Promise<Set<string>> {
+    const unique = [...new Set(eventIds)];
+    const sent = new Set<string>();
+    for (let i = 0; i < unique.length; i += READ_CHUNK) {
+      const chunk = unique.slice(i, i + READ_CHUNK);
+      const entries = await withLockRetry(
+        () => this.#kv.getMany<{ expiresAt: number }[]>(chunk.map((id) => this.#key("sent", id))),
+        this.#deps,
+      );
+      entries.forEach((entry, j) => {
+        if (entry.value && entry.value.expiresAt > this.#deps.now()) sent.add(chunk[j]);
+      });
+    }
+    return sent;
   }
 
   /** A message still kept, read or not, by its short id or its event id. */

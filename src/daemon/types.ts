@@ -20,6 +20,8 @@ export interface InboxMessage {
   autoReply: boolean;
   replyTo?: string;
   threadRoot?: string;
+  /** A briefing showed it cut short: it stays unread, but no briefing shows it again. */
+  briefed?: boolean;
 }
 
 /** Why the daemon's last step failed: the first two pass by themselves and are retried. */

@@ -1,38 +1,45 @@
 /**
  * A short account of the inbox for a reader with little room, such as a
  * model's context between two steps: how many messages wait, and the first
- * few, each an excerpt. Only the messages shown whole are marked read; one cut
- * short stays unread, so the agent can still read it whole with `inbox`.
+ * few. A message is shown to such a reader once, never again: whole up to
+ * BRIEFING_BODY_CHARS, then it is read; longer, cut there, and it stays
+ * unread for `inbox` and `wait`, which give it whole, while no later briefing
+ * shows it or counts it. Answering a message (`reply`) reads it too.
  */
 import type { InboxMessage } from "../daemon/types.ts";
-import { type OpContext, openSession } from "./session.ts";
+import type { OpContext } from "./session.ts";
+import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 
 /** The most messages one briefing shows. */
 export const BRIEFING_MESSAGES = 5;
-/** The most characters of one body a briefing shows. */
-export const BRIEFING_BODY_CHARS = 500;
+/** The most characters of one body a briefing shows; a longer body is cut and left unread. */
+export const BRIEFING_BODY_CHARS = 4_000;
 /**
- * The room for the senders and bodies of the shown messages
- * together: with a face's few words around each, the whole stays under
- * 4,000 characters, whatever the ids and the bodies hold.
+ * The room for the senders and bodies of the shown messages together: with a
+ * face's few words around each, the whole stays under 9,000 characters,
+ * whatever the ids and the bodies hold, inside the 10,000 that Claude Code
+ * passes on of a hook's answer.
  */
-export const BRIEFING_CHARS = 3_000;
+export const BRIEFING_CHARS = 8_000;
 /** How many unread messages a briefing reads; past it the count is a lower bound. */
 export const BRIEFING_SCAN = 1_000;
 
 export interface BriefingOptions {
   /** Count only what asks this agent for an answer: direct messages and mentions, no notices. */
   answerable?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface BriefedMessage extends MessageView {
-  /** The body was cut short, so the message stays unread. */
+  /** The body was cut short: the message stays unread, to be read whole with `inbox`. */
   truncated: boolean;
+  /** The body's length in characters, when cut. */
+  length: number;
 }
 
 export interface Briefing {
-  /** The unread messages that count, as found before this briefing took any. */
+  /** The unread messages that count and were not briefed before, as found before this briefing. */
   unread: number;
   /** More than BRIEFING_SCAN messages wait: `unread` is only a lower bound. */
   capped: boolean;
@@ -41,38 +48,46 @@ export interface Briefing {
    * each, their control characters escaped, and the body is an excerpt.
    */
   messages: BriefedMessage[];
-  /** Counted messages still unread after this briefing: those cut short and those not shown. */
+  /** Counted messages not shown by this briefing, to come in the next one. */
   left: number;
 }
 
 /**
- * Takes the first few unread messages that count and marks read those shown
- * whole. A message another reader takes meanwhile is left out, so no message
- * is shown whole to two readers.
+ * Takes the first few unread messages that count and were never shown to
+ * such a reader. A message another reader takes meanwhile is left out, so no
+ * message is shown whole to two readers. Settle it once the face has shown it.
  */
-export async function briefing(ctx: OpContext, options: BriefingOptions = {}): Promise<Briefing> {
-  await using session = await openSession(ctx, {}, { offline: true });
-  const scanned = await session.store.unread(BRIEFING_SCAN + 1);
-  const counted = scanned.slice(0, BRIEFING_SCAN).filter((m) =>
-    !options.answerable || asksForAnswer(m)
-  );
-  const chosen = choose(counted);
-  const claimed = new Set(
-    (await session.store.claimMessages(chosen.filter((c) => !c.truncated).map((c) => c.message)))
-      .map((m) => m.eventId),
-  );
-  const shown = chosen.filter((c) => c.truncated || claimed.has(c.message.eventId));
-  return {
-    unread: counted.length,
-    capped: scanned.length > BRIEFING_SCAN,
-    messages: shown.map(({ message, sender, body, truncated }) => ({
-      ...messageView(message),
-      sender,
-      body,
-      truncated,
-    })),
-    left: counted.length - claimed.size,
-  };
+export async function briefing(
+  ctx: OpContext,
+  options: BriefingOptions = {},
+): Promise<Taken<Briefing>> {
+  return await takeWith(ctx, options.signal, async (session) => {
+    const scanned = await session.store.unread(BRIEFING_SCAN + 1);
+    const counted = scanned.slice(0, BRIEFING_SCAN).filter((m) =>
+      !m.briefed && (!options.answerable || asksForAnswer(m))
+    );
+    const chosen = choose(counted);
+    const whole = chosen.filter((c) => !c.truncated).map((c) => c.message);
+    const claimed = await session.store.claimMessages(whole);
+    const won = new Set(claimed.map((m) => m.eventId));
+    const shown = chosen.filter((c) => c.truncated || won.has(c.message.eventId));
+    return {
+      messages: claimed,
+      briefed: shown.filter((c) => c.truncated).map((c) => c.message),
+      value: {
+        unread: counted.length,
+        capped: scanned.length > BRIEFING_SCAN,
+        messages: shown.map(({ message, sender, body, truncated }) => ({
+          ...messageView(message),
+          sender,
+          body,
+          truncated,
+          length: message.body.length,
+        })),
+        left: counted.length - chosen.length,
+      },
+    };
+  });
 }
 
 function asksForAnswer(m: InboxMessage): boolean {

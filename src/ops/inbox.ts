@@ -1,68 +1,14 @@
-import type { InboxMessage } from "../daemon/types.ts";
 import { UsageError } from "../errors.ts";
-import { type OpContext, openSession, type Session } from "./session.ts";
+import type { OpContext } from "./session.ts";
+import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
+
+export type { Taken } from "./taken.ts";
 
 export interface InboxOptions {
   /** Leave the messages unread. */
   peek?: boolean;
   limit?: number;
-}
-
-/**
- * Messages taken from the inbox for one reader, not yet in its hands. The
- * face that shows them settles the taking: delivered, they are read (and the
- * people in their rooms see a receipt within a second); not delivered (the
- * call was cancelled, its answer could not be written), they are unread
- * again, so no other reader misses them. Until settled the data file stays open.
- */
-export interface Taken<T> {
-  value: T;
-  settle(delivered: boolean): Promise<void>;
-}
-
-/**
- * What `session` took, as a Taken that owns the session: settling hands the
- * messages over or puts them back, then closes it.
- */
-function taken<T>(session: Session, messages: InboxMessage[], value: T): Taken<T> {
-  let settled = false;
-  return {
-    value,
-    async settle(delivered) {
-      if (settled) return;
-      settled = true;
-      try {
-        if (messages.length === 0) return;
-        if (!delivered) return await session.store.putBack(messages);
-        await session.store.handedOver(messages);
-        await session.receipts.notify();
-      } finally {
-        await session[Symbol.asyncDispose]();
-      }
-    },
-  };
-}
-
-/** Runs `take` on a new session; a failure, or a stop before it is handed out, gives back all. */
-async function takeWith<T>(
-  ctx: OpContext,
-  signal: AbortSignal | undefined,
-  take: (session: Session) => Promise<{ messages: InboxMessage[]; value: T }>,
-): Promise<Taken<T>> {
-  const session = await openSession(ctx, {}, { offline: true });
-  let result: Taken<T> | undefined;
-  try {
-    const { messages, value } = await take(session);
-    result = taken(session, messages, value);
-  } finally {
-    if (!result) await session[Symbol.asyncDispose]();
-  }
-  if (signal?.aborted) {
-    await result.settle(false);
-    throw signal.reason;
-  }
-  return result;
 }
 
 /**

@@ -71,7 +71,17 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
     const target = await inboxTarget(session, options);
     // Event ids are longer than the short ids they replace: the size is checked again.
     const answer = prepareMessage({ ...options, reply: target.replyTo, thread: target.threadRoot });
+    // A reply mentions whom it answers, as the spec asks: so it reaches that sender's inbox
+    // wherever the conversation is held.
+    if (target.sender !== session.userId) answer.mentions = { user_ids: [target.sender] };
     const eventId = await sendJoining(session, target.roomId, answer, txnId);
+    await remember(ctx, session, eventId);
+    // Answered is read: no hook shows it again, and its sender sees the receipt.
+    if (target.answered) {
+      const read = await session.store.claimMessages([target.answered]);
+      await session.store.handedOver(read);
+      if (read.length) await session.receipts.notify();
+    }
     return { event_id: eventId, room_id: target.roomId, to: target.sender };
   }
   const post = async (roomId: string) => ({
@@ -81,7 +91,20 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
   const sent = options.to === undefined
     ? await withRoom(space, LOBBY_KEY, space.aliases.lobby, post)
     : await withAgentRoom(session, options.to, post);
+  await remember(ctx, session, sent.eventId);
   return { event_id: sent.eventId, room_id: sent.roomId, to: options.to ?? "lobby" };
+}
+
+/**
+ * Notes what was sent, so the daemon takes replies to it as meant for this
+ * agent; the message is out either way, so a failure here fails nothing.
+ */
+async function remember(ctx: OpContext, session: Session, eventId: string): Promise<void> {
+  try {
+    await session.store.rememberSent(eventId);
+  } catch (err) {
+    ctx.log.debug(`The sent event "${eventId}" could not be noted: ${(err as Error).message}`);
+  }
 }
 
 export interface ReplyOptions {
@@ -105,6 +128,8 @@ export function reply(ctx: OpContext, options: ReplyOptions): Promise<SendResult
 interface Target {
   roomId: string;
   sender: string;
+  /** The message a reply answers. */
+  answered?: InboxMessage;
   replyTo?: string;
   threadRoot?: string;
 }
@@ -130,6 +155,7 @@ async function inboxTarget(session: Session, options: SendOptions): Promise<Targ
   return {
     roomId: named.roomId,
     sender: named.sender,
+    answered: replied,
     replyTo: replied?.eventId,
     threadRoot: threaded ? threaded.threadRoot ?? threaded.eventId : replied?.threadRoot,
   };

@@ -962,10 +962,13 @@ Deno.test("replies go to the room of the message they answer", async (t) => {
     assert.deepEqual(sent.body, {
       msgtype: "m.text",
       body: "answer",
-      "m.mentions": {},
+      // The sender of the message answered, so the reply reaches its inbox wherever it is.
+      "m.mentions": { user_ids: ["@alice:hs.test"] },
       "m.relates_to": { "m.in_reply_to": { event_id: "$m1" } },
     });
     assert.equal(h.stdout.text, "$sent1\n");
+    // The daemon takes replies to what this agent sent as meant for it.
+    assert.deepEqual([...await h.store((s) => s.sentOf(["$sent1", "$m1"]))], ["$sent1"]);
   });
 
   await t.step("a reply stays in the thread of the message it answers", async () => {
@@ -976,7 +979,7 @@ Deno.test("replies go to the room of the message they answer", async (t) => {
     assert.deepEqual(sent.body, {
       msgtype: "m.notice",
       body: "in thread",
-      "m.mentions": {},
+      "m.mentions": { user_ids: ["@carol:hs.test"] },
       "m.relates_to": {
         rel_type: "m.thread",
         event_id: "$root",

@@ -655,3 +655,30 @@ Deno.test("after its first beat an agent waits a random part of the interval, so
   // random() is 0.5 and the interval 60 s: half an interval, then whole ones.
   assert.deepEqual(online.map((at) => at - online[0]), [0, 30_000, 90_000]);
 });
+
+Deno.test("a reply to what the agent sent reaches its inbox from any room it is in", async () => {
+  const reply = {
+    ...message("$r1", "answer", "@peer:hs"),
+    content: {
+      msgtype: "m.text",
+      body: "answer",
+      "m.relates_to": { "m.in_reply_to": { event_id: "$asked" } },
+    },
+  };
+  const run = await runDaemon(
+    homeserver([
+      () => json({ next_batch: "s1" }),
+      () =>
+        json({
+          next_batch: "s2",
+          rooms: { join: { "!peer-room": { timeline: { events: [reply] } } } },
+        }),
+    ]),
+    {},
+    undefined,
+    undefined,
+    (store) => void store.rememberSent("$asked"),
+  );
+  assert.equal(run.outcome, undefined);
+  assert.deepEqual(run.unread.map((m) => [m.eventId, m.route]), [["$r1", "mention"]]);
+});

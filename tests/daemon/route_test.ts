@@ -198,3 +198,24 @@ Deno.test("route: how a message reaches the inbox", async (t) => {
     }
   });
 });
+
+Deno.test("route: a reply to one of the agent's own messages is meant for it", async (t) => {
+  const reply = (to: string) =>
+    event({}, { "m.relates_to": { "m.in_reply_to": { event_id: to } } });
+  const sentByMe = new Set(["$mine"]);
+
+  await t.step("in another room, without a mention, it is a mention", () => {
+    const message = inbox(route(reply("$mine"), OTHER, { ...ctx, sentByMe }));
+    assert.equal(message.route, "mention");
+    assert.equal(message.replyTo, "$mine");
+  });
+
+  await t.step("in the lobby it asks this agent, not everyone: a mention", () => {
+    assert.equal(inbox(route(reply("$mine"), LOBBY, { ...ctx, sentByMe })).route, "mention");
+  });
+
+  await t.step("a reply to someone else's message elsewhere is not for it", () => {
+    assert.deepEqual(route(reply("$theirs"), OTHER, { ...ctx, sentByMe }), { kind: "ignored" });
+    assert.equal(inbox(route(reply("$theirs"), LOBBY, { ...ctx, sentByMe })).route, "broadcast");
+  });
+});
