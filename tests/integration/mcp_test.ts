@@ -4,31 +4,17 @@
  * matrix-js-sdk on the other side.
  */
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { realSleep } from "../../src/deps.ts";
-import { agentCli, CCHAT, eventually } from "../../harness/cli.ts";
+import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { agentCli, cchat, eventually } from "../../harness/cli.ts";
 import { clientFor } from "../../harness/matrix.ts";
+import { startMcp } from "../../harness/mcp.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
 
-const CLIENT_CLOSE_FALLBACK_MS = 2_100;
-
-/** An MCP client for `cchat mcp`, to connect, as an agent with `env` starts it. */
-function mcpClient(env: Record<string, string>) {
-  return {
-    client: new Client({ name: "cchat-test", version: "1" }),
-    transport: new StdioClientTransport({
-      command: Deno.execPath(),
-      args: [...CCHAT, "mcp"],
-      // The SDK passes a bare environment by default; the agent's own is what matters here.
-      env: { ...Deno.env.toObject(), NO_COLOR: "1", ...env },
-      stderr: "pipe",
-    }),
-  };
-}
+/** How soon a server must be gone once its client closed stdin or died. */
+const EXIT_AFTER_EOF_MS = 2_000;
 
 /** What every tool description costs an agent in every turn. */
 const MAX_TOOLS_LIST_BYTES = 3_000;
@@ -41,13 +27,12 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
   const boot = await agent.run(["heartbeat"]);
   assert.equal(boot.code, 0, boot.stderr);
   const daemon = agent.daemon();
-  const { client, transport } = mcpClient(agent.env);
+  const mcp = await startMcp(agent.env);
+  const { client } = mcp;
   let asked: { id: number; eventId: string; roomId: string } | undefined;
   const call = async (name: string, args: Record<string, unknown> = {}) =>
     await client.callTool({ name, arguments: args }) as CallToolResult;
   try {
-    await client.connect(transport);
-
     await t.step("lists five small tools", async () => {
       const listing = await client.listTools();
       assert.deepEqual(listing.tools.map((tool: { name: string }) => tool.name).sort(), [
@@ -132,18 +117,13 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
         assert.equal(still.isError, undefined);
       },
     );
-    await t.step("closing stdin ends the server", async () => {
-      const pid = transport.pid!;
-      await client.close();
-      await eventually("the server's exit", async () => {
-        const alive = await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
-        return alive ? undefined : true;
-      }, 5_000);
-      // The SDK's close races the exit against a 2 s fallback timer it never clears: let it run out.
-      await realSleep(CLIENT_CLOSE_FALLBACK_MS);
+    await t.step("closing stdin, and nothing else, ends the server within 2 s", async () => {
+      const { code, ms } = await mcp.closeStdin();
+      assert.equal(code, 0, await mcp.stderr);
+      assert.ok(ms < EXIT_AFTER_EOF_MS, `${Math.round(ms)} ms`);
     });
   } finally {
-    await client.close();
+    await mcp.kill("SIGKILL");
     const stopped = await daemon.stop();
     assert.equal(stopped.code, 0, stopped.stderr);
   }
@@ -154,7 +134,7 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
   const prefix = uniquePrefix();
   await using agent = await agentCli(hs, await freshUser(hs, "mcpsolo"), "solo", { prefix });
   const human = await Human.register(hs);
-  const { client, transport } = mcpClient(agent.env);
+  const mcp = await startMcp(agent.env);
   const reader = clientFor(hs, agent.user);
   const topic = async () => {
     const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
@@ -169,40 +149,168 @@ Deno.test("cchat mcp alone runs the agent's sync loop and says goodbye when clos
       }[]).map((a) => [a.name, a.status]),
     );
   try {
-    await client.connect(transport);
-
     await t.step("it boots the agent and holds its lease", async () => {
       await eventually("the server's first sync", async () => {
         const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
-        return status.daemon?.lastSyncAt && status.lease?.pid === transport.pid ? true : undefined;
+        return status.daemon?.lastSyncAt && status.lease?.pid === mcp.pid ? true : undefined;
       });
       assert.equal((await statuses()).solo, "online");
-      assert.match(await topic(), /^online on \S+ since \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+      assert.match(await topic(), /^started on \S+ at \d{4}-\d\d-\d\d \d\d:\d\d UTC; /);
     });
 
     await t.step("a human's message reaches its wait tool", async () => {
       await human.joinRoom(`#${prefix}:${hs.serverName}`);
       const roomId = await human.joinRoom(`#${prefix}-solo:${hs.serverName}`);
       const eventId = await human.send(roomId, "are you there?");
-      const result = await client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
+      const result = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
       const { message } = result.structuredContent as { message: { event_id: string } };
       assert.equal(message.event_id, eventId);
     });
 
-    await t.step("closing stdin ends it with an offline beat", async () => {
-      await client.close();
-      await eventually(
-        "the offline beat",
-        async () => (await statuses()).solo === "offline" ? true : undefined,
-      );
-      await eventually(
-        "the offline topic",
-        async () => (await topic()).startsWith("offline since ") || undefined,
-      );
-      // The SDK's close races the exit against a 2 s fallback timer it never clears: let it run out.
-      await realSleep(CLIENT_CLOSE_FALLBACK_MS);
+    await t.step("closing stdin ends it within 2 s, having said goodbye", async () => {
+      const { code, ms } = await mcp.closeStdin();
+      assert.equal(code, 0, await mcp.stderr);
+      assert.ok(ms < EXIT_AFTER_EOF_MS, `${Math.round(ms)} ms`);
+      // All of it was done before the exit: no waiting for any of it.
+      assert.equal((await statuses()).solo, "offline");
+      assert.match(await topic(), /^stopped at /);
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      assert.equal(status.lease, null, "the lease is given back");
     });
   } finally {
-    await client.close();
+    await mcp.kill("SIGKILL");
+  }
+});
+
+Deno.test("cchat mcp takes the sync loop over when the daemon holding it dies", async (t) => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpover"), "over", { prefix });
+  const human = await Human.register(hs);
+  const boot = await agent.run(["heartbeat"]);
+  assert.equal(boot.code, 0, boot.stderr);
+  const daemon = agent.daemon();
+  const lease = async () => JSON.parse((await agent.run(["status", "--json"])).stdout).lease?.pid;
+  await eventually("the daemon's lease", async () => await lease() === daemon.pid || undefined);
+  const mcp = await startMcp(agent.env);
+  try {
+    await human.joinRoom(`#${prefix}:${hs.serverName}`);
+    const roomId = await human.joinRoom(`#${prefix}-over:${hs.serverName}`);
+
+    await t.step("while the daemon runs, the server stands by and reads its inbox", async () => {
+      const eventId = await human.send(roomId, "first, through the daemon");
+      const result = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
+      assert.equal(
+        (result.structuredContent as { message: { event_id: string } }).message.event_id,
+        eventId,
+      );
+      assert.equal(await lease(), daemon.pid);
+    });
+
+    await t.step(
+      "kill -9 of the daemon: the server holds the lease within one lease period",
+      async () => {
+        const killedAt = Date.now();
+        await daemon.stop("SIGKILL");
+        await eventually(
+          "the takeover",
+          async () => await lease() === mcp.pid || undefined,
+          // One lease period, and the time a status command takes to look.
+          LEASE_TTL_MS + 2_000,
+        );
+        console.log(`takeover after ${Date.now() - killedAt} ms`);
+        // A message sent now is synced by the server itself.
+        await eventually("the server's first sync", async () => {
+          const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+          return status.daemon?.pid === mcp.pid && status.daemon?.lastSyncAt ? true : undefined;
+        });
+        const eventId = await human.send(roomId, "second, after the daemon died");
+        const result = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
+        assert.equal(
+          (result.structuredContent as { message: { event_id: string } }).message.event_id,
+          eventId,
+        );
+      },
+    );
+
+    await t.step(
+      "a daemon started meanwhile is refused; once the server ends, one starts at once",
+      async () => {
+        const refused = await agent.run(["daemon"]);
+        assert.equal(refused.code, 9, refused.stderr);
+        const { code } = await mcp.closeStdin();
+        assert.equal(code, 0, await mcp.stderr);
+        const next = agent.daemon();
+        await eventually(
+          "the new daemon's lease",
+          async () => await lease() === next.pid || undefined,
+          5_000,
+        );
+        const stopped = await next.stop();
+        assert.equal(stopped.code, 0, stopped.stderr);
+      },
+    );
+  } finally {
+    await mcp.kill("SIGKILL");
+    await daemon.stop("SIGKILL");
+  }
+});
+
+Deno.test("a cancelled MCP wait takes nothing: the next message goes to the next wait", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpcancel"), "cancel", { prefix });
+  const human = await Human.register(hs);
+  const mcp = await startMcp(agent.env);
+  try {
+    await eventually("the server's first sync", async () => {
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      return status.daemon?.lastSyncAt ? true : undefined;
+    });
+    await human.joinRoom(`#${prefix}:${hs.serverName}`);
+    const roomId = await human.joinRoom(`#${prefix}-cancel:${hs.serverName}`);
+    // As a client does when its user presses Esc, or its own timeout fires.
+    const giveUp = new AbortController();
+    const cancelled = mcp.client.callTool(
+      { name: "wait", arguments: { timeout_s: 30 } },
+      undefined,
+      { signal: giveUp.signal },
+    );
+    setTimeout(() => giveUp.abort(new Error("the user pressed Esc")), 500);
+    await assert.rejects(cancelled, /Esc/);
+    const eventId = await human.send(roomId, "for whoever asks next");
+    // Past the cancelled wait's safety poll: an orphan wait would have taken it by now.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const peek = JSON.parse((await agent.run(["inbox", "--peek", "--json"])).stdout);
+    assert.deepEqual(peek.map((m: { event_id: string }) => m.event_id), [eventId]);
+    const result = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 5 } });
+    assert.equal(
+      (result.structuredContent as { message: { event_id: string } }).message.event_id,
+      eventId,
+    );
+  } finally {
+    const { code } = await mcp.closeStdin();
+    assert.equal(code, 0, await mcp.stderr);
+  }
+});
+
+Deno.test("cchat mcp needs a name: it refuses to start without one, and takes --name", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpname"), "unused", { prefix });
+  const { CCHAT_NAME: _, ...unnamed } = agent.env;
+  const refused = await cchat(["mcp"], unnamed);
+  assert.equal(refused.code, 3);
+  assert.match(refused.stderr, /^error: No agent name is configured\.\nhint: Pass --name NAME/);
+  assert.equal(refused.stdout, "");
+  const mcp = await startMcp(unnamed, ["--name", "named"]);
+  try {
+    await eventually("the agent named by --name", async () => {
+      const status = JSON.parse((await cchat(["status", "--json"], unnamed)).stdout);
+      return status.daemon?.name === "named" && status.daemon?.lastSyncAt ? true : undefined;
+    });
+  } finally {
+    const { code } = await mcp.closeStdin();
+    assert.equal(code, 0, await mcp.stderr);
   }
 });
