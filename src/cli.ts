@@ -14,7 +14,7 @@ import {
   UnexpectedPositionalError,
 } from "@stricli/core";
 import type { Deps } from "./deps.ts";
-import { UsageError } from "./errors.ts";
+import { CchatError, ExitCode, UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { daemonCommand, heartbeatCommand } from "./commands/agent.ts";
 import type { CliContext } from "./commands/common.ts";
@@ -98,9 +98,11 @@ export async function runCli(args: string[], deps: Deps): Promise<number> {
   if (outcome) return outcome.code;
   if (!complaint) return 0;
   const first = complaint.trim().split("\n")[0];
-  throw new UsageError(/[.?!]$/.test(first) ? first : `${first}.`, {
-    hint: args[0] === "login" && first.startsWith(STRAY)
-      ? "login reads the password from CCHAT_PASSWORD or the first line of stdin, never from the command line."
-      : `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`,
-  });
+  const message = /[.?!]$/.test(first) ? first : `${first}.`;
+  const hint = args[0] === "login" && first.startsWith(STRAY)
+    ? "login reads the password from CCHAT_PASSWORD or the first line of stdin, never from the command line."
+    : `Run "${PROGRAM} --help" to see the commands, or "${PROGRAM} COMMAND --help".`;
+  // Claude Code reads a hook's exit code 2 as "block": a hook's command line that is off must not.
+  if (args[0] === "hook") throw new CchatError(message, { hint, exitCode: ExitCode.failure });
+  throw new UsageError(message, { hint });
 }

@@ -257,14 +257,15 @@ export class Daemon {
     while (!signal.aborted) {
       const look = new AbortController();
       const stop = AbortSignal.any([look.signal, signal]);
-      const rung = receipts?.changed(stop).catch(() => {});
+      // A watch that fails (no notifications here) leaves the slow look to do the work.
+      const rung = receipts?.changed(stop).then(() => true, () => false);
       try {
         await flushReceipts(client.withSignal(signal), store, log);
       } catch (err) {
         if (!signal.aborted) log.warn(`Posting read receipts failed: ${(err as Error).message}`);
       }
       const poll = deps.sleep(RECEIPT_POLL_MS, stop).catch(() => {});
-      await Promise.race([rung ?? poll, poll]);
+      await Promise.race([rung?.then((ok) => ok ? undefined : poll) ?? poll, poll]);
       look.abort();
       await Promise.all([rung, poll]);
     }

@@ -248,6 +248,16 @@ Deno.test("hook: input it cannot use never blocks (exit 1, never 2)", async (t) 
     });
   }
 
+  await t.step("a command line the parser refuses exits 1 too", async () => {
+    await using h = await harness();
+    for (const args of [[], ["Stop", "extra"]]) {
+      await assert.rejects(h.cliWithStdin("{}", "hook", ...args), (err: CchatError) => {
+        assert.equal(exitCodeOf(err), ExitCode.failure, args.join(" "));
+        return true;
+      });
+    }
+  });
+
   await t.step("the hint lists the events", async () => {
     await using h = await harness();
     await assert.rejects(h.hook("stop", "{}"), (err: CchatError) => {

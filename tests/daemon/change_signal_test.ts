@@ -38,4 +38,13 @@ Deno.test("fileSignal", async (t) => {
     await fileSignal(views.path, { watchFile });
     assert.equal(await Deno.readTextFile(views.path), ".");
   });
+
+  await t.step("hundreds of waiters in one process all wake, on one system watch", async () => {
+    await using views = await twoViews();
+    const stop = new AbortController();
+    // More than Linux's default of 128 inotify instances per user, as a large fleet daemon has.
+    const woken = Array.from({ length: 300 }, () => views.reader.changed(stop.signal));
+    await views.daemon.notify();
+    await Promise.all(woken);
+  });
 });

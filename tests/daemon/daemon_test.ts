@@ -5,6 +5,7 @@ import {
   Daemon,
   type DaemonOptions,
   GOODBYE_MS,
+  RECEIPT_POLL_MS,
   STARTUP_JITTER_MAX_MS,
 } from "../../src/daemon/daemon.ts";
 import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/daemon/lease.ts";
@@ -681,4 +682,27 @@ Deno.test("a reply to what the agent sent reaches its inbox from any room it is 
   );
   assert.equal(run.outcome, undefined);
   assert.deepEqual(run.unread.map((m) => [m.eventId, m.route]), [["$r1", "mention"]]);
+});
+
+Deno.test("a receipt watch that fails leaves the slow look to post, without spinning", async () => {
+  const clock = new VirtualClock();
+  let watches = 0;
+  const broken: ChangeSignal = {
+    notify: () => Promise.resolve(),
+    changed: () => {
+      watches++;
+      return Promise.reject(new Error("no notifications here"));
+    },
+  };
+  const run = await runDaemon(
+    homeserver([() => json({ next_batch: "s1" }), async () => {
+      await clock.sleep(60_000);
+      return json({ next_batch: "s2" });
+    }]),
+    { receipts: broken },
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  // One look at the start, then one every RECEIPT_POLL_MS through the minute.
+  assert.ok(watches <= 60_000 / RECEIPT_POLL_MS + 2, `${watches} looks`);
 });
