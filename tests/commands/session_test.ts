@@ -290,6 +290,24 @@ Deno.test("the data directory is private to its user", async (t) => {
 });
 
 Deno.test("wait", async (t) => {
+  await t.step("a message whose output cannot be written stays unread", async () => {
+    // The reader of stdout went away, as a pipe's reader does.
+    const closed = {
+      write(): void {
+        throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+      },
+    };
+    for (const command of [["wait", "--timeout", "1"], ["inbox"]]) {
+      await using h = await harness(noRequests, { stdout: closed });
+      await h.login();
+      await h.store((s) => s.commitBatch([message(1)], "s1"));
+      await assert.rejects(h.cli(...command), Deno.errors.BrokenPipe);
+      const unread = await h.store((s) => s.unread());
+      assert.deepEqual(unread.map((m) => m.eventId), ["$m1"], command[0]);
+      assert.deepEqual(await h.store((s) => s.pendingReceipts()), [], "no receipt for it");
+    }
+  });
+
   await t.step("--timeout 1 with an empty inbox exits 7 on virtual time", async () => {
     await using h = await harness();
     await h.login();

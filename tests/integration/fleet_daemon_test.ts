@@ -64,7 +64,7 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
       return NAMES.every((name) => seen[name] === "online") ? true : undefined;
     }, 60_000);
 
-    // Each agent went live (its topic says online) only after the last one entered the Space.
+    // Each agent went live (its topic says it started) only after the last one entered the Space.
     const client = clientFor(hs, users[0]);
     const spaceState = await client.roomState(
       (await client.resolveAlias(`#${prefix}:${hs.serverName}`)).roomId,
@@ -75,7 +75,7 @@ Deno.test("one daemon hosts three agents, each with its own inbox", async () => 
     for (const name of NAMES) {
       const { roomId } = await client.resolveAlias(`#${prefix}-${name}:${hs.serverName}`);
       const topic = (await client.roomState(roomId)).find((e) => e.type === "m.room.topic")!;
-      assert.match(String(topic.content.topic), /online/);
+      assert.match(String(topic.content.topic), /^started on /);
       assert.ok(topic.origin_server_ts >= lastEntry, `${name} went live before the last entry`);
     }
 
