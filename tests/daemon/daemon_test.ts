@@ -108,6 +108,9 @@ async function runDaemon(
 }
 
 const pathOf = (r: RecordedRequest) => decodeURIComponent(r.url.pathname);
+/** A sync answer with `events` in the timeline of one room. */
+const batch = (nextBatch: string, roomId: string, ...events: unknown[]) =>
+  json({ next_batch: nextBatch, rooms: { join: { [roomId]: { timeline: { events } } } } });
 const message = (id: string, body: string, sender = "@human:hs") => ({
   event_id: id,
   type: "m.room.message",
@@ -291,11 +294,7 @@ Deno.test("a receipt a reader leaves is posted within a second, whatever the lon
   const run = await runDaemon(
     homeserver([
       () => json({ next_batch: "s1" }),
-      () =>
-        json({
-          next_batch: "s2",
-          rooms: { join: { "!own": { timeline: { events: [message("$m1", "hi")] } } } },
-        }),
+      () => batch("s2", "!own", message("$m1", "hi")),
       async () => {
         // A reader takes the message while the long-poll of a minute is under way.
         await clock.sleep(10_000);
@@ -669,11 +668,7 @@ Deno.test("a reply to what the agent sent reaches its inbox from any room it is 
   const run = await runDaemon(
     homeserver([
       () => json({ next_batch: "s1" }),
-      () =>
-        json({
-          next_batch: "s2",
-          rooms: { join: { "!peer-room": { timeline: { events: [reply] } } } },
-        }),
+      () => batch("s2", "!peer-room", reply),
     ]),
     {},
     undefined,

@@ -303,6 +303,11 @@ Deno.test("cchat mcp needs a name: it refuses to start without one, and takes --
   assert.equal(refused.code, 3);
   assert.match(refused.stderr, /^error: No agent name is configured\.\nhint: Pass --name NAME/);
   assert.equal(refused.stdout, "");
+  // printf '' | cchat mcp: a client gone before it said anything.
+  const started = performance.now();
+  const gone = await cchat(["mcp", "--name", "named"], unnamed, "");
+  assert.equal(gone.code, 0, gone.stderr);
+  assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
   const mcp = await startMcp(unnamed, ["--name", "named"]);
   try {
     await eventually("the agent named by --name", async () => {
