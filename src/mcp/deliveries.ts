@@ -9,7 +9,7 @@ import type {
   TransportSendOptions,
 } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import type { Taken } from "../ops/inbox.ts";
+import type { Taken } from "../ops/taken.ts";
 
 type Settle = (delivered: boolean) => void;
 

@@ -25,7 +25,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod/v4";
 import { CchatError } from "../errors.ts";
-import { inbox, type Taken, wait } from "../ops/inbox.ts";
+import { inbox, wait } from "../ops/inbox.ts";
+import type { Taken } from "../ops/taken.ts";
 import { reply, send } from "../ops/send.ts";
 import type { OpContext } from "../ops/session.ts";
 import { who } from "../ops/who.ts";

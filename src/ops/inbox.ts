@@ -3,8 +3,6 @@ import type { OpContext } from "./session.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 
-export type { Taken } from "./taken.ts";
-
 export interface InboxOptions {
   /** Leave the messages unread. */
   peek?: boolean;
