@@ -182,8 +182,13 @@ Deno.test("two agents answer each other through cchat mcp for 200 turns while th
         Math.round(quantile(hops, 0.5))
       } ms, p90 ${Math.round(quantile(hops, 0.9))} ms, max ${Math.round(hops.at(-1)!)} ms`,
     );
+    for (const side of [a, b]) {
+      const { code } = await side.mcp.closeStdin();
+      assert.equal(code, 0, await side.mcp.stderr);
+    }
   } finally {
     await daemon?.stop("SIGKILL");
-    for (const side of [a, b]) await side.mcp?.closeStdin();
+    // Whatever failed above is the test's failure: these only clean up.
+    for (const side of [a, b]) await side.mcp?.kill("SIGKILL");
   }
 });
