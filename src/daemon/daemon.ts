@@ -8,7 +8,6 @@ import type { FleetBoot } from "./fleet_boot.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { MatrixClient } from "../matrix/client.ts";
 import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../space/filter.ts";
@@ -52,7 +51,7 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 /** Added at random to the wait a rate limit asked for, so agents refused together come back apart. */
 export const RATE_LIMIT_JITTER_MS = 1_000;
 /**
- * The goodbye (offline beat, topic, presence) gets this long in all: a client
+ * The goodbye (offline beat, topic) gets this long in all: a client
  * that went away must not leave its server running on, for example against
  * a homeserver that does not answer.
  */
@@ -179,7 +178,6 @@ export class Daemon {
     signal.addEventListener("abort", stopBeside, { once: true });
     const link = new SpaceLink(this.#options.space, membership, this.#options.log);
     await this.#showStatus(this.#topic, membership.roomId, "online");
-    const presence = this.#presence(this.#options.space.client, "online", beside.signal);
     const beating = this.#beatLoop(targets, link, beside.signal);
     const receipting = this.#receiptLoop(beside.signal);
     try {
@@ -187,7 +185,7 @@ export class Daemon {
     } finally {
       beside.abort();
       signal.removeEventListener("abort", stopBeside);
-      await Promise.all([beating, receipting, presence]);
+      await Promise.all([beating, receipting]);
       // After a takeover the agent lives on in the new holder: no goodbye for it.
       if (!this.#lost.signal.aborted) await this.#goodbye(targets, membership.roomId);
     }
@@ -203,27 +201,7 @@ export class Daemon {
     }
   }
 
-  /**
-   * Says the presence people see in Element. The sync loop keeps an agent
-   * online by itself, and the homeserver turns it offline once the loop has
-   * been gone for about half a minute (a crash, a lost host); this only makes
-   * a start or a stop show at once.
-   */
-  async #presence(client: MatrixClient, presence: AgentStatus, signal?: AbortSignal) {
-    const { identity, log } = this.#options;
-    const message = presence === "online" ? `cchat agent on ${identity.host}` : undefined;
-    try {
-      await (signal ? client.withSignal(signal) : client).setPresence(
-        identity.userId,
-        presence,
-        message,
-      );
-    } catch (err) {
-      if (!signal?.aborted) log.debug(`Presence "${presence}" failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** The offline beat, the topic and the presence, within GOODBYE_MS whatever the server does. */
+  /** The offline beat, then the topic, within GOODBYE_MS whatever the server does. */
   async #goodbye(targets: string[], roomId: string | null): Promise<void> {
     const { deps, space, identity, log } = this.#options;
     const deadline = new AbortController();
@@ -240,7 +218,6 @@ export class Daemon {
         log.warn(`The final offline heartbeat failed: ${(err as Error).message}`);
       }
       await this.#showStatus(new StatusTopic(client, identity.host, deps.now), roomId, "offline");
-      await this.#presence(client, "offline");
     } finally {
       done.abort();
       await timer;

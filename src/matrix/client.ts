@@ -163,17 +163,6 @@ export class MatrixClient {
     });
   }
 
-  /** Sets the user's presence, as every member of a room it shares sees it. */
-  async setPresence(
-    userId: string,
-    presence: "online" | "unavailable" | "offline",
-    statusMessage?: string,
-  ): Promise<void> {
-    await this.#request("PUT", V3 + path`/presence/${userId}/status`, {
-      body: { presence, ...(statusMessage === undefined ? {} : { status_msg: statusMessage }) },
-    });
-  }
-
   async uploadFilter(userId: string, filter: SyncFilter): Promise<string> {
     const answer = await this.#request<{ filter_id: string }>(
       "POST",
