@@ -1,6 +1,7 @@
 /** How data looks to people; `--json` prints the same data as it is. */
 import type { AgentView, MessageView } from "../ops/views.ts";
 import { formatTable } from "../output.ts";
+import { visible } from "../visible.ts";
 
 export const AGENT_COLUMNS = ["NAME", "STATUS", "LAST BEAT", "HOST", "ROOM"];
 
@@ -20,22 +21,7 @@ export function agentTable(agents: AgentView[]): string {
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((a) => [a.name, a.status, formatAge(a.last_beat_age_ms), a.host || "-", a.room_alias]);
   // The host and the alias come from other agents' events: shown, never obeyed by the terminal.
-  return formatTable(AGENT_COLUMNS, rows.map((row) => row.map(escapeControls)));
-}
-
-/**
- * Controls a sender could use to drive the reader's terminal (C0 but tab, DEL,
- * C1) or to reorder what it shows (the bidi embeddings, overrides and isolates).
- */
-// deno-lint-ignore no-control-regex -- matching them is the point
-const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
-
-/** `text` on one line, each unsafe control shown as `\x1b` or `\u202e`. */
-function escapeControls(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
+  return formatTable(AGENT_COLUMNS, rows.map((row) => row.map((cell) => visible(cell))));
 }
 
 /**
@@ -47,6 +33,6 @@ export function formatMessage(m: MessageView): string {
   const id = m.id === null ? "" : `#${m.id} `;
   const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
   const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
-  const body = m.body.split(/\r?\n/).map(escapeControls).join("\n  ");
-  return `${id}[${when}] ${escapeControls(m.sender)} (${flags}): ${body}`;
+  const body = m.body.split(/\r?\n/).map((line) => visible(line, "\t")).join("\n  ");
+  return `${id}[${when}] ${visible(m.sender)} (${flags}): ${body}`;
 }

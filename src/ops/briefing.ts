@@ -10,6 +10,7 @@ import type { InboxMessage } from "../daemon/types.ts";
 import type { OpContext } from "./session.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
+import { visibleChar } from "../visible.ts";
 
 /** The most messages one briefing shows. */
 export const BRIEFING_MESSAGES = 5;
@@ -117,21 +118,13 @@ function choose(messages: InboxMessage[]): Choice[] {
 }
 
 const ELLIPSIS = "…";
-/** Controls, and the separators Unicode counts as line breaks: each would break a line. */
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
-const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
-
-function escape(char: string): string {
-  if (!CONTROL.test(char)) return char;
-  return NAMED[char] ?? `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`;
-}
 
 /**
  * `text` on one line, its control characters escaped, cut to at most `max`
  * characters with an ellipsis; never inside an escape or a surrogate pair.
  */
 export function excerpt(text: string, max: number): { text: string; truncated: boolean } {
-  const pieces = Array.from(text, escape);
+  const pieces = Array.from(text, visibleChar);
   const whole = pieces.join("");
   if (whole.length <= max) return { text: whole, truncated: false };
   let cut = "";

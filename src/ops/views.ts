@@ -4,6 +4,7 @@
  */
 import type { InboxMessage, Route } from "../daemon/types.ts";
 import type { Agent, AgentStatus } from "../space/agents.ts";
+import { holdsHidden } from "../visible.ts";
 
 export interface AgentView {
   name: string;
@@ -42,6 +43,12 @@ export interface MessageView {
   auto_reply: boolean;
   reply_to: string | null;
   thread_root: string | null;
+  /**
+   * The body holds characters plain output shows escaped (controls, bidi
+   * marks, zero-width and tag characters, separators): `body` is exact, so
+   * what it shows may differ from what it holds.
+   */
+  hidden_characters: boolean;
 }
 
 export function messageView(m: InboxMessage): MessageView {
@@ -57,5 +64,6 @@ export function messageView(m: InboxMessage): MessageView {
     auto_reply: m.autoReply,
     reply_to: m.replyTo ?? null,
     thread_root: m.threadRoot ?? null,
+    hidden_characters: holdsHidden(m.body),
   };
 }

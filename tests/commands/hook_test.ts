@@ -147,7 +147,7 @@ Deno.test("hook UserPromptSubmit and PostToolUse", async (t) => {
     const context = contextOf(h.answer(), "UserPromptSubmit");
     assert.equal(
       context.split("\n")[1],
-      "#1 [2024-01-02 03:04:01] @alice:hs.test (direct): two\\nlines\\tand \\u001b[31mred\\u001b[0m\\u2028end",
+      "#1 [2024-01-02 03:04:01] @alice:hs.test (direct): two\\nlines\\tand \\x1b[31mred\\x1b[0m\\u2028end",
     );
     assert.doesNotMatch(context.replaceAll("\n", ""), /[\p{Cc}\u2028\u2029]/u);
   });

@@ -20,7 +20,14 @@ Deno.test("excerpt", async (t) => {
     assert.deepEqual(excerpt("a😀😀", 3), { text: "a…", truncated: true });
   });
 
-  await t.step("DEL, C1 controls and Unicode line separators are escaped too", () => {
-    assert.equal(excerpt("\x7f\x85\u2029", Infinity).text, "\\u007f\\u0085\\u2029");
+  await t.step("DEL, C1 controls, separators and hiding characters are escaped too", () => {
+    assert.equal(excerpt("\x7f\x85\u2029", Infinity).text, "\\x7f\\x85\\u2029");
+    assert.equal(
+      excerpt("a\u{e0041}\u200b\ufeff\u200e", Infinity).text,
+      "a\\u{e0041}\\u200b\\ufeff\\u200e",
+    );
+  });
+  await t.step("an astral escape is never split either", () => {
+    assert.deepEqual(excerpt("ab\u{e0041}", 10), { text: "ab…", truncated: true });
   });
 });

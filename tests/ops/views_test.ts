@@ -29,6 +29,7 @@ Deno.test("messageView", async (t) => {
       auto_reply: true,
       reply_to: null,
       thread_root: null,
+      hidden_characters: false,
     });
   });
   await t.step("relations and the notice flag", () => {
