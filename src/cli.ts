@@ -15,6 +15,7 @@ import {
 } from "@stricli/core";
 import type { Deps } from "./deps.ts";
 import { CchatError, ExitCode, UsageError } from "./errors.ts";
+import { validateAgentName } from "./space/names.ts";
 import { VERSION } from "./version.ts";
 import { daemonCommand, heartbeatCommand } from "./commands/agent.ts";
 import type { CliContext } from "./commands/common.ts";
@@ -84,6 +85,9 @@ const app: Application<CliContext> = buildApplication(
   },
 );
 
+/** The flags whose value is an agent's name. */
+const NAME_FLAGS = ["--name", "--to"];
+
 /** Runs one invocation and returns the exit code; throws CchatError on failure. */
 export async function runCli(args: string[], deps: Deps): Promise<number> {
   let complaint = "";
@@ -97,6 +101,9 @@ export async function runCli(args: string[], deps: Deps): Promise<number> {
   if (outcome && "error" in outcome) throw outcome.error;
   if (outcome) return outcome.code;
   if (!complaint) return 0;
+  // "--name -x": the parser takes "-x" for a flag of its own, but it is a bad name: say so as one.
+  const flagLike = args.find((arg, i) => NAME_FLAGS.includes(args[i - 1]) && arg.startsWith("-"));
+  if (flagLike !== undefined) validateAgentName(flagLike);
   const first = complaint.trim().split("\n")[0];
   const message = /[.?!]$/.test(first) ? first : `${first}.`;
   const hint = args[0] === "login" && first.startsWith(STRAY)

@@ -47,7 +47,27 @@ interface KeySpec<K extends SettingKey> {
   flag?: string;
   parse: (raw: string) => Config[K];
   describe: string;
+  /** What JSON the config file may hold for it: a text setting takes a string, never a number. */
+  kind: FileKind;
 }
+
+type FileKind = "text" | "number" | "boolean" | "list";
+
+/** Whether a config file's value has the JSON type its setting takes, and how to say it. */
+const FILE_KINDS: Record<FileKind, { accepts: (value: unknown) => boolean; expected: string }> = {
+  text: { accepts: (v) => typeof v === "string", expected: "a text in quotes" },
+  // Numbers and booleans also come from the environment as text, so the file may quote them too.
+  number: { accepts: (v) => typeof v === "number" || typeof v === "string", expected: "a number" },
+  boolean: {
+    accepts: (v) => typeof v === "boolean" || typeof v === "string",
+    expected: "true or false",
+  },
+  list: {
+    accepts: (v) =>
+      typeof v === "string" || Array.isArray(v) && v.every((item) => typeof item === "string"),
+    expected: 'a list of texts, such as ["example.org"]',
+  },
+};
 
 type AnySpec = { [K in SettingKey]: KeySpec<K> }[SettingKey];
 
@@ -99,6 +119,7 @@ const list = (raw: string): string[] => raw.split(",").map((s) => s.trim()).filt
 export const CONFIG_KEYS = [
   {
     key: "homeserver",
+    kind: "text",
     file: "homeserver",
     env: "CCHAT_HOMESERVER",
     parse: url,
@@ -108,6 +129,7 @@ export const CONFIG_KEYS = [
   // Checked by validateAgentName where a name is needed, so a bad one is a usage error.
   {
     key: "name",
+    kind: "text",
     file: "name",
     env: "CCHAT_NAME",
     parse: (raw) => raw,
@@ -116,6 +138,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "aliasPrefix",
+    kind: "text",
     file: "alias_prefix",
     env: "CCHAT_ALIAS_PREFIX",
     parse: prefix,
@@ -123,6 +146,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "federate",
+    kind: "boolean",
     file: "federate",
     env: "CCHAT_FEDERATE",
     parse: boolean,
@@ -130,6 +154,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "publish",
+    kind: "boolean",
     file: "publish",
     env: "CCHAT_PUBLISH",
     parse: boolean,
@@ -137,6 +162,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "heartbeatIntervalMs",
+    kind: "number",
     file: "heartbeat_interval",
     env: "CCHAT_HEARTBEAT_INTERVAL",
     parse: seconds(1, DAY_S),
@@ -145,6 +171,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "staleAfter",
+    kind: "number",
     file: "stale_after",
     env: "CCHAT_STALE_AFTER",
     // Below one interval every agent flickers offline between its beats.
@@ -153,6 +180,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "maxRetryWaitMs",
+    kind: "number",
     file: "max_retry_wait",
     env: "CCHAT_MAX_RETRY_WAIT",
     parse: seconds(0, DAY_S),
@@ -160,6 +188,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "syncTimeoutMs",
+    kind: "number",
     file: "sync_timeout",
     env: "CCHAT_SYNC_TIMEOUT",
     // A longer long-poll outlasts the idle timeout of most proxies and only hides a dead link.
@@ -168,6 +197,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "allowedServers",
+    kind: "list",
     file: "allowed_servers",
     env: "CCHAT_ALLOWED_SERVERS",
     parse: list,
@@ -176,6 +206,7 @@ export const CONFIG_KEYS = [
   // A minute at least: the kept messages are also what drops a replayed batch.
   {
     key: "inboxRetentionMs",
+    kind: "number",
     file: "inbox_retention",
     env: "CCHAT_INBOX_RETENTION",
     parse: seconds(60, 366 * 86_400),
@@ -183,6 +214,7 @@ export const CONFIG_KEYS = [
   },
   {
     key: "dataDir",
+    kind: "text",
     file: "data_dir",
     env: "CCHAT_DATA_DIR",
     parse: text,
@@ -241,7 +273,7 @@ export function resolveConfig(sources: Sources): Config {
       ],
       [sources.env(spec.env), `$${spec.env}`, ConfigError],
       [
-        fileValue(sources.file[spec.file], spec.file, sources.filePath),
+        fileValue(sources.file[spec.file], spec, sources.filePath),
         `"${spec.file}" in "${sources.filePath}"`,
         ConfigError,
       ],
@@ -267,16 +299,22 @@ function assign<K extends SettingKey>(config: Config, spec: KeySpec<K>, raw: str
   config[spec.key] = spec.parse(raw);
 }
 
-/** A file value as the text a flag would carry; objects have no such text and are refused. */
-function fileValue(value: unknown, key: string, filePath: string): string | undefined {
+/**
+ * A file value as the text a flag would carry, once its JSON type is the one
+ * the setting takes: `{"data_dir": 7}` would otherwise become a directory "7".
+ */
+function fileValue(value: unknown, spec: AnySpec, filePath: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value)) return value.join(",");
-  if (typeof value === "object") {
-    throw new ConfigError(`"${key}" in the config file "${filePath}" is an object.`, {
-      hint: "Give it a text, a number, true/false, or a list.",
-    });
+  const { accepts, expected } = FILE_KINDS[spec.kind];
+  if (!accepts(value)) {
+    throw new ConfigError(
+      `"${spec.file}" in the config file "${filePath}" is ${
+        JSON.stringify(value)
+      }, not ${expected}.`,
+      { hint: `Fix "${spec.file}" in "${filePath}".` },
+    );
   }
-  return String(value);
+  return Array.isArray(value) ? value.join(",") : String(value);
 }
 
 /** XDG locations, so several users and CI jobs never share state by accident. */

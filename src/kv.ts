@@ -4,7 +4,7 @@
  * fail with "database is locked" for the few milliseconds the other one writes.
  */
 import type { Sleep } from "./deps.ts";
-import { CchatError } from "./errors.ts";
+import { CchatError, ConfigError } from "./errors.ts";
 import { backoffMs } from "./backoff.ts";
 
 export interface LockRetryDeps {
@@ -59,11 +59,24 @@ export function commitWithRetry(
   return withLockRetry(() => makeAtomic().commit(), deps, attempts);
 }
 
-/** Opens a KV file; two processes creating the same new file at once can briefly lock each other out. */
-export function openKvWithRetry(
+/**
+ * Opens a KV file; two processes creating the same new file at once can
+ * briefly lock each other out. A file that is no database (a disk fault, a
+ * stray write) is named, with the way out.
+ */
+export async function openKvWithRetry(
   open: (path: string) => Promise<Deno.Kv>,
   path: string,
   deps: LockRetryDeps,
 ): Promise<Deno.Kv> {
-  return withLockRetry(() => open(path), deps);
+  try {
+    return await withLockRetry(() => open(path), deps);
+  } catch (err) {
+    if (!(err instanceof Error && /not a database|malformed|corrupt/i.test(err.message))) throw err;
+    throw new ConfigError(`The data file "${path}" is damaged: ${err.message}.`, {
+      hint:
+        `Move it aside ("mv ${path} ${path}.damaged") and start the daemon again: it begins a new inbox, and the unread messages in the damaged file are lost.`,
+      cause: err,
+    });
+  }
 }

@@ -55,6 +55,12 @@ Deno.test("runCli", async (t) => {
     assert.equal(await runCli(["--version"], deps), 0);
     assert.equal(stdout.text, `${VERSION}\n`);
   });
+  await t.step("a name that looks like a flag gets the usual name error", async () => {
+    for (const args of [["heartbeat", "--name", "-x"], ["send", "--to", "-rf", "hi"]]) {
+      const err = await usageError(args);
+      assert.match(err.message, /^The agent name "-\w+" starts with "-"/, args.join(" "));
+    }
+  });
   await t.step("an unknown flag is a usage error with a hint", async () => {
     const err = await usageError(["who", "--bogus"]);
     assert.equal(err.message, "No flag registered for --bogus.");

@@ -333,9 +333,29 @@ Deno.test("resolveConfig edge values", async (t) => {
       "https://x.org",
     );
   });
+  await t.step("a value of the wrong JSON type is refused by key, the source named", () => {
+    for (
+      const [file, expected] of [
+        [
+          { allowed_servers: 5 },
+          /"allowed_servers" in the config file ".*" is 5, not a list of texts/,
+        ],
+        [{ allowed_servers: ["a", 3] }, /is \["a",3\], not a list of texts/],
+        [{ data_dir: 7 }, /"data_dir" in the config file ".*" is 7, not a text in quotes\./],
+        [{ homeserver: true }, /"homeserver" .* is true, not a text/],
+        [{ federate: 1 }, /"federate" .* is 1, not true or false/],
+        [{ heartbeat_interval: [60] }, /"heartbeat_interval" .* is \[60\], not a number/],
+      ] as const
+    ) {
+      const err = configError(sources({ file }));
+      assert.match(err.message, expected, JSON.stringify(file));
+      assert.match(err.hint ?? "", new RegExp(`Fix "${Object.keys(file)[0]}" in`));
+    }
+  });
+
   await t.step("an object in the file is refused by key", () => {
     const err = configError(sources({ file: { alias_prefix: { a: 1 } } }));
-    assert.match(err.message, /"alias_prefix" in the config file ".*" is an object\./);
+    assert.match(err.message, /"alias_prefix" in the config file ".*" is \{"a":1\}, not a text/);
   });
   await t.step("an alias prefix must be alias-safe", () => {
     assert.match(

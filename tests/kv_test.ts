@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { commitWithRetry, LOCK_RETRY_ATTEMPTS, withLockRetry } from "../src/kv.ts";
-import { CchatError } from "../src/errors.ts";
+import { commitWithRetry, LOCK_RETRY_ATTEMPTS, openKvWithRetry, withLockRetry } from "../src/kv.ts";
+import { CchatError, ConfigError } from "../src/errors.ts";
+import { realSleep } from "../src/deps.ts";
 import { fakeTime, withKv } from "./support/kv.ts";
 
 Deno.test("commitWithRetry", async (t) => {
@@ -107,4 +108,23 @@ Deno.test("withLockRetry", async (t) => {
     assert.equal(thrown, "database is locked");
     assert.deepEqual(sleeps, []);
   });
+});
+
+Deno.test("a damaged data file is named, with the way out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cchat-damaged-" });
+  try {
+    const path = `${dir}/cchat.kv`;
+    await Deno.writeFile(path, new TextEncoder().encode("not a database at all ".repeat(300)));
+    await assert.rejects(
+      openKvWithRetry((p) => Deno.openKv(p), path, { sleep: realSleep, random: () => 0.5 }),
+      (err: CchatError) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.message, `The data file "${path}" is damaged: file is not a database.`);
+        assert.match(err.hint ?? "", new RegExp(`mv ${path} ${path}\\.damaged`));
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -56,7 +56,8 @@ export async function wait(
   options: WaitOptions = {},
 ): Promise<Taken<MessageView | null>> {
   const timeoutMs = options.timeoutMs ?? Infinity;
-  if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
+  // A timeout that overflows to Infinity ("1e309") would wait for ever: only finite ones count.
+  if (options.timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
     throw new UsageError(`The timeout "${timeoutMs / 1000}" is not a number of seconds.`, {
       hint: "For example --timeout 30.",
     });

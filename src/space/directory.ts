@@ -93,7 +93,9 @@ async function furnishSpace(
 /**
  * Links `childId` into the Space unless a usable link is there; true when it
  * had to write. Reading first keeps a link another member set from being
- * rewritten (a new event, as the sender changes) on every call.
+ * rewritten (a new event, as the sender changes) on every call. Usable means
+ * through this server alone: any member may write the link, and a `via` of
+ * theirs would send clients joining the room to a server of their choosing.
  */
 export async function keepSpaceChild(
   env: SpaceEnv,
@@ -102,7 +104,7 @@ export async function keepSpaceChild(
 ): Promise<boolean> {
   const link = await unlessNotFound(env.client.getStateEvent(spaceId, "m.space.child", childId));
   const via = link?.content?.via;
-  if (Array.isArray(via) && via.length > 0) return false;
+  if (Array.isArray(via) && via.length === 1 && via[0] === env.serverName) return false;
   await env.client.putState(spaceId, "m.space.child", childId, { via: [env.serverName] });
   return true;
 }

@@ -290,6 +290,18 @@ Deno.test("the data directory is private to its user", async (t) => {
 });
 
 Deno.test("wait", async (t) => {
+  await t.step("a timeout that is not a finite number of seconds is a usage error", async () => {
+    for (const timeout of ["1e309", "-1"]) {
+      await using h = await harness();
+      await h.login();
+      await assert.rejects(h.cli("wait", "--timeout", timeout), (err: CchatError) => {
+        assert.ok(err instanceof UsageError, String(err));
+        assert.match(err.message, /is not a number of seconds/);
+        return true;
+      });
+    }
+  });
+
   await t.step("a message whose output cannot be written stays unread", async () => {
     // The reader of stdout went away, as a pipe's reader does.
     const closed = {

@@ -92,6 +92,17 @@ Deno.test("opening with create access links the lobby into the Space", async (t)
     await removed.clock.run(openDirectory(removed.env, "create"));
     assert.deepEqual(writes(removed.calls()), [LINK]);
   });
+  await t.step(
+    "a link through another server, written by any member, is set back to ours",
+    async () => {
+      for (const via of [["evil.example"], ["evil.example", "hs"]]) {
+        const { env, clock, calls, requests } = spaceFixture(directoryServer({ link: { via } }));
+        await clock.run(openDirectory(env, "create"));
+        assert.deepEqual(writes(calls()), [LINK], via.join(","));
+        assert.deepEqual(requests.find((r) => r.method === "PUT")!.body, { via: ["hs"] });
+      }
+    },
+  );
   await t.step("join and lookup access write nothing", async () => {
     for (const access of ["join", "lookup"] as const) {
       const { env, clock, calls } = spaceFixture(directoryServer());
