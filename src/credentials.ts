@@ -70,6 +70,25 @@ export async function writeCredentials(configDir: string, credentials: Credentia
   }
 }
 
+/**
+ * Makes sure a login can be stored in `configDir` (made private if missing),
+ * by writing and removing a probe: an operator learns it before any account
+ * is made whose token would then have nowhere to go.
+ */
+export async function checkCredentialsWritable(configDir: string): Promise<void> {
+  const probe = `${credentialsPath(configDir)}.${crypto.randomUUID()}.probe`;
+  try {
+    await Deno.mkdir(configDir, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(probe, "", { mode: 0o600, createNew: true });
+    await Deno.remove(probe);
+  } catch (err) {
+    throw new ConfigError(
+      `Cannot store a login in "${configDir}": ${(err as Error).message}.`,
+      { hint: "Nothing was created: make the directory writable, or pass another --out." },
+    );
+  }
+}
+
 /** Returns whether there was a stored login to remove. */
 export async function deleteCredentials(configDir: string): Promise<boolean> {
   try {

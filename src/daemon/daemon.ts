@@ -122,7 +122,8 @@ export class Daemon {
       const membership = await this.#boot(stop);
       if (membership && await this.#passGate(stop)) await this.#live(membership, stop);
       if (lost.aborted) throw lost.reason;
-      await this.#report({ state: "stopped" });
+      // A clean stop: a failure it was retrying through is over, and no longer its state.
+      await this.#report({ state: "stopped", lastError: null, failure: null });
     } catch (err) {
       if (lost.aborted) throw err;
       await this.#report({

@@ -8,6 +8,7 @@ import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
 import type { LeaseHolder } from "../daemon/lease.ts";
+import { lifeLockPath, takeLifeLock } from "../daemon/life_lock.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { agentRoomId } from "../space/lookup.ts";
@@ -121,6 +122,11 @@ export async function runDaemon(
     if (signal.aborted) return;
     throw err;
   }
+  // The proof of life that `status` can read: the system lets go of it when this process ends.
+  const life = await takeLifeLock(
+    await lifeLockPath(config.dataDir, session.userId),
+    ctx.deps.sleep,
+  );
   try {
     await new Daemon({
       space: session.space,
@@ -146,6 +152,7 @@ export async function runDaemon(
       pid: ctx.deps.pid,
     }).run(signal);
   } finally {
+    life?.release();
     await lease.release();
   }
 }

@@ -5,6 +5,7 @@
  */
 import { type Config, loadConfig } from "../config.ts";
 import {
+  checkCredentialsWritable,
   type Credentials,
   deleteCredentials,
   readCredentials,
@@ -206,10 +207,46 @@ export async function provision(
     return agent;
   };
 
+  // Every login can be stored before any account is made: none is left with its token lost.
+  if (options.out !== undefined) {
+    for (const name of names) await checkCredentialsWritable(agentConfigDir(options.out, name));
+  }
   const agents: ProvisionedAgent[] = [];
   // One at a time: a fleet's accounts are made once, and the server's limits stay unprovoked.
-  for (const name of names) agents.push(await one(name));
+  for (const name of names) {
+    try {
+      agents.push(await one(name));
+    } catch (err) {
+      throw stoppedAt(name, names, agents, err);
+    }
+  }
   return { homeserver, out: options.out ?? null, agents };
+}
+
+/**
+ * A failure in the middle says exactly where the fleet stands: which agents
+ * exist and have their login, and which were not made; running the same
+ * command again keeps the first and makes the rest.
+ */
+function stoppedAt(
+  name: string,
+  names: string[],
+  done: ProvisionedAgent[],
+  err: unknown,
+): CchatError {
+  const cause = err instanceof Error ? err.message : String(err);
+  const made = done.length ? done.map((a) => `${a.name} (${a.state})`).join(", ") : "none";
+  const left = names.slice(done.length).join(", ");
+  return new CchatError(
+    `Provisioning stopped at "${name}": ${cause} Done: ${made}. Not done: ${left}.`,
+    {
+      hint: `${
+        err instanceof CchatError && err.hint ? `${err.hint} ` : ""
+      }Then run the same command again: the agents done are kept as they are, and the rest are made.`,
+      exitCode: err instanceof CchatError ? err.exitCode : ExitCode.failure,
+      cause: err,
+    },
+  );
 }
 
 /** What an agent does when it first boots, done now so the fleet's first boot makes no joins. */

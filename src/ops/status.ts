@@ -2,6 +2,7 @@ import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError } from "../errors.ts";
 import { SYNC_TIMEOUT_HEADROOM_MS } from "../matrix/client.ts";
 import type { LeaseHolder } from "../daemon/lease.ts";
+import { lifeLockHeld, lifeLockPath } from "../daemon/life_lock.ts";
 import type { DaemonStatus } from "../daemon/types.ts";
 import { type OpContext, openSession } from "./session.ts";
 
@@ -65,13 +66,19 @@ export function daemonState(
   now: number,
   syncTimeoutMs: number,
   deps: Pick<Deps, "processAlive" | "hostname">,
+  /** Whether a live process holds the sync loop's life lock; undefined where none was ever taken. */
+  lifeHeld?: boolean,
 ): DaemonState {
+  // A record of this host whose process let go of its life lock, or is gone from /proc.
+  const gone = (record: DaemonStatus) =>
+    record.host === deps.hostname() && (lifeHeld === false || !deps.processAlive(record.pid));
   if (!holder) {
     if (!daemon || daemon.state === "stopped") return "stopped";
     // It never said goodbye: its process is gone, or too hung to renew its lease.
-    const gone = daemon.host === deps.hostname() && !deps.processAlive(daemon.pid);
-    return gone ? "dead" : "stale";
+    return gone(daemon) ? "dead" : "stale";
   }
+  // The lease outlives its holder by up to its TTL; the life lock does not.
+  if (daemon?.pid === holder.pid && daemon.state !== "stopped" && gone(daemon)) return "dead";
   // A record of another pid is the previous daemon's: the holder has not written its own yet.
   if (!daemon || daemon.pid !== holder.pid || daemon.state === "booting") return "starting";
   if (daemon.state === "retrying") {
@@ -105,7 +112,8 @@ export async function status(ctx: OpContext): Promise<StatusResult> {
   const daemon = await store.daemonStatus();
   const holder = await store.syncLease(ctx.deps).holder();
   const now = ctx.deps.now();
-  const ownState = daemonState(daemon, holder, now, config.syncTimeoutMs, ctx.deps);
+  const lifeHeld = await lifeLockHeld(await lifeLockPath(config.dataDir, session.userId));
+  const ownState = daemonState(daemon, holder, now, config.syncTimeoutMs, ctx.deps, lifeHeld);
   const alive = ALIVE.has(ownState);
   // The daemon may not have met the outage yet; this command just did.
   const state = !tokenValid ? "auth" : alive && !reachable ? "unreachable" : ownState;

@@ -696,3 +696,27 @@ Deno.test("a receipt watch that fails leaves the slow look to post, without spin
   // One look at the start, then one every RECEIPT_POLL_MS through the minute.
   assert.ok(watches <= 60_000 / RECEIPT_POLL_MS + 2, `${watches} looks`);
 });
+
+Deno.test("a clean stop while the homeserver is away clears the failure it was retrying through", async () => {
+  const clock = new VirtualClock();
+  const server = homeserver([() => json({ next_batch: "s1" })]);
+  let downSince = 0;
+  const run = await runDaemon(
+    (r, stop) => {
+      if (!pathOf(r).endsWith("/sync") || downSince === 0) {
+        if (pathOf(r).endsWith("/sync")) downSince = clock.now();
+        return server(r, stop);
+      }
+      // Away from the second sync on: the daemon retries, and is stopped while it does.
+      if (clock.now() - downSince > 5_000) stop();
+      return "down";
+    },
+    {},
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  assert.ok(run.statuses.some((s) => s.startsWith("retrying")), run.statuses.join(" | "));
+  assert.equal(run.status?.state, "stopped");
+  assert.equal(run.status?.failure, null);
+  assert.equal(run.status?.lastError, null);
+});

@@ -82,7 +82,7 @@ Deno.test("status stays truthful over restarts, crashes and a second daemon", as
   });
 
   await t.step(
-    "after kill -9 status turns 8 within one lease, and a restart takes over",
+    "after kill -9 status says dead at once, and a restart takes over",
     async () => {
       const doomed = agent.daemon();
       try {
@@ -90,14 +90,10 @@ Deno.test("status stays truthful over restarts, crashes and a second daemon", as
       } finally {
         await doomed.stop("SIGKILL");
       }
-      const killedAt = Date.now();
-      // Without --allow-all Deno hides /proc, so the lease's expiry alone tells the crash.
-      const after = await eventually("status to give up on the crashed daemon", async () => {
-        const status = await statusOf(agent);
-        return status.code === 8 ? status : undefined;
-      }, LEASE_TTL_MS + 10_000);
-      assert.ok(Date.now() - killedAt < LEASE_TTL_MS + 5_000, `${Date.now() - killedAt} ms`);
-      assert.match(after.state, /^(dead|stale)$/);
+      // Deno hides /proc without --allow-all: the life lock the system let go of tells the crash.
+      const after = await statusOf(agent);
+      assert.equal(after.code, 8);
+      assert.equal(after.state, "dead");
       const next = agent.daemon();
       try {
         await up(agent, next.pid, LEASE_TTL_MS + 20_000);

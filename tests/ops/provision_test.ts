@@ -298,3 +298,59 @@ Deno.test("revoke logs out the stored login and deletes the devices", async (t) 
     await assert.rejects(run(["revoke", "alpha"]), /nothing to revoke "alpha"/);
   });
 });
+
+Deno.test("provision never strands an account", async (t) => {
+  await t.step("an --out it cannot write to is found before any account is made", async () => {
+    await using fixture = await setup({ CCHAT_REGISTRATION_SECRET: SECRET });
+    const { run, requests, home } = fixture;
+    // A file where the directory should be: no login can go under it.
+    await Deno.writeTextFile(`${home}/taken`, "");
+    await assert.rejects(
+      run(["provision", "--out", `${home}/taken`, "alpha", "beta"]),
+      (err: CchatError) => {
+        assert.equal(err.exitCode, ExitCode.config);
+        assert.match(err.message, /^Cannot store a login in ".*\/taken\/alpha\/cchat"/);
+        assert.match(err.hint ?? "", /^Nothing was created/);
+        return true;
+      },
+    );
+    assert.deepEqual(registrations(requests), []);
+  });
+
+  await t.step(
+    "a failure in the middle says what exists, and a rerun finishes without an admin token",
+    async () => {
+      let failing = true;
+      const healthy = synapse();
+      const flaky = fakeFetch((r) => {
+        const body = r.body as { username?: string } | undefined;
+        if (failing && r.method === "POST" && body?.username === "beta") {
+          return json({ errcode: "M_UNKNOWN", error: "database is on fire" }, 500);
+        }
+        return healthy.fetch(r.url, {
+          method: r.method,
+          headers: r.headers,
+          body: JSON.stringify(r.body),
+        });
+      });
+      await using fixture = await setup({ CCHAT_REGISTRATION_SECRET: SECRET }, flaky);
+      const { run, out } = fixture;
+      await assert.rejects(
+        run(["provision", "--json", "--out", out, "alpha", "beta", "gamma"]),
+        (err: CchatError) => {
+          assert.match(err.message, /^Provisioning stopped at "beta": .*database is on fire/);
+          assert.match(err.message, /Done: alpha \(created\)\. Not done: beta, gamma\.$/);
+          assert.match(err.hint ?? "", /run the same command again/);
+          return true;
+        },
+      );
+      failing = false;
+      const rerun = await run(["provision", "--json", "--out", out, "alpha", "beta", "gamma"]);
+      assert.equal(rerun.code, 0);
+      const states = JSON.parse(rerun.stdout).agents.map((
+        a: { name: string; state: string },
+      ) => [a.name, a.state]);
+      assert.deepEqual(states, [["alpha", "existing"], ["beta", "created"], ["gamma", "created"]]);
+    },
+  );
+});

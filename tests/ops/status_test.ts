@@ -3,12 +3,20 @@ import { runCli } from "../../src/cli.ts";
 import { STATUS_EXIT_CODES } from "../../src/commands/status.ts";
 import { writeCredentials } from "../../src/credentials.ts";
 import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { lifeLockPath, takeLifeLock } from "../../src/daemon/life_lock.ts";
 import { Store } from "../../src/daemon/store.ts";
 import type { DaemonStatus } from "../../src/daemon/types.ts";
 import type { Deps } from "../../src/deps.ts";
 import { ExitCode } from "../../src/errors.ts";
 import { staleAfterMs, type StatusResult } from "../../src/ops/status.ts";
-import { fakeDeps, fakeFetch, type Handler, json, VirtualClock } from "../support/fakes.ts";
+import {
+  type CapturedSink,
+  fakeDeps,
+  fakeFetch,
+  type Handler,
+  json,
+  VirtualClock,
+} from "../support/fakes.ts";
 
 const ME = "@bob:hs.test";
 const DAEMON_PID = 99;
@@ -49,6 +57,8 @@ interface Setup {
   elapsedMs?: number;
   /** Virtual time from its last renewal of the lease to the status. */
   renewedAgoMs?: number;
+  /** The daemon's life lock: held by a live process, or let go of by a dead one; none when absent. */
+  life?: "held" | "let go";
 }
 
 /** `cchat status --json` on a fake homeserver, with a daemon's record and lease in the KV file. */
@@ -100,14 +110,26 @@ async function status(
     } finally {
       kv.close();
     }
-    const code = await clock.run(runCli(["status", "--json"], deps));
-    const report = JSON.parse(stdout.text) as StatusResult;
-    stdout.text = "";
-    assert.equal(await clock.run(runCli(["status"], deps)), code, "the same answer as text");
-    return { code, report, lines: stdout.lines };
+    const life = setup.life &&
+      await takeLifeLock(await lifeLockPath(`${dir}/state/cchat`, ME), clock.sleep);
+    if (setup.life === "let go") life?.release();
+    try {
+      return await report(deps, stdout, clock);
+    } finally {
+      if (setup.life === "held") life?.release();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** `cchat status --json`, then plain `cchat status`, which must agree on the exit code. */
+async function report(deps: Deps, stdout: CapturedSink, clock: VirtualClock) {
+  const code = await clock.run(runCli(["status", "--json"], deps));
+  const result = JSON.parse(stdout.text) as StatusResult;
+  stdout.text = "";
+  assert.equal(await clock.run(runCli(["status"], deps)), code, "the same answer as text");
+  return { code, report: result, lines: stdout.lines };
 }
 
 Deno.test("status gives each situation its own answer and exit code", async (t) => {
@@ -143,6 +165,22 @@ Deno.test("status gives each situation its own answer and exit code", async (t) 
       assert.equal(report.lease, null);
     }
   });
+
+  await t.step(
+    "under cchat's own permissions, a let-go life lock is what tells a crash",
+    async () => {
+      // /proc is closed to cchat: the process check answers "alive" whatever happened.
+      for (const lease of [true, false]) {
+        const dead = await status({ lease, processAlive: true, life: "let go" });
+        assert.equal(dead.report.state, "dead", `lease ${lease}`);
+        assert.equal(dead.code, ExitCode.stale);
+      }
+      const running = await status({ lease: true, processAlive: true, life: "held" });
+      assert.equal(running.report.state, "running");
+      const hung = await status({ lease: true, renewedAgoMs: LEASE_TTL_MS, life: "held" });
+      assert.equal(hung.report.state, "stale");
+    },
+  );
 
   await t.step("a daemon whose lease lapsed while its process lives is stale (hung)", async () => {
     const { code, report } = await status({ lease: true, renewedAgoMs: LEASE_TTL_MS });
