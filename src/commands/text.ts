@@ -32,7 +32,12 @@ export function agentTable(agents: AgentView[]): string {
 export function formatMessage(m: MessageView): string {
   const id = m.id === null ? "" : `#${m.id} `;
   const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
-  const flags = [m.route, ...(m.auto_reply ? [] : ["notice: do not auto-reply"])].join(", ");
+  const flags = [
+    m.route,
+    ...(m.auto_reply ? [] : ["notice: do not auto-reply"]),
+    ...(m.edit_of === null ? [] : [`edit of ${visible(m.edit_of)}`]),
+    ...(m.edited ? ["edited"] : []),
+  ].join(", ");
   const body = m.body.split(/\r?\n/).map((line) => visible(line, "\t")).join("\n  ");
   return `${id}[${when}] ${visible(m.sender)} (${flags}): ${body}`;
 }

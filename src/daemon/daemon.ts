@@ -10,7 +10,7 @@ import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from 
 import type { Logger } from "../log.ts";
 import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
-import { AGENT_SYNC_FILTER, MARK_SYNC_FILTER } from "../space/filter.ts";
+import { AGENT_SYNC_FILTER, INBOX_EVENT_TYPES, MARK_SYNC_FILTER } from "../space/filter.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
 import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
@@ -355,8 +355,10 @@ export class Daemon {
           signal,
         });
         // A first sync only marks where the inbox starts; history before it is not news.
-        const messages = since ? await this.#collect(response, since, context) : [];
-        const added = await store.commitBatch(messages, response.next_batch);
+        const { messages, withdrawn } = since
+          ? await this.#collect(response, since, context)
+          : { messages: [], withdrawn: [] };
+        const added = await store.commitBatch(messages, response.next_batch, withdrawn);
         if (added > 0) {
           log.debug(`${added} new message(s) in the inbox`);
           await this.#options.inbox?.notify();
@@ -387,12 +389,15 @@ export class Daemon {
     return id;
   }
 
-  /** The batch's messages in order, with any gap a limited timeline left filled from /messages. */
+  /**
+   * The batch's messages in order, with any gap a limited timeline left filled
+   * from /messages, and the ids of the messages it withdrew.
+   */
   async #collect(
     response: SyncResponse,
     since: string,
     context: RouteContext,
-  ): Promise<InboxMessage[]> {
+  ): Promise<{ messages: InboxMessage[]; withdrawn: string[] }> {
     const rooms: [string, MatrixEvent[]][] = [];
     for (const [roomId, room] of Object.entries(response.rooms?.join ?? {})) {
       const timeline = room.timeline?.events ?? [];
@@ -405,14 +410,16 @@ export class Daemon {
       .filter((id) => id !== undefined);
     const sentByMe = answered.length ? await this.#options.store.sentOf(answered) : undefined;
     const messages: InboxMessage[] = [];
+    const withdrawn: string[] = [];
     for (const [roomId, events] of rooms) {
       for (const event of events) {
         const verdict = route(event, roomId, { ...context, sentByMe });
         if (verdict.kind === "inbox") messages.push(verdict.message);
+        if (verdict.kind === "withdrawn") withdrawn.push(verdict.eventId);
         if (verdict.kind === "dropped-sender") this.#status.droppedSenders++;
       }
     }
-    return messages;
+    return { messages, withdrawn };
   }
 
   async #backfill(roomId: string, from: string, since: string) {
@@ -423,7 +430,7 @@ export class Daemon {
         from: token,
         to: since,
         limit: 100,
-        types: ["m.room.message"],
+        types: [...INBOX_EVENT_TYPES],
       });
       if (page.chunk.length === 0) break;
       older.push(...page.chunk);

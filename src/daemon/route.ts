@@ -16,6 +16,8 @@ export interface RouteContext {
 
 export type Verdict =
   | { kind: "inbox"; message: InboxMessage }
+  /** A redaction: the message it names is withdrawn, wherever it is in the inbox. */
+  | { kind: "withdrawn"; eventId: string }
   | { kind: "dropped-sender" }
   | { kind: "ignored" };
 
@@ -27,9 +29,28 @@ function mentions(event: MatrixEvent, userId: string): boolean {
   return Array.isArray(ids) && ids.includes(userId);
 }
 
+/** An `m.replace` edit: the message it edits, and the new text as `m.new_content` carries it. */
+function replacement(
+  event: MatrixEvent,
+): { editOf: string; body: string; msgtype?: string } | undefined {
+  const relates = event.content["m.relates_to"] as Record<string, unknown> | undefined;
+  const fresh = event.content["m.new_content"] as Record<string, unknown> | undefined;
+  if (relates?.rel_type !== "m.replace" || typeof relates.event_id !== "string") return undefined;
+  if (typeof fresh !== "object" || fresh === null || typeof fresh.body !== "string") {
+    return undefined;
+  }
+  return {
+    editOf: relates.event_id,
+    body: fresh.body,
+    msgtype: typeof fresh.msgtype === "string" ? fresh.msgtype : undefined,
+  };
+}
+
 function relation(event: MatrixEvent): { replyTo?: string; threadRoot?: string } {
   const relates = event.content["m.relates_to"] as Record<string, unknown> | undefined;
-  if (typeof relates !== "object" || relates === null) return {};
+  if (typeof relates !== "object" || relates === null || relates.rel_type === "m.replace") {
+    return {};
+  }
   const threadRoot = relates.rel_type === "m.thread" && typeof relates.event_id === "string"
     ? relates.event_id
     : undefined;
@@ -55,9 +76,17 @@ export function repliedTo(event: MatrixEvent): string | undefined {
  * because agents act on what they read.
  */
 export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Verdict {
+  if (event.type === "m.room.redaction") {
+    // The server lets only the sender (or a moderator) redact: any redaction seen is in force.
+    const target = event.redacts ?? event.content.redacts;
+    return typeof target === "string"
+      ? { kind: "withdrawn", eventId: target }
+      : { kind: "ignored" };
+  }
   if (event.type !== "m.room.message" || event.sender === ctx.userId) return { kind: "ignored" };
-  const body = event.content.body;
-  const msgtype = event.content.msgtype;
+  const edit = replacement(event);
+  const body = edit?.body ?? event.content.body;
+  const msgtype = edit?.msgtype ?? event.content.msgtype;
   if (typeof body !== "string" || typeof msgtype !== "string") return { kind: "ignored" };
   const server = serverOfUserId(event.sender);
   if (server === undefined || !ctx.allowedServers.has(server)) return { kind: "dropped-sender" };
@@ -81,6 +110,7 @@ export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Ve
       ts: event.origin_server_ts,
       autoReply: msgtype !== "m.notice",
       ...relations,
+      ...(edit ? { editOf: edit.editOf } : {}),
     },
   };
 }

@@ -88,15 +88,95 @@ export class Store {
    * such a crash replays a batch, and a restart usually comes well inside the
    * shortest retention (a minute); a daemon left down for longer than the
    * retention would deliver again the messages of that one batch read meanwhile.
+   *
+   * Edits and withdrawals follow their message, before the token too (both
+   * come out the same when replayed): an edit of an unread message replaces
+   * its text, an edit of any other arrives as a message of its own that names
+   * the original; a withdrawn message loses its text, and leaves the inbox if unread.
    */
-  async commitBatch(messages: InboxMessage[], nextBatch: string): Promise<number> {
+  async commitBatch(
+    messages: InboxMessage[],
+    nextBatch: string,
+    withdrawn: string[] = [],
+  ): Promise<number> {
     const fresh = await this.#unseen(messages);
+    const edits = fresh.filter((m) => m.editOf !== undefined);
+    const plain = fresh.filter((m) => m.editOf === undefined);
+    if (edits.length === 0 && withdrawn.length === 0) return await this.#storeAll(plain, nextBatch);
+    let added = await this.#storeAll(plain);
+    const separate: InboxMessage[] = [];
+    for (const edit of edits) if (await this.#edit(edit) === "separate") separate.push(edit);
+    added += await this.#storeAll(separate);
+    for (const eventId of withdrawn) await this.#withdraw(eventId);
+    await this.#set(this.#key("sync", "since"), nextBatch);
+    return added;
+  }
+
+  /** Stores `messages` numbered, a chunk a commit; `nextBatch`, when given, with the last one. */
+  async #storeAll(messages: InboxMessage[], nextBatch?: string): Promise<number> {
     let i = 0;
     do {
-      const chunk = fresh.slice(i, i += WRITE_CHUNK);
-      await this.#storeNumbered(chunk, i >= fresh.length ? nextBatch : undefined);
-    } while (i < fresh.length);
-    return fresh.length;
+      const chunk = messages.slice(i, i += WRITE_CHUNK);
+      if (chunk.length === 0 && nextBatch === undefined) break;
+      await this.#storeNumbered(chunk, i >= messages.length ? nextBatch : undefined);
+    } while (i < messages.length);
+    return messages.length;
+  }
+
+  /**
+   * Puts an edit's text into the message it edits while that one is unread;
+   * otherwise the edit arrives as a message of its own ("separate"). An edit
+   * by anyone but the original's sender is no edit, as the spec has it, and
+   * is dropped. A reader taking the message meanwhile makes the check fail,
+   * and the edit then arrives apart.
+   */
+  async #edit(edit: InboxMessage): Promise<"replaced" | "separate" | "dropped"> {
+    for (;;) {
+      const entry = await withLockRetry(
+        () => this.#kv.get<StoredMessage>(this.#key("msg", edit.editOf!)),
+        this.#deps,
+      );
+      const original = entry.value;
+      if (original && original.sender !== edit.sender) return "dropped";
+      if (!original || original.expiresAt !== undefined) return "separate";
+      const edited: StoredMessage = {
+        ...original,
+        body: edit.body,
+        msgtype: edit.msgtype,
+        autoReply: edit.autoReply,
+        edited: true,
+      };
+      const result = await commitWithRetry(
+        () => this.#kv.atomic().check(entry).set(entry.key, edited),
+        this.#deps,
+      );
+      if (result.ok) return "replaced";
+    }
+  }
+
+  /** Takes the text out of a withdrawn message, and the message out of the inbox if unread. */
+  async #withdraw(eventId: string): Promise<void> {
+    for (;;) {
+      const entry = await withLockRetry(
+        () => this.#kv.get<StoredMessage>(this.#key("msg", eventId)),
+        this.#deps,
+      );
+      const message = entry.value;
+      if (!message || message.withdrawn) return;
+      const expiresAt = message.expiresAt ?? this.#deps.now() + this.#retentionMs;
+      const expireIn = Math.max(1, expiresAt - this.#deps.now());
+      const withdrawn: StoredMessage = { ...message, body: "", withdrawn: true, expiresAt };
+      const result = await commitWithRetry(() => {
+        const op = this.#kv.atomic().check(entry)
+          .set(entry.key, withdrawn, { expireIn })
+          .delete(this.#key("unread", message.ts, message.eventId));
+        if (message.id !== undefined) {
+          op.set(this.#key("short", message.id), message.eventId, { expireIn });
+        }
+        return op;
+      }, this.#deps);
+      if (result.ok) return;
+    }
   }
 
   /**

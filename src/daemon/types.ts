@@ -22,6 +22,12 @@ export interface InboxMessage {
   threadRoot?: string;
   /** A briefing showed it cut short: it stays unread, but no briefing shows it again. */
   briefed?: boolean;
+  /** The message this one edits (`m.replace`): its body is the new text, not "* …". */
+  editOf?: string;
+  /** The sender edited it while it was unread: the body is the latest text. */
+  edited?: boolean;
+  /** Its sender withdrew it (a redaction): the text is gone, and it left the inbox if unread. */
+  withdrawn?: boolean;
 }
 
 /** Why the daemon's last step failed: the first two pass by themselves and are retried. */

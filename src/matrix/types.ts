@@ -7,6 +7,8 @@ export interface MatrixEvent {
   origin_server_ts: number;
   content: Record<string, unknown>;
   state_key?: string;
+  /** What an `m.room.redaction` removes, before room version 11 (later, `content.redacts`). */
+  redacts?: string;
   unsigned?: Record<string, unknown>;
 }
 

@@ -49,6 +49,10 @@ export interface MessageView {
    * what it shows may differ from what it holds.
    */
   hidden_characters: boolean;
+  /** The message this one edits, when it edits one already read: the body is the new text. */
+  edit_of: string | null;
+  /** Its sender edited it while it was unread: the body is the latest text. */
+  edited: boolean;
 }
 
 export function messageView(m: InboxMessage): MessageView {
@@ -65,5 +69,7 @@ export function messageView(m: InboxMessage): MessageView {
     reply_to: m.replyTo ?? null,
     thread_root: m.threadRoot ?? null,
     hidden_characters: holdsHidden(m.body),
+    edit_of: m.editOf ?? null,
+    edited: m.edited ?? false,
   };
 }

@@ -1,6 +1,12 @@
 import type { SyncFilter } from "../matrix/types.ts";
 
 /**
+ * The events the inbox is made of: messages, and redactions, as a message
+ * withdrawn by its sender leaves the inbox with its text.
+ */
+export const INBOX_EVENT_TYPES = ["m.room.message", "m.room.redaction"] as const;
+
+/**
  * The daemon's /sync filter. The daemon routes messages and reads no room
  * state, so the timeline keeps only messages and no state is kept at all.
  * Dropped: presence, account data, typing, receipts, member lists (Synapse
@@ -12,12 +18,20 @@ import type { SyncFilter } from "../matrix/types.ts";
  * Only the event fields the daemon reads are sent.
  */
 export const AGENT_SYNC_FILTER: SyncFilter = {
-  event_fields: ["type", "content", "sender", "event_id", "origin_server_ts", "state_key"],
+  event_fields: [
+    "type",
+    "content",
+    "sender",
+    "event_id",
+    "origin_server_ts",
+    "state_key",
+    "redacts",
+  ],
   event_format: "client",
   presence: { not_types: ["*"] },
   account_data: { not_types: ["*"] },
   room: {
-    timeline: { types: ["m.room.message"], limit: 50 },
+    timeline: { types: [...INBOX_EVENT_TYPES], limit: 50 },
     state: { not_types: ["*"] },
     ephemeral: { not_types: ["*"] },
     account_data: { not_types: ["*"] },

@@ -219,3 +219,33 @@ Deno.test("route: a reply to one of the agent's own messages is meant for it", a
     assert.equal(inbox(route(reply("$theirs"), LOBBY, { ...ctx, sentByMe })).route, "broadcast");
   });
 });
+
+Deno.test("route: edits and redactions", async (t) => {
+  await t.step("a redaction withdraws the message it names, wherever it is", () => {
+    const redaction = { ...event({ type: "m.room.redaction" }), redacts: "$gone" };
+    assert.deepEqual(route(redaction, OTHER, ctx), { kind: "withdrawn", eventId: "$gone" });
+    // Room version 11 moved it into the content.
+    const v11 = event({ type: "m.room.redaction" }, { redacts: "$gone" });
+    assert.deepEqual(route(v11, OWN, ctx), { kind: "withdrawn", eventId: "$gone" });
+    assert.deepEqual(route(event({ type: "m.room.redaction" }), OWN, ctx), { kind: "ignored" });
+  });
+
+  await t.step('an edit carries the new text and names the original, not "* …"', () => {
+    const edit = event({}, {
+      body: "* fixed text",
+      "m.new_content": { msgtype: "m.text", body: "fixed text" },
+      "m.relates_to": { rel_type: "m.replace", event_id: "$orig" },
+    });
+    const message = inbox(route(edit, OWN, ctx));
+    assert.equal(message.body, "fixed text");
+    assert.equal(message.editOf, "$orig");
+    assert.equal(message.replyTo, undefined);
+  });
+
+  await t.step("an edit without new content is an ordinary message", () => {
+    const odd = event({}, { "m.relates_to": { rel_type: "m.replace", event_id: "$orig" } });
+    const message = inbox(route(odd, OWN, ctx));
+    assert.equal(message.body, "hello");
+    assert.equal(message.editOf, undefined);
+  });
+});

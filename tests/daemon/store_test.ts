@@ -544,6 +544,64 @@ Deno.test("short ids", async (t) => {
   });
 });
 
+Deno.test("edits and withdrawals follow their message", async (t) => {
+  const edit = (n: number, of: number, body: string, overrides: Partial<InboxMessage> = {}) =>
+    message(n, { body, editOf: `$e${of}`, ...overrides });
+
+  await t.step("an edit of an unread message replaces its text, under its id", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      assert.equal(await store.commitBatch([edit(2, 1, "better")], "s2"), 0);
+      const [only] = await store.unread();
+      assert.deepEqual([only.eventId, only.body, only.edited, only.id], ["$e1", "better", true, 1]);
+      assert.equal(await store.syncToken(), "s2");
+    });
+  });
+
+  await t.step(
+    "an edit of a read message arrives as its own message, naming the original",
+    async () => {
+      await withStore(async (store) => {
+        await store.commitBatch([message(1)], "s1");
+        await store.handedOver(await store.claim());
+        assert.equal(await store.commitBatch([edit(2, 1, "better")], "s2"), 1);
+        const [arrived] = await store.unread();
+        assert.deepEqual([arrived.eventId, arrived.body, arrived.editOf], ["$e2", "better", "$e1"]);
+      });
+    },
+  );
+
+  await t.step("an edit by anyone but the sender is no edit, and is dropped", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.commitBatch([edit(2, 1, "forged", { sender: "@eve:hs" })], "s2");
+      assert.deepEqual((await store.unread()).map((m) => m.body), ["message 1"]);
+    });
+  });
+
+  await t.step("a withdrawn unread message leaves the inbox, its text gone", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1), message(2)], "s1");
+      await store.commitBatch([], "s2", ["$e1"]);
+      assert.deepEqual(ids(await store.unread()), ["$e2"]);
+      const gone = await store.message(1);
+      assert.deepEqual([gone?.body, gone?.withdrawn], ["", true]);
+      // A replay of the batch that held it does not bring it back.
+      assert.equal(await store.commitBatch([message(1)], "s2"), 0);
+      assert.deepEqual(ids(await store.unread()), ["$e2"]);
+    });
+  });
+
+  await t.step("a withdrawn read message keeps no text either", async () => {
+    await withStore(async (store) => {
+      await store.commitBatch([message(1)], "s1");
+      await store.handedOver(await store.claim());
+      await store.commitBatch([], "s2", ["$e1", "$unknown"]);
+      assert.equal((await store.message("$e1"))?.body, "");
+    });
+  });
+});
+
 Deno.test("Store.putBack", async (t) => {
   await t.step(
     "a taken message put back is unread again, under its short id, for good",

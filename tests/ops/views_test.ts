@@ -30,6 +30,8 @@ Deno.test("messageView", async (t) => {
       reply_to: null,
       thread_root: null,
       hidden_characters: false,
+      edit_of: null,
+      edited: false,
     });
   });
   await t.step("relations and the notice flag", () => {
