@@ -61,6 +61,8 @@ export interface RunningDaemon {
   pid: number;
   /** SIGTERM for a clean stop, SIGKILL for a crash. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
+  /** Its end, by itself. */
+  ended(): Promise<CliResult>;
 }
 
 export async function cchat(
@@ -92,16 +94,20 @@ export function spawnDaemon(args: string[], env: Record<string, string>): Runnin
     stderr: "piped",
   }).spawn();
   const output = child.output();
+  const ended = async () => {
+    const { code, stdout, stderr } = await output;
+    return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  };
   return {
     pid: child.pid,
+    ended,
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {
         child.kill(signal);
       } catch {
         // Already gone; its output still tells why.
       }
-      const { code, stdout, stderr } = await output;
-      return { code, stdout: decode(stdout), stderr: decode(stderr) };
+      return await ended();
     },
   };
 }

@@ -11,9 +11,10 @@ import type { Logger } from "../log.ts";
 import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER, INBOX_EVENT_TYPES, MARK_SYNC_FILTER } from "../space/filter.ts";
+import { EVENT_SYNC_LOOP } from "../space/names.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
-import { type Lease, LEASE_RENEW_MS } from "./lease.ts";
+import { type Lease, LEASE_RENEW_MS, LeaseLostError, SyncLoopTakenError } from "./lease.ts";
 import { flushReceipts } from "./receipts.ts";
 import type { ChangeSignal } from "./change_signal.ts";
 import { StatusTopic } from "./topic.ts";
@@ -82,6 +83,8 @@ export class Daemon {
   #status: DaemonStatus;
   /** Aborted when another process took the lease: from then on the record and the room are its. */
   #lost = new AbortController();
+  /** Tells this sync loop from any other of the account, whatever its data directory. */
+  readonly #instance = crypto.randomUUID();
 
   constructor(options: DaemonOptions) {
     this.#options = options;
@@ -125,7 +128,8 @@ export class Daemon {
       // A clean stop: a failure it was retrying through is over, and no longer its state.
       await this.#report({ state: "stopped", lastError: null, failure: null });
     } catch (err) {
-      if (lost.aborted) throw err;
+      // Taken over through the lease: the record is the new holder's now, not this one's to write.
+      if (lost.reason instanceof LeaseLostError) throw err;
       await this.#report({
         state: "stopped",
         lastError: (err as Error).message,
@@ -152,10 +156,10 @@ export class Daemon {
         if (await lease.renew()) continue;
         log.warn("Another process took over this agent's sync loop; stopping.");
         return this.#lost.abort(
-          new CchatError("This daemon lost the lease on its sync loop to another process.", {
-            hint: 'It was too slow to renew it (suspended?); "cchat status" shows the new holder.',
-            exitCode: ExitCode.busy,
-          }),
+          new LeaseLostError(
+            "This daemon lost the lease on its sync loop to another process.",
+            'It was too slow to renew it (suspended?); "cchat status" shows the new holder.',
+          ),
         );
       } catch (err) {
         // The next renewal may well succeed: the lease lasts three of them.
@@ -178,6 +182,7 @@ export class Daemon {
     const stopBeside = () => beside.abort();
     signal.addEventListener("abort", stopBeside, { once: true });
     const link = new SpaceLink(this.#options.space, membership, this.#options.log);
+    await this.#claimAccount();
     await this.#showStatus(this.#topic, membership.roomId, "online");
     const beating = this.#beatLoop(targets, link, beside.signal);
     const receipting = this.#receiptLoop(beside.signal);
@@ -190,6 +195,36 @@ export class Daemon {
       // After a takeover the agent lives on in the new holder: no goodbye for it.
       if (!this.#lost.signal.aborted) await this.#goodbye(targets, membership.roomId);
     }
+  }
+
+  /**
+   * Records in the account's data that this sync loop runs the account now.
+   * Every other loop of the account syncs that record, whatever its data
+   * directory (which the lease cannot see past), and stops: one loop per
+   * account, the newest. One write per start, nothing in between.
+   */
+  async #claimAccount(): Promise<void> {
+    const { space: { client }, identity, deps, log, pid } = this.#options;
+    const claim = { instance: this.#instance, host: identity.host, pid, since: deps.now() };
+    try {
+      await client.setAccountData(identity.userId, EVENT_SYNC_LOOP, claim);
+    } catch (err) {
+      log.warn(`Claiming the account's sync loop failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops this loop when the batch says a newer one of the account claimed it elsewhere. */
+  #checkClaim(response: SyncResponse): void {
+    const claim = response.account_data?.events?.find((e) => e.type === EVENT_SYNC_LOOP)?.content;
+    if (!claim || claim.instance === this.#instance) return;
+    const since = typeof claim.since === "number" ? new Date(claim.since).toISOString() : "?";
+    this.#options.log.warn("Another sync loop of this account started; stopping.");
+    this.#lost.abort(
+      new SyncLoopTakenError(
+        `Another sync loop of this account started: pid ${claim.pid} on ${claim.host}, since ${since}.`,
+        "Only one daemon, or cchat mcp, runs per account, whatever its data directory: stop the other, or this one.",
+      ),
+    );
   }
 
   /** The room's topic says when the agent started or stopped; a failure costs only the topic. */
@@ -365,6 +400,7 @@ export class Daemon {
         }
         since = response.next_batch;
         failures = 0;
+        this.#checkClaim(response);
         await this.#report({
           state: "running",
           lastSyncAt: deps.now(),

@@ -52,6 +52,19 @@ export class LeaseHeldError extends CchatError {
   }
 }
 
+/** This process's sync loop was taken over: it stops, and the agent lives on in the other one. */
+export class SyncLoopTakenError extends CchatError {
+  constructor(message: string, hint: string) {
+    super(message, { hint, exitCode: ExitCode.busy });
+  }
+}
+
+/**
+ * Taken over through this data file's lease, by a process that renewed in
+ * time while this one did not: a process standing by may take it back later.
+ */
+export class LeaseLostError extends SyncLoopTakenError {}
+
 /** Whether `holder` still counts: renewed in time, and its process not known to be gone. */
 export function isLive(
   holder: LeaseHolder,

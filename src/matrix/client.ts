@@ -163,6 +163,11 @@ export class MatrixClient {
     });
   }
 
+  /** Sets one type of the user's account data, which only its own sessions see. */
+  async setAccountData(userId: string, type: string, content: Record<string, unknown>) {
+    await this.#request("PUT", V3 + path`/user/${userId}/account_data/${type}`, { body: content });
+  }
+
   async uploadFilter(userId: string, filter: SyncFilter): Promise<string> {
     const answer = await this.#request<{ filter_id: string }>(
       "POST",

@@ -23,6 +23,8 @@ export interface JoinedRoomSync {
 
 export interface SyncResponse {
   next_batch: string;
+  /** The user's account data that changed, each type's latest content. */
+  account_data?: { events?: { type: string; content: Record<string, unknown> }[] };
   rooms?: {
     join?: Record<string, JoinedRoomSync>;
     invite?: Record<string, unknown>;

@@ -7,7 +7,7 @@ import { loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
-import type { LeaseHolder } from "../daemon/lease.ts";
+import { type LeaseHolder, LeaseLostError } from "../daemon/lease.ts";
 import { lifeLockPath, takeLifeLock } from "../daemon/life_lock.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
@@ -298,7 +298,7 @@ export async function hostSyncLoop(
       return await runDaemon(ctx, { ...options, standBy }, signal);
     } catch (err) {
       // Taken over by another process while this one was slow to renew: stand by again.
-      if (!(err instanceof CchatError && err.exitCode === ExitCode.busy)) throw err;
+      if (!(err instanceof LeaseLostError)) throw err;
       ctx.log.warn(`${err.message} Standing by.`);
     }
   }

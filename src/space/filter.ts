@@ -1,4 +1,5 @@
 import type { SyncFilter } from "../matrix/types.ts";
+import { EVENT_SYNC_LOOP } from "./names.ts";
 
 /**
  * The events the inbox is made of: messages, and redactions, as a message
@@ -29,7 +30,8 @@ export const AGENT_SYNC_FILTER: SyncFilter = {
   ],
   event_format: "client",
   presence: { not_types: ["*"] },
-  account_data: { not_types: ["*"] },
+  // Only the record of which sync loop runs the account: a newer one elsewhere ends this one.
+  account_data: { types: [EVENT_SYNC_LOOP] },
   room: {
     timeline: { types: [...INBOX_EVENT_TYPES], limit: 50 },
     state: { not_types: ["*"] },

@@ -3,6 +3,8 @@ import { UsageError } from "../errors.ts";
 /** The namespace of cchat's own event types. */
 export const EVENT_AGENT = "dev.cchat.agent";
 export const EVENT_HEARTBEAT = "dev.cchat.heartbeat";
+/** Account data: which sync loop runs the account now, seen by every other one it syncs. */
+export const EVENT_SYNC_LOOP = "dev.cchat.sync_loop";
 
 export const MAX_NAME_LENGTH = 64;
 const NAME_PATTERN = /^[a-z0-9._=-]+$/;

@@ -8,13 +8,13 @@ import {
   RECEIPT_POLL_MS,
   STARTUP_JITTER_MAX_MS,
 } from "../../src/daemon/daemon.ts";
-import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { LEASE_RENEW_MS, LEASE_TTL_MS, SyncLoopTakenError } from "../../src/daemon/lease.ts";
 import { Store } from "../../src/daemon/store.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
 import { ExitCode } from "../../src/errors.ts";
-import { EVENT_HEARTBEAT } from "../../src/space/names.ts";
+import { EVENT_HEARTBEAT, EVENT_SYNC_LOOP } from "../../src/space/names.ts";
 import { fakeFetch, json, noAnswer, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 import { isRoomState } from "../support/space.ts";
 
@@ -719,4 +719,45 @@ Deno.test("a clean stop while the homeserver is away clears the failure it was r
   assert.equal(run.status?.state, "stopped");
   assert.equal(run.status?.failure, null);
   assert.equal(run.status?.lastError, null);
+});
+
+Deno.test("a newer sync loop of the account, from any data directory, ends this one", async () => {
+  let claimed: Record<string, unknown> | undefined;
+  const server = homeserver([
+    () => json({ next_batch: "s1" }),
+    () => batch("s2", "!own", message("$m1", "before")),
+    // Our own claim comes back first: no reason to stop.
+    () =>
+      json({
+        next_batch: "s3",
+        account_data: { events: [{ type: EVENT_SYNC_LOOP, content: claimed }] },
+      }),
+    () =>
+      json({
+        next_batch: "s4",
+        account_data: {
+          events: [{
+            type: EVENT_SYNC_LOOP,
+            content: { instance: "other", pid: 12, host: "box", since: 0 },
+          }],
+        },
+      }),
+    () => batch("s5", "!own", message("$m2", "never seen")),
+  ]);
+  const run = await runDaemon((r, stop) => {
+    if (r.method === "PUT" && pathOf(r).endsWith(`/account_data/${EVENT_SYNC_LOOP}`)) {
+      claimed = r.body as Record<string, unknown>;
+    }
+    return server(r, stop);
+  });
+  assert.ok(run.outcome instanceof SyncLoopTakenError, String(run.outcome));
+  assert.equal(run.outcome.exitCode, ExitCode.busy);
+  assert.match(run.outcome.message, /pid 12 on box/);
+  assert.equal(typeof claimed?.instance, "string");
+  assert.deepEqual(run.unread.map((m) => m.eventId), ["$m1"]);
+  assert.equal(run.status?.state, "stopped");
+  assert.match(run.status?.lastError ?? "", /Another sync loop of this account started/);
+  // The agent lives on in the other loop: no goodbye from this one.
+  const beats = run.requests.filter((r) => pathOf(r).includes(EVENT_HEARTBEAT));
+  assert.ok(beats.every((r) => (r.body as { status: string }).status === "online"));
 });

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { clientFor } from "../../harness/matrix.ts";
-import { type AgentCli, agentCli, eventually } from "../../harness/cli.ts";
+import {
+  type AgentCli,
+  agentCli,
+  cchat,
+  eventually,
+  type RunningDaemon,
+  spawnDaemon,
+} from "../../harness/cli.ts";
 import { realSleep } from "../../src/deps.ts";
 import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
 
@@ -156,5 +163,37 @@ Deno.test("a daemon retrying while its homeserver is away: status exits 5, not 8
     assert.equal(status.state, "unreachable");
   } finally {
     assert.equal((await daemon.stop("SIGTERM")).code, 0);
+  }
+});
+
+Deno.test("one sync loop per account, whatever the data directory: the newest runs", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  const user = await freshUser(hs, "twodirs");
+  await using first = await agentCli(hs, user, "twodirs", { prefix });
+  // The same account and login, its state in a data directory of its own.
+  const second = { ...first.env, XDG_STATE_HOME: `${first.env.XDG_STATE_HOME}-elsewhere` };
+  const older = first.daemon();
+  let newer: RunningDaemon | undefined;
+  try {
+    await synced(first);
+    newer = spawnDaemon([], second);
+    const ended = await older.ended();
+    assert.equal(ended.code, 9, ended.stderr);
+    assert.match(ended.stderr, /Another sync loop of this account started: pid \d+ on /);
+    const status = await statusOf(first);
+    assert.equal(status.state, "stopped");
+    const text = await first.run(["status"]);
+    assert.match(text.stdout, /not running: it stopped on an error: Another sync loop/);
+    // The newer one runs on.
+    const running = JSON.parse((await cchat(["status", "--json"], second)).stdout);
+    assert.equal(running.state, "running");
+  } finally {
+    await older.stop("SIGKILL");
+    if (newer) {
+      const stopped = await newer.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+    await Deno.remove(second.XDG_STATE_HOME, { recursive: true }).catch(() => {});
   }
 });
