@@ -66,7 +66,7 @@ export const hookCommand = buildCommand<Record<never, never>, [string], CliConte
       "Stop and SubagentStop keep the agent from stopping while direct messages or mentions",
       "wait, unless stop_hook_active is set. Each message is shown once: whole (then read), or",
       "cut at 4,000 characters (it stays unread for cchat inbox). With nothing to say it prints",
-      "nothing. Exits 2 only to block; any failure exits 1. Reads only the local inbox.",
+      "nothing. Never exits 2, which Claude Code reads as block: any failure exits 1. Reads only the local inbox.",
     ].join(" "),
   },
 });
