@@ -85,6 +85,8 @@ export class Daemon {
   #lost = new AbortController();
   /** Tells this sync loop from any other of the account, whatever its data directory. */
   readonly #instance = crypto.randomUUID();
+  /** When this loop recorded itself as the account's: only a later record ends it. */
+  #claimedAt = 0;
 
   constructor(options: DaemonOptions) {
     this.#options = options;
@@ -205,7 +207,8 @@ export class Daemon {
    */
   async #claimAccount(): Promise<void> {
     const { space: { client }, identity, deps, log, pid } = this.#options;
-    const claim = { instance: this.#instance, host: identity.host, pid, since: deps.now() };
+    this.#claimedAt = deps.now();
+    const claim = { instance: this.#instance, host: identity.host, pid, since: this.#claimedAt };
     try {
       await client.setAccountData(identity.userId, EVENT_SYNC_LOOP, claim);
     } catch (err) {
@@ -217,7 +220,10 @@ export class Daemon {
   #checkClaim(response: SyncResponse): void {
     const claim = response.account_data?.events?.find((e) => e.type === EVENT_SYNC_LOOP)?.content;
     if (!claim || claim.instance === this.#instance) return;
-    const since = typeof claim.since === "number" ? new Date(claim.since).toISOString() : "?";
+    // An older record is no news: Synapse answers a sync that a killed predecessor left pending
+    // (same token, same filter) from its response cache, with what that one saw.
+    if (typeof claim.since !== "number" || claim.since <= this.#claimedAt) return;
+    const since = new Date(claim.since).toISOString();
     this.#options.log.warn("Another sync loop of this account started; stopping.");
     this.#lost.abort(
       new SyncLoopTakenError(

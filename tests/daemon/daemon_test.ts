@@ -721,28 +721,23 @@ Deno.test("a clean stop while the homeserver is away clears the failure it was r
   assert.equal(run.status?.lastError, null);
 });
 
+/** A sync answer that carries a record of the account's sync loop. */
+const claimBy = (nextBatch: string, content: Record<string, unknown>) =>
+  json({ next_batch: nextBatch, account_data: { events: [{ type: EVENT_SYNC_LOOP, content }] } });
+
 Deno.test("a newer sync loop of the account, from any data directory, ends this one", async () => {
   let claimed: Record<string, unknown> | undefined;
   const server = homeserver([
     () => json({ next_batch: "s1" }),
     () => batch("s2", "!own", message("$m1", "before")),
     // Our own claim comes back first: no reason to stop.
+    () => claimBy("s3", claimed!),
+    // An older loop's record, as a sync answered from Synapse's response cache carries it.
+    () => claimBy("s4", { instance: "killed", pid: 11, host: "box", since: 0 }),
+    () => batch("s5", "!own", message("$m2", "still ours")),
     () =>
-      json({
-        next_batch: "s3",
-        account_data: { events: [{ type: EVENT_SYNC_LOOP, content: claimed }] },
-      }),
-    () =>
-      json({
-        next_batch: "s4",
-        account_data: {
-          events: [{
-            type: EVENT_SYNC_LOOP,
-            content: { instance: "other", pid: 12, host: "box", since: 0 },
-          }],
-        },
-      }),
-    () => batch("s5", "!own", message("$m2", "never seen")),
+      claimBy("s6", { instance: "other", pid: 12, host: "box", since: Number(claimed!.since) + 1 }),
+    () => batch("s7", "!own", message("$m3", "never seen")),
   ]);
   const run = await runDaemon((r, stop) => {
     if (r.method === "PUT" && pathOf(r).endsWith(`/account_data/${EVENT_SYNC_LOOP}`)) {
@@ -754,7 +749,7 @@ Deno.test("a newer sync loop of the account, from any data directory, ends this 
   assert.equal(run.outcome.exitCode, ExitCode.busy);
   assert.match(run.outcome.message, /pid 12 on box/);
   assert.equal(typeof claimed?.instance, "string");
-  assert.deepEqual(run.unread.map((m) => m.eventId), ["$m1"]);
+  assert.deepEqual(run.unread.map((m) => m.eventId), ["$m1", "$m2"]);
   assert.equal(run.status?.state, "stopped");
   assert.match(run.status?.lastError ?? "", /Another sync loop of this account started/);
   // The agent lives on in the other loop: no goodbye from this one.

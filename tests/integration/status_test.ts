@@ -105,7 +105,8 @@ Deno.test("status stays truthful over restarts, crashes and a second daemon", as
       try {
         await up(agent, next.pid, LEASE_TTL_MS + 20_000);
       } finally {
-        assert.equal((await next.stop("SIGTERM")).code, 0);
+        const stopped = await next.stop("SIGTERM");
+        assert.equal(stopped.code, 0, stopped.stderr);
       }
     },
   );
