@@ -112,11 +112,16 @@ export class Lease {
    *
    * With `standBy`, a live holder is no failure: it is told once, and the
    * starter waits for that holder to stop or die, then takes the lease over.
+   *
+   * `holderGone` may tell sooner than the lapse that a holder on this host
+   * has died (its life lock, which the system let go of): its lease is then
+   * taken at once.
    */
   async acquire(
     pid: number,
     signal?: AbortSignal,
     standBy?: (holder: LeaseHolder) => void,
+    holderGone?: () => Promise<boolean>,
   ): Promise<LeaseHolder> {
     let seen: LeaseHolder | undefined;
     let told = false;
@@ -125,7 +130,9 @@ export class Lease {
       const current = entry.value;
       // A record with our own pid on this host is a previous life of this pid (a container's pid 1).
       const ours = current?.pid === pid && current.host === this.#deps.hostname();
-      if (current && !ours && isLive(current, this.#deps)) {
+      const gone = async (holder: LeaseHolder) =>
+        holder.host === this.#deps.hostname() && await holderGone?.() === true;
+      if (current && !ours && isLive(current, this.#deps) && !await gone(current)) {
         const renewing = seen !== undefined && current.expiresAt !== seen.expiresAt;
         if (renewing && !standBy) throw new LeaseHeldError(this.#job, current);
         if (renewing && !told) {

@@ -26,12 +26,16 @@ const TAKE_PAUSE_MS = 50;
  * process still holds it (a hung holder whose lease lapsed), which `status`
  * then counts as alive, as it is.
  */
-export async function takeLifeLock(path: string, sleep: Sleep): Promise<LifeLock | undefined> {
+export async function takeLifeLock(
+  path: string,
+  sleep: Sleep,
+  attempts = TAKE_ATTEMPTS,
+): Promise<LifeLock | undefined> {
   const file = await Deno.open(path, { create: true, write: true, mode: 0o600 });
-  for (let attempt = 1; attempt <= TAKE_ATTEMPTS; attempt++) {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     // Closing the file lets go of the lock.
     if (await file.tryLock(true)) return { release: () => file.close() };
-    await sleep(TAKE_PAUSE_MS);
+    if (attempt < attempts) await sleep(TAKE_PAUSE_MS);
   }
   file.close();
   return undefined;

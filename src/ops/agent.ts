@@ -114,19 +114,23 @@ export async function runDaemon(
   const { config } = session;
   const name = requireName(config);
   // One sync loop per account: a second would split the inbox's truth and `status` with it.
+  // The life lock comes first: a lease holder on this host whose lock is free is dead, so its
+  // lease is taken at once, not after its lapse. It is also the proof of life `status` reads.
+  const lockPath = await lifeLockPath(config.dataDir, session.userId);
+  let life = await takeLifeLock(lockPath, ctx.deps.sleep);
+  const holderGone = async () => {
+    life ??= await takeLifeLock(lockPath, ctx.deps.sleep, 1);
+    return life !== undefined;
+  };
   const lease = session.store.syncLease(ctx.deps);
   try {
-    await lease.acquire(ctx.deps.pid, signal, options.standBy);
+    await lease.acquire(ctx.deps.pid, signal, options.standBy, holderGone);
   } catch (err) {
+    life?.release();
     // Stopped while waiting for a silent holder's lease to lapse: nothing ran, nothing to undo.
     if (signal.aborted) return;
     throw err;
   }
-  // The proof of life that `status` can read: the system lets go of it when this process ends.
-  const life = await takeLifeLock(
-    await lifeLockPath(config.dataDir, session.userId),
-    ctx.deps.sleep,
-  );
   try {
     await new Daemon({
       space: session.space,

@@ -166,6 +166,53 @@ Deno.test("lease", async (t) => {
     });
   });
 
+  await t.step(
+    "a holder here whose life lock is free is gone: its lease is taken at once",
+    async () => {
+      await withKv(async ({ lease, clock }) => {
+        const crashed = lease(1);
+        await crashed.acquire(1);
+        // /proc is closed to cchat: its process check still says alive.
+        const started = clock.time;
+        const taken = await clock.run(
+          lease(2).acquire(2, undefined, undefined, () => Promise.resolve(true)),
+        );
+        assert.equal(taken.pid, 2);
+        assert.equal(clock.time, started, "no wait for the lapse");
+      });
+    },
+  );
+
+  await t.step("the life lock says nothing of a holder on another host", async () => {
+    await withKv(async ({ lease, kv, clock }) => {
+      const remote: LeaseHolder = {
+        pid: 1,
+        host: "elsewhere",
+        since: clock.time,
+        expiresAt: clock.time + LEASE_TTL_MS,
+      };
+      await kv.set(["user", "@a:hs", "lease", "sync"], remote);
+      let asked = 0;
+      const gone = () => Promise.resolve(++asked > 0);
+      assert.equal((await clock.run(lease(2).acquire(2, undefined, undefined, gone))).pid, 2);
+      assert.equal(clock.time, remote.expiresAt);
+      assert.equal(asked, 0);
+    });
+  });
+
+  await t.step("a live holder whose lock is held keeps its lease", async () => {
+    await withKv(async ({ lease, clock }) => {
+      const holder = lease(1);
+      await holder.acquire(1);
+      const refused = whileRenewing(
+        clock,
+        [holder],
+        lease(2).acquire(2, undefined, undefined, () => Promise.resolve(false)),
+      );
+      await assert.rejects(refused, LeaseHeldError);
+    });
+  });
+
   await t.step("release frees it for the next holder at once", async () => {
     await withKv(async ({ lease }) => {
       const first = lease(1);
