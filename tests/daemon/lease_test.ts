@@ -47,6 +47,18 @@ async function withKv(work: (world: World) => Promise<void>) {
   }
 }
 
+/** A live holder on another host, written as its process would. */
+async function remoteHolder(kv: Deno.Kv, clock: VirtualClock): Promise<LeaseHolder> {
+  const remote: LeaseHolder = {
+    pid: 1,
+    host: "elsewhere",
+    since: clock.time,
+    expiresAt: clock.time + LEASE_TTL_MS,
+  };
+  await kv.set(["user", "@a:hs", "lease", "sync"], remote);
+  return remote;
+}
+
 /** Settles `work` on virtual time while every lease of `leases` renews on schedule. */
 async function whileRenewing<T>(clock: VirtualClock, leases: Lease[], work: Promise<T>) {
   const done = new AbortController();
@@ -153,13 +165,7 @@ Deno.test("lease", async (t) => {
 
   await t.step("another host's holder counts until its lease lapses", async () => {
     await withKv(async ({ lease, kv, clock }) => {
-      const remote: LeaseHolder = {
-        pid: 1,
-        host: "elsewhere",
-        since: clock.time,
-        expiresAt: clock.time + LEASE_TTL_MS,
-      };
-      await kv.set(["user", "@a:hs", "lease", "sync"], remote);
+      const remote = await remoteHolder(kv, clock);
       assert.deepEqual(await lease(2).holder(), remote);
       assert.equal((await clock.run(lease(2).acquire(2))).pid, 2);
       assert.equal(clock.time, remote.expiresAt);
@@ -185,13 +191,7 @@ Deno.test("lease", async (t) => {
 
   await t.step("the life lock says nothing of a holder on another host", async () => {
     await withKv(async ({ lease, kv, clock }) => {
-      const remote: LeaseHolder = {
-        pid: 1,
-        host: "elsewhere",
-        since: clock.time,
-        expiresAt: clock.time + LEASE_TTL_MS,
-      };
-      await kv.set(["user", "@a:hs", "lease", "sync"], remote);
+      const remote = await remoteHolder(kv, clock);
       let asked = 0;
       const gone = () => Promise.resolve(++asked > 0);
       assert.equal((await clock.run(lease(2).acquire(2, undefined, undefined, gone))).pid, 2);
