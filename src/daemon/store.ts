@@ -132,10 +132,7 @@ export class Store {
    */
   async #edit(edit: InboxMessage): Promise<"replaced" | "separate" | "dropped"> {
     for (;;) {
-      const entry = await withLockRetry(
-        () => this.#kv.get<StoredMessage>(this.#key("msg", edit.editOf!)),
-        this.#deps,
-      );
+      const entry = await this.#messageEntry(edit.editOf!);
       const original = entry.value;
       if (original && original.sender !== edit.sender) return "dropped";
       if (!original || original.expiresAt !== undefined) return "separate";
@@ -157,10 +154,7 @@ export class Store {
   /** Takes the text out of a withdrawn message, and the message out of the inbox if unread. */
   async #withdraw(eventId: string): Promise<void> {
     for (;;) {
-      const entry = await withLockRetry(
-        () => this.#kv.get<StoredMessage>(this.#key("msg", eventId)),
-        this.#deps,
-      );
+      const entry = await this.#messageEntry(eventId);
       const message = entry.value;
       if (!message || message.withdrawn) return;
       const expiresAt = message.expiresAt ?? this.#deps.now() + this.#retentionMs;
@@ -429,16 +423,18 @@ export class Store {
     return sent;
   }
 
+  /** The stored record of a message, read or not, with its version for a checked rewrite. */
+  #messageEntry(eventId: string): Promise<Deno.KvEntryMaybe<StoredMessage>> {
+    return withLockRetry(() => this.#kv.get<StoredMessage>(this.#key("msg", eventId)), this.#deps);
+  }
+
   /** A message still kept, read or not, by its short id or its event id. */
   async message(ref: number | string): Promise<InboxMessage | undefined> {
     const eventId = typeof ref === "number"
       ? await this.#get<string>(this.#key("short", ref))
       : ref;
     if (eventId === undefined) return undefined;
-    const entry = await withLockRetry(
-      () => this.#kv.get<StoredMessage>(this.#key("msg", eventId)),
-      this.#deps,
-    );
+    const entry = await this.#messageEntry(eventId);
     if (this.#forgotten(entry)) return undefined;
     const { expiresAt: _, ...message } = entry.value!;
     return message;

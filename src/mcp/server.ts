@@ -19,7 +19,6 @@ import {
   ListToolsRequestSchema,
   McpError,
   type ProgressToken,
-  type RequestId,
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -49,7 +48,6 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 /** What a tool is handed besides its arguments. */
 interface Call {
   signal: AbortSignal;
-  requestId: RequestId;
   progressToken?: ProgressToken;
   /** Sends a progress notification for this call. */
   progress(progress: number, total: number, message: string): Promise<void>;
@@ -220,7 +218,6 @@ export function mcpServer(ctx: OpContext): McpServerHandle {
     }
     const call: Call = {
       signal: extra.signal,
-      requestId: extra.requestId,
       progressToken,
       progress: (progress, total, message) =>
         extra.sendNotification({
