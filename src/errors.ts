@@ -92,6 +92,11 @@ export class MatrixError extends CchatError {
     this.retryAfterMs = details.retryAfterMs;
     this.request = details.request;
   }
+
+  /** Whether the server answered with one of these statuses. */
+  is(...statuses: number[]): boolean {
+    return statuses.includes(this.status);
+  }
 }
 
 /** The server asked us to wait longer than we may, or kept refusing after every attempt. */

@@ -73,14 +73,14 @@ export class Fleet {
     const agents = [];
     for (let i = 0; i < this.agentsPerUser; i++) {
       const name = `a${String(index * this.agentsPerUser + i).padStart(4, "0")}`;
-      const roomId = await registerAgent(space, name, PROFILE, spaceId);
+      const { roomId, beatRoomId } = await registerAgent(space, name, PROFILE, spaceId);
       const heartbeat = new HeartbeatWriter(
         client,
         { userId: user.userId, name, ...PROFILE, intervalMs: BEAT_INTERVAL_MS },
         Date.now,
       );
-      // As a daemon beats: into the agent's own room only.
-      await heartbeat.beat([roomId], "online");
+      // As a daemon beats: into the agent's beat room only.
+      await heartbeat.beat([beatRoomId], "online");
       agents.push({ name, roomId });
     }
     return { user, client, agents };

@@ -11,7 +11,7 @@
 import pMap from "p-map";
 import { realSleep } from "../../src/deps.ts";
 import { HeartbeatWriter } from "../../src/daemon/heartbeat_writer.ts";
-import { aliasesFor, EVENT_HEARTBEAT } from "../../src/space/names.ts";
+import { aliasesFor, EVENT_AGENT, EVENT_HEARTBEAT } from "../../src/space/names.ts";
 import { VERSION } from "../../src/version.ts";
 import { cchatCacheDir, homeserverStatus } from "../../harness/homeserver/mod.ts";
 import { clientFor } from "../../harness/matrix.ts";
@@ -50,21 +50,23 @@ async function cpuOver(pid: number): Promise<{ cpuS: number; from: number; to: n
 }
 
 /**
- * The beats the server stamped within [from, to] in the agents' own rooms,
+ * The beats the server stamped within [from, to] in the agents' beat rooms,
  * read afterwards. A server that cannot keep up lands fewer than were due,
  * and then its CPU per agent is its ceiling divided by N rather than a cost.
  */
 async function beatsLanded(
   context: BenchContext,
   users: TestUser[],
-  names: string[],
   prefix: string,
   window: { from: number; to: number },
 ): Promise<number> {
   const aliases = aliasesFor(prefix, context.serverName);
-  const counts = await pMap(names, async (name, i) => {
-    const client = clientFor(context, users[i]);
-    const { roomId } = await client.resolveAlias(aliases.agent(name));
+  const counts = await pMap(users, async (user) => {
+    const client = clientFor(context, user);
+    // The agent's entry in the Space names its beat room.
+    const { roomId: spaceId } = await client.resolveAlias(aliases.space);
+    const entry = await client.getStateEvent(spaceId, EVENT_AGENT, user.userId);
+    const roomId = entry.content.beat_room_id as string;
     // Newest first; the window ended a minute or two ago, at one beat per interval.
     const { chunk } = await client.messages(roomId, { limit: 100, types: [EVENT_HEARTBEAT] });
     return chunk.filter((e) => e.origin_server_ts >= window.from && e.origin_server_ts <= window.to)
@@ -155,7 +157,7 @@ export const run: Section = async (context) => {
         stop.abort();
         await beating;
         const newS = own.cpuS;
-        const landed = await beatsLanded(context, users, names, prefix, own);
+        const landed = await beatsLanded(context, users, prefix, own);
         const due = size * (own.to - own.from) / (INTERVAL_S * 1000);
         context.note(
           `load: ${size} agents (${online} online), Synapse ${newS.toFixed(1)} CPU s in ` +

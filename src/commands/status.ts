@@ -3,6 +3,7 @@ import { ExitCode } from "../errors.ts";
 import { status, type StatusResult, type StatusState } from "../ops/status.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 import { formatAge } from "./text.ts";
+import { visible } from "../visible.ts";
 
 interface Flags {
   json: boolean;
@@ -45,6 +46,8 @@ function statusText(report: StatusResult): string {
     `homeserver  ${report.homeserver}${homeserver}`,
     `space       ${report.space_alias} (${space})`,
     `daemon      ${daemonText(report)}`,
+    // Room and user ids come from the homeserver: shown as they are, every character visible.
+    ...(report.daemon?.warnings ?? []).map((warning) => `warning     ${visible(warning)}`),
   ].join("\n");
 }
 

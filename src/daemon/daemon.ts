@@ -18,7 +18,7 @@ import { type Lease, LEASE_RENEW_MS, LeaseLostError, SyncLoopTakenError } from "
 import { flushReceipts } from "./receipts.ts";
 import type { ChangeSignal } from "./change_signal.ts";
 import { StatusTopic } from "./topic.ts";
-import { SpaceLink } from "./space_link.ts";
+import { AgentPlace } from "./agent_place.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "./store.ts";
@@ -105,6 +105,7 @@ export class Daemon {
       lobbyId: null,
       roomId: null,
       droppedSenders: 0,
+      warnings: [],
     };
   }
 
@@ -178,15 +179,20 @@ export class Daemon {
    */
   async #live(membership: Membership, signal: AbortSignal): Promise<void> {
     // Only the agent's own room: a beat wakes every member of the room it lands in.
-    const targets = [membership.roomId ?? membership.directory.lobbyId];
+    const targets = [membership.beatRoomId ?? membership.directory.lobbyId];
     // Beats and receipts stop with the sync loop, whether that ends by a signal or by an error.
     const beside = new AbortController();
     const stopBeside = () => beside.abort();
     signal.addEventListener("abort", stopBeside, { once: true });
-    const link = new SpaceLink(this.#options.space, membership, this.#options.log);
+    const place = new AgentPlace(
+      this.#options.space,
+      membership,
+      this.#options.log,
+      (warning) => this.#report({ warnings: [...this.#status.warnings ?? [], warning] }),
+    );
     await this.#claimAccount();
     await this.#showStatus(this.#topic, membership.roomId, "online");
-    const beating = this.#beatLoop(targets, link, beside.signal);
+    const beating = this.#beatLoop(targets, place, beside.signal);
     const receipting = this.#receiptLoop(beside.signal);
     try {
       await this.#syncLoop(membership, signal);
@@ -302,17 +308,19 @@ export class Daemon {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         const entering = () => enter(stoppable, identity.name, identity);
-        const { directory, roomId } = await (fleetBoot?.attempt(entering) ?? entering());
+        const membership = await (fleetBoot?.attempt(entering) ?? entering());
         if (signal.aborted) break;
+        const { directory, roomId, refused } = membership;
         await this.#report({
           spaceId: directory.spaceId,
           lobbyId: directory.lobbyId,
           roomId,
           lastError: null,
           failure: null,
+          warnings: refused ? [refused] : [],
         });
         log.info(`Agent "${identity.name}" is up${roomId ? "" : " in lobby-only mode"}.`);
-        return { directory, roomId };
+        return membership;
       } catch (err) {
         if (signal.aborted) break;
         const failure = failureOf(err);
@@ -363,7 +371,7 @@ export class Daemon {
    * interval: the agents of a fleet go live together, and beats in step
    * would reach the server as one burst per interval.
    */
-  async #beatLoop(targets: string[], link: SpaceLink, signal: AbortSignal): Promise<void> {
+  async #beatLoop(targets: string[], place: AgentPlace, signal: AbortSignal): Promise<void> {
     const { deps, identity, log } = this.#options;
     let wait = Math.floor(deps.random() * identity.intervalMs);
     while (!signal.aborted) {
@@ -372,7 +380,7 @@ export class Daemon {
       } catch (err) {
         log.warn(`A heartbeat failed: ${(err as Error).message}`);
       }
-      await link.keep();
+      await place.keep();
       await deps.sleep(wait, signal).catch(() => {});
       wait = identity.intervalMs;
     }

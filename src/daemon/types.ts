@@ -57,4 +57,6 @@ export interface DaemonStatus {
   lobbyId: string | null;
   roomId: string | null;
   droppedSenders: number;
+  /** What is wrong with the agent's rooms: an alias another account holds, a removal. */
+  warnings?: string[];
 }

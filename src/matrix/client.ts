@@ -88,6 +88,10 @@ export class MatrixClient {
     return answer.room_id;
   }
 
+  async leave(roomId: string): Promise<void> {
+    await this.#request("POST", V3 + path`/rooms/${roomId}/leave`, { body: {}, idempotent: true });
+  }
+
   /** The ids of the rooms the user is joined to. */
   async joinedRooms(): Promise<string[]> {
     const answer = await this.#request<{ joined_rooms: string[] }>("GET", `${V3}/joined_rooms`);

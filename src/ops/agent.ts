@@ -11,9 +11,8 @@ import { type LeaseHolder, LeaseLostError } from "../daemon/lease.ts";
 import { lifeLockPath, takeLifeLock } from "../daemon/life_lock.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
-import { agentRoomId } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
-import { enter } from "../space/registration.ts";
+import { beatRoomKey, enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
 import { type OpContext, openDataKv, openSession, requireName } from "./session.ts";
 
@@ -54,18 +53,19 @@ export async function heartbeat(
     version: VERSION,
     intervalMs: config.heartbeatIntervalMs,
   }, ctx.deps.now);
-  // Only the agent's own room (the lobby in lobby-only mode): a beat wakes every member of its room.
-  let own: string | null;
-  let room: string;
+  // Only the agent's beat room (the lobby in lobby-only mode): a beat wakes every member of its room.
+  const cached = await Promise.all([space.cache?.get(name), space.cache?.get(beatRoomKey(name))]);
+  let [own, room] = cached.map((entry) => entry?.roomId ?? null);
   try {
-    room = own = await agentRoomId(space, name);
+    if (room === null) throw new BeatRoomUnknown();
     await writer.beat([room], options.status);
   } catch (err) {
-    if (!(err instanceof MatrixError && (err.status === 403 || err.status === 404))) throw err;
-    await space.cache?.delete(name);
-    const { directory, roomId } = await enter(space, name, { host, version: VERSION });
-    own = roomId;
-    room = roomId ?? directory.lobbyId;
+    if (!(err instanceof BeatRoomUnknown || err instanceof MatrixError && err.is(403, 404))) {
+      throw err;
+    }
+    const membership = await enter(space, name, { host, version: VERSION });
+    own = membership.roomId;
+    room = membership.beatRoomId ?? membership.directory.lobbyId;
     await writer.beat([room], options.status);
   }
   // The topic tells people in the agent's own room whether it is around.
@@ -76,6 +76,9 @@ export async function heartbeat(
   }
   return { name, status: options.status, room_ids: [room] };
 }
+
+/** No beat room is cached: the agent registers, which finds or makes it. */
+class BeatRoomUnknown extends Error {}
 
 export interface DaemonOptions extends AgentOptions {
   ephemeral?: boolean;

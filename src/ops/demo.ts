@@ -90,8 +90,8 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
       intervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     }, deps.now);
     writers.set(agent.name, writer);
-    // As a daemon does: into the agent's own room, where `who` reads it.
-    return writer.beat([where.roomId!], status);
+    // As a daemon does: into the agent's beat room, where `who` reads it.
+    return writer.beat([where.beatRoomId!], status);
   };
 
   say(`cchat demo on ${options.homeserver}\n`);
@@ -105,13 +105,13 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
   const places = new Map<string, Membership>();
   for (const agent of agents) {
     await openDirectory(agent.space, "create");
-    const roomId = await registerAgent(
+    const rooms = await registerAgent(
       agent.space,
       agent.name,
       { host, version: VERSION },
       directory.spaceId!,
     );
-    places.set(agent.name, { directory, roomId });
+    places.set(agent.name, { directory, ...rooms });
   }
   const { aliases } = agents[0].space;
   say(`2. Space "${aliases.space}" with lobby "${aliases.lobby}";`);

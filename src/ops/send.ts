@@ -2,10 +2,9 @@ import type { InboxMessage } from "../daemon/types.ts";
 import { CchatError, MatrixError, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
 import type { TextMessage } from "../matrix/types.ts";
-import { openDirectory } from "../space/directory.ts";
+import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
-import { listAgents } from "../space/roster.ts";
 import { type OpContext, openSession, type Session } from "./session.ts";
 
 export interface SendOptions {
@@ -90,7 +89,7 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
   });
   const sent = options.to === undefined
     ? await withRoom(space, LOBBY_KEY, space.aliases.lobby, post)
-    : await withAgentRoom(session, options.to, post);
+    : await withNamedRoom(session, options.to, post);
   await remember(ctx, session, sent.eventId);
   return { event_id: sent.eventId, room_id: sent.roomId, to: options.to ?? "lobby" };
 }
@@ -190,34 +189,21 @@ async function sendJoining(
   } catch (err) {
     if (!(err instanceof MatrixError && err.status === 403)) throw err;
   }
-  const { client, space } = session;
-  try {
-    await client.join(roomId, [space.serverName]);
-  } catch (err) {
-    // Agent rooms admit members of the Space: a sender that never booted joins the Space first.
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
-    await openDirectory(space, "join");
-    await client.join(roomId, [space.serverName]);
-  }
+  await joinAgentRoom(session.space, roomId);
   return await session.client.sendText(roomId, message, txnId);
 }
 
-async function withAgentRoom<T>(
+async function withNamedRoom<T>(
   session: Session,
   name: string,
   use: (roomId: string) => Promise<T>,
 ): Promise<T> {
-  const { space } = session;
   try {
-    return await withRoom(space, name, space.aliases.agent(name), use);
+    return await withAgentRoom(session.space, name, use);
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 404)) throw err;
+    if (!(err instanceof NoSuchAgentError)) throw err;
+    throw new CchatError(err.message, { hint: await suggestion(name, err.names) });
   }
-  const directory = await openDirectory(space, "join");
-  const names = directory ? (await listAgents(space, directory)).map((a) => a.name) : [];
-  throw new CchatError(`No agent is called "${name}".`, {
-    hint: await suggestion(name, names),
-  });
 }
 
 /** Close names, loaded only when a name is wrong: most sends never need the library. */

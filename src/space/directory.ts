@@ -1,9 +1,17 @@
 /** The Space and the lobby: the two rooms every agent shares. */
-import { MatrixError, RateLimitError } from "../errors.ts";
+import { CchatError } from "../errors.ts";
 import type { SpaceEnv } from "./env.ts";
-import { ensureRoom, joinSoon, unlessNotFound } from "./ensure.ts";
-import { lobbyRoomId, spaceRoomId } from "./lookup.ts";
-import { lobbyRoom, spaceRoom } from "./rooms.ts";
+import {
+  ensureRoom,
+  isNotFound,
+  isRefusal,
+  JOIN_RETRIES,
+  JOIN_RETRY_BASE_MS,
+  joinSoon,
+  unlessNotFound,
+} from "./ensure.ts";
+import { LOBBY_KEY, lobbyRoomId, SPACE_KEY, spaceRoomId } from "./lookup.ts";
+import { lobbyRoom, OPEN_EVENTS, roomFlaw, spaceRoom } from "./rooms.ts";
 
 /** Where agents meet: the Space (null in lobby-only mode) and the lobby. */
 export interface Directory {
@@ -19,15 +27,6 @@ export interface Directory {
  *   readers that are already members and must not POST a join on every look.
  */
 export type DirectoryAccess = "create" | "join" | "lookup";
-
-/**
- * The server refused this room (forbidden, not found, bad request): the agent
- * can live without it. A dead token, a rate limit or a sick server is no
- * refusal, and must reach the caller.
- */
-const isRefusal = (err: unknown): err is MatrixError =>
-  err instanceof MatrixError && !(err instanceof RateLimitError) && err.status >= 400 &&
-  err.status < 500 && err.status !== 401 && err.status !== 429;
 
 /**
  * The directory, or null when it does not exist and `access` may not create
@@ -68,8 +67,65 @@ export async function openDirectory(
     open(env.aliases.lobby, lobbyRoom(options)),
   ]);
   if (lobby === undefined) return null;
-  if (access === "create" && space) await furnishSpace(env, space, lobby.roomId);
-  return { spaceId: space?.roomId ?? null, lobbyId: lobby.roomId };
+  const [lobbyCheck, spaceCheck] = await Promise.all([
+    checkShared(env, lobby, OPEN_EVENTS.lobby),
+    space ? checkShared(env, space, OPEN_EVENTS.space) : undefined,
+  ]);
+  if (lobbyCheck.flaw) {
+    throw new CchatError(
+      `The lobby "${env.aliases.lobby}" is not a room cchat made: ${lobbyCheck.flaw}.`,
+      {
+        hint: "Someone made that alias before any agent did: have a server admin delete it, " +
+          'or set another "alias_prefix" in the config for all agents.',
+      },
+    );
+  }
+  if (spaceCheck?.flaw) {
+    env.log.warn(
+      `The Space "${env.aliases.space}" is not a room cchat made: ${spaceCheck.flaw}; ` +
+        "working in lobby-only mode.",
+    );
+  }
+  const spaceId = space && !spaceCheck?.flaw ? space.roomId : null;
+  if (access === "create" && spaceId) {
+    await furnishSpace(env, spaceId, spaceCheck!.creator === env.userId, lobby.roomId);
+  }
+  await Promise.all([
+    env.cache?.set(LOBBY_KEY, lobby.roomId),
+    spaceId ? env.cache?.set(SPACE_KEY, spaceId) : undefined,
+  ]);
+  return { spaceId, lobbyId: lobby.roomId };
+}
+
+/**
+ * Who made a Space or lobby found behind its alias, and why it cannot be
+ * trusted if it cannot: anyone may create the alias first, with power levels
+ * that let its friends rewrite the room or remove agents. Its creator stays
+ * its owner, as with a room an agent made first; a room made as cchat makes
+ * it passes. One this agent just made needs no look.
+ */
+async function checkShared(
+  env: SpaceEnv,
+  room: { roomId: string; created: boolean },
+  open: readonly string[],
+): Promise<{ creator: string; flaw?: string }> {
+  if (room.created) return { creator: env.userId };
+  const read = (type: string) =>
+    env.client.getStateEvent(room.roomId, type).then((event) => ({
+      ...event,
+      type,
+      state_key: "",
+    }));
+  for (let attempt = 1;; attempt++) {
+    try {
+      const state = await Promise.all([read("m.room.create"), read("m.room.power_levels")]);
+      return { creator: state[0].sender, flaw: roomFlaw(state, undefined, open) };
+    } catch (err) {
+      // The alias is out before the room's power levels: a room made a moment ago lacks them.
+      if (!isNotFound(err) || attempt >= JOIN_RETRIES) throw err;
+      await env.deps.sleep(JOIN_RETRY_BASE_MS * attempt);
+    }
+  }
 }
 
 /**
@@ -80,14 +136,15 @@ export async function openDirectory(
  */
 async function furnishSpace(
   env: SpaceEnv,
-  space: { roomId: string; created: boolean },
+  spaceId: string,
+  creator: boolean,
   lobbyId: string,
 ): Promise<void> {
-  const linkLobby = keepSpaceChild(env, space.roomId, lobbyId).catch((err) => {
+  const linkLobby = keepSpaceChild(env, spaceId, lobbyId).catch((err) => {
     if (!isRefusal(err)) throw err;
     env.log.warn(`The lobby could not be linked into the Space (${err.status} ${err.errcode}).`);
   });
-  await Promise.all([linkLobby, env.publish ? publishSpace(env, space) : undefined]);
+  await Promise.all([linkLobby, env.publish && creator ? publishSpace(env, spaceId) : undefined]);
 }
 
 /**
@@ -113,15 +170,9 @@ export async function keepSpaceChild(
  * Only the Space's moderators may list it, so only its creator tries: the
  * others would be refused on every boot.
  */
-async function publishSpace(
-  env: SpaceEnv,
-  space: { roomId: string; created: boolean },
-): Promise<void> {
-  const creator = space.created ||
-    (await env.client.getStateEvent(space.roomId, "m.room.create")).sender === env.userId;
-  if (!creator) return;
+async function publishSpace(env: SpaceEnv, spaceId: string): Promise<void> {
   try {
-    await env.client.setDirectoryVisibility(space.roomId, "public");
+    await env.client.setDirectoryVisibility(spaceId, "public");
   } catch (err) {
     if (!isRefusal(err)) throw err;
     env.log.warn(`The Space could not be listed in the room directory: ${err.message}`);

@@ -1,11 +1,12 @@
 /** Creating a room behind an alias, and settling the race when several agents create it at once. */
-import { MatrixError } from "../errors.ts";
+import { MatrixError, RateLimitError } from "../errors.ts";
 import type { CreateRoomRequest } from "../matrix/types.ts";
 import type { SpaceEnv } from "./env.ts";
 import { aliasLocalpart } from "./names.ts";
 
-const JOIN_RETRIES = 5;
-const JOIN_RETRY_BASE_MS = 200;
+/** How often, and how far apart, a room the server is still making is asked again. */
+export const JOIN_RETRIES = 5;
+export const JOIN_RETRY_BASE_MS = 200;
 
 /** What a creator that lost the race to an alias is told: 400 M_ROOM_IN_USE, or 409 in a true race. */
 function lostCreationRace(err: unknown): boolean {
@@ -18,6 +19,19 @@ export const isNotFound = (err: unknown) => err instanceof MatrixError && err.st
 /** What `request` answers, or undefined when the server has no such thing (404). */
 export const unlessNotFound = <T>(request: Promise<T>): Promise<T | undefined> =>
   request.catch((err) => isNotFound(err) ? undefined : Promise.reject(err));
+
+/**
+ * The server refused this (forbidden, not found, bad request): the caller can
+ * do without it. A dead token, a rate limit or a sick server is no refusal,
+ * and must reach the caller.
+ */
+export const isRefusal = (err: unknown): err is MatrixError =>
+  err instanceof MatrixError && !(err instanceof RateLimitError) && err.status >= 400 &&
+  err.status < 500 && err.status !== 401 && err.status !== 429;
+
+/** What `request` answers, or undefined when the server refuses it. */
+export const unlessRefused = <T>(request: Promise<T>): Promise<T | undefined> =>
+  request.catch((err) => isRefusal(err) ? undefined : Promise.reject(err));
 
 /**
  * Joins the room behind `alias`, creating it first when nobody has. Losing

@@ -1,5 +1,8 @@
-/** The createRoom bodies of the three kinds of room, with their complete power levels. */
-import type { CreateRoomRequest, PowerLevels } from "../matrix/types.ts";
+/**
+ * The createRoom bodies of the four kinds of room, with their complete power
+ * levels, and the check that a room found behind an alias is one of them.
+ */
+import type { CreateRoomRequest, MatrixEvent, PowerLevels } from "../matrix/types.ts";
 import { EVENT_AGENT, EVENT_HEARTBEAT } from "./names.ts";
 
 /**
@@ -52,10 +55,19 @@ const NO_GUESTS = {
 };
 
 /**
- * Agent rooms are readable without joining, so `who` reads every beat without
- * joining any room: a member is woken by each beat of a room it is in.
+ * Only members read an agent's room, so every reader shows in its member
+ * list; they see its history from before they joined, as a newcomer to a
+ * conversation needs.
  */
-export const AGENT_ROOM_VISIBILITY = { history_visibility: "world_readable" };
+export const AGENT_ROOM_VISIBILITY = { history_visibility: "shared" };
+
+/**
+ * A beat room holds its agent's heartbeat and nothing else, readable without
+ * joining: `who` reads every beat without joining any room (a member is
+ * woken by each beat of a room it is in), and what it shows is what `who`
+ * shows any member of the Space.
+ */
+export const BEAT_ROOM_VISIBILITY = { history_visibility: "world_readable" };
 
 export interface RoomOptions {
   owner: string;
@@ -126,4 +138,73 @@ export function agentRoom(
     ],
     power_level_content_override: powerLevels(options.owner, 0, {}),
   };
+}
+
+/** An agent's beat room: nobody joins it, nobody but the agent writes to it. */
+export function beatRoom(options: RoomOptions & { name: string }): CreateRoomRequest {
+  return {
+    name: `${options.name} heartbeat`,
+    topic: `Heartbeat of the cchat agent "${options.name}"; it holds nothing else.`,
+    preset: "private_chat",
+    visibility: "private",
+    creation_content: { "m.federate": options.federate },
+    initial_state: [
+      { type: "m.room.history_visibility", state_key: "", content: BEAT_ROOM_VISIBILITY },
+      NO_GUESTS,
+    ],
+    power_level_content_override: powerLevels(options.owner, 100, {}),
+  };
+}
+
+/** What cchat leaves open to every member of a kind of room; all else needs its owner. */
+export const OPEN_EVENTS = {
+  space: ["m.space.child", EVENT_AGENT],
+  lobby: [EVENT_HEARTBEAT],
+  agent: [],
+} satisfies Record<string, string[]>;
+
+/** The least power that may moderate, as cchat sets it. */
+const MODERATOR = 50;
+
+/**
+ * Why a room's state is not that of a room cchat made for `owner` (any
+ * creator when undefined), or undefined when it is: its creator is the owner
+ * alone, nobody else holds power, and no state but `open` is writable by
+ * members. A room anyone made behind an alias cchat uses would otherwise
+ * lead messages to its maker, or let its maker's friends rewrite it.
+ */
+export function roomFlaw(
+  state: readonly Pick<MatrixEvent, "type" | "state_key" | "sender" | "content">[],
+  owner: string | undefined,
+  open: readonly string[],
+): string | undefined {
+  const create = state.find((e) => e.type === "m.room.create" && e.state_key === "");
+  if (!create) return "its creation cannot be read";
+  const creator = create.sender;
+  if (owner !== undefined && creator !== owner) return `it was made by "${creator}"`;
+  if (
+    Array.isArray(create.content?.additional_creators) && create.content.additional_creators.length
+  ) {
+    return "it has more than one creator";
+  }
+  const levels = state.find((e) => e.type === "m.room.power_levels" && e.state_key === "")
+    ?.content as PowerLevels | undefined;
+  // The owner's own room while the server still makes it: nobody else has had a hand in it yet.
+  if (!levels) return creator === owner ? undefined : "its power levels cannot be read";
+  const others = Object.entries(levels.users ?? {}).filter(([user, level]) =>
+    user !== creator && level > 0
+  );
+  if (others.length || (levels.users_default ?? 0) > 0) {
+    return `it gives power to ${others.length ? `"${others[0][0]}"` : "every member"}`;
+  }
+  const below = (level: number | undefined, fallback: number) => (level ?? fallback) < MODERATOR;
+  const loose = Object.keys(ADMIN_ONLY_EVENTS).find((type) =>
+    !open.includes(type) && below(levels.events?.[type], levels.state_default ?? MODERATOR)
+  );
+  if (loose) return `its members may change "${loose}"`;
+  if (below(levels.state_default, MODERATOR)) return "its members may change its state";
+  if (below(levels.kick, MODERATOR) || below(levels.ban, MODERATOR)) {
+    return "its members may remove each other";
+  }
+  return undefined;
 }

@@ -4,21 +4,24 @@ import type { MatrixEvent } from "../matrix/types.ts";
 import { type Agent, type Heartbeat, parseHeartbeat, toAgent } from "./agents.ts";
 import type { Directory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
+import { unlessRefused } from "./ensure.ts";
 import { EVENT_AGENT, EVENT_HEARTBEAT } from "./names.ts";
 
 /** An agent's own entry in the Space: who it is, under which name, and where it beats. */
-interface Entry {
+export interface Entry {
   name: string;
   userId: string;
   roomId: string;
+  /** Absent in the entries of agents from before beat rooms: they beat in their own room. */
+  beatRoomId?: string;
   alias: string;
 }
 
 /**
  * Every agent with its status, in two sequential round trips whatever the
  * number of agents. With a Space, its `dev.cchat.agent` entries are the
- * directory and each agent's beat is read from its own room, all at once:
- * the rooms are world-readable, so no read joins one. Without a Space, the
+ * directory and each agent's beat is read from its beat room, all at once:
+ * beat rooms are world-readable, so no read joins one. Without a Space, the
  * lobby's heartbeats are the directory.
  */
 export async function listAgents(env: SpaceEnv, directory: Directory): Promise<Agent[]> {
@@ -33,16 +36,12 @@ export async function listAgents(env: SpaceEnv, directory: Directory): Promise<A
     });
   }
   const entries = spaceEntries(env, await env.client.roomState(directory.spaceId));
-  const claims = Map.groupBy(entries, (entry) => entry.name);
-  const contested = entries.filter((entry) => claims.get(entry.name)!.length > 1);
-  // One wave: every beat, and what settles each name more than one entry claims.
-  const [beats, owners] = await Promise.all([
+  const [beats, claims] = await Promise.all([
     Promise.all(entries.map((entry) => roomBeat(env, entry))),
-    Promise.all(contested.map((entry) => owns(env, entry))),
+    settleClaims(env, entries),
   ]);
-  const impostors = new Set(contested.filter((_, i) => !owners[i]));
   return entries.flatMap((entry, i) => {
-    if (impostors.has(entry)) {
+    if (!claims.get(entry.name)!.includes(entry)) {
       env.log.debug(`skipped "${entry.userId}": the name "${entry.name}" is another agent's`);
       return [];
     }
@@ -51,13 +50,38 @@ export async function listAgents(env: SpaceEnv, directory: Directory): Promise<A
 }
 
 /**
+ * Which of the entries claiming each name hold it. The account named after
+ * the agent, `@NAME:server`, holds its name outright: only the server's
+ * admin makes accounts. Otherwise an uncontested claim holds, and of
+ * contested ones those whose room the name's alias leads to (the alias is
+ * made with the name's first room, and only its maker may remove it). What
+ * still claims one room together is left for whoever sends there to settle:
+ * only a member may read who made a room.
+ */
+export async function settleClaims(
+  env: SpaceEnv,
+  entries: Entry[],
+): Promise<Map<string, Entry[]>> {
+  const claims = Map.groupBy(entries, (entry) => entry.name);
+  await Promise.all([...claims].map(async ([name, claimants]) => {
+    if (claimants.length < 2) return;
+    const named = claimants.filter((entry) => entry.userId === `@${name}:${env.serverName}`);
+    if (named.length) return claims.set(name, named);
+    const aliasRoom = await unlessRefused(env.client.resolveAlias(claimants[0].alias));
+    const holders = claimants.filter((entry) => entry.roomId === aliasRoom?.roomId);
+    claims.set(name, holders);
+  }));
+  return claims;
+}
+
+/**
  * The entries of the Space's state. Only an entry whose state key is its
  * sender counts: the server lets nobody else set a key that is a user id.
  */
-function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
+export function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
   return state.flatMap((event) => {
     if (event.type !== EVENT_AGENT) return [];
-    const { name, room_id: roomId } = event.content;
+    const { name, room_id: roomId, beat_room_id: beatRoomId } = event.content;
     if (event.state_key !== event.sender) {
       env.log.debug(`skipped an entry keyed "${event.state_key}" from "${event.sender}"`);
       return [];
@@ -67,33 +91,14 @@ function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
       return [];
     }
     const alias = aliasOrUndefined(env, name);
-    return alias ? [{ name, userId: event.sender, roomId, alias }] : [];
+    if (!alias) return [];
+    const beats = typeof beatRoomId === "string" ? { beatRoomId } : {};
+    return [{ name, userId: event.sender, roomId, alias, ...beats }];
   });
 }
 
-/**
- * Whether the entry's agent owns the name it claims: the name's alias leads to
- * the entry's room (the alias is made with the name's first room, and only its
- * maker may remove it), and the agent wrote that room's profile (power 100
- * there, held by the room's maker alone). Either alone can be met by another
- * claimant: the profile of a room it made, or an entry naming the owner's room.
- */
-async function owns(env: SpaceEnv, entry: Entry): Promise<boolean> {
-  const [aliasRoom, profile] = await Promise.all([
-    env.client.resolveAlias(entry.alias).then(({ roomId }) => roomId, orNothing),
-    env.client.getStateEvent(entry.roomId, EVENT_AGENT).catch(orNothing),
-  ]);
-  return aliasRoom === entry.roomId && profile?.sender === entry.userId;
-}
-
 const unreadable = (err: unknown): err is MatrixError =>
-  err instanceof MatrixError && (err.status === 403 || err.status === 404);
-
-/** A refused or missing read proves nothing: undefined. */
-const orNothing = (err: unknown): undefined => {
-  if (unreadable(err)) return undefined;
-  throw err;
-};
+  err instanceof MatrixError && err.is(403, 404);
 
 async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, Heartbeat>> {
   const beats = new Map<string, Heartbeat>();
@@ -106,23 +111,24 @@ async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, H
 }
 
 /**
- * The beat an agent left in its own room, if the agent wrote it. Rooms we may
- * not read (made before they were world-readable) are skipped, not fatal.
+ * The beat an agent left in its beat room, if the agent wrote it. Rooms we
+ * may not read (those of agents from before beat rooms) are skipped, not fatal.
  */
 async function roomBeat(env: SpaceEnv, entry: Entry): Promise<Heartbeat | undefined> {
+  const roomId = entry.beatRoomId ?? entry.roomId;
   let event: MatrixEvent;
   try {
-    event = await env.client.getStateEvent(entry.roomId, EVENT_HEARTBEAT, entry.userId);
+    event = await env.client.getStateEvent(roomId, EVENT_HEARTBEAT, entry.userId);
   } catch (err) {
     if (unreadable(err)) {
-      env.log.debug(`no heartbeat readable in "${entry.roomId}" (${err.status} ${err.errcode})`);
+      env.log.debug(`no heartbeat readable in "${roomId}" (${err.status} ${err.errcode})`);
       return undefined;
     }
     throw err;
   }
   const beat = parse(env, event);
   if (beat && beat.userId !== entry.userId) {
-    env.log.debug(`skipped a beat in "${entry.roomId}" from "${beat.userId}", not its agent`);
+    env.log.debug(`skipped a beat in "${roomId}" from "${beat.userId}", not its agent`);
     return undefined;
   }
   return beat;

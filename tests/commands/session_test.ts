@@ -12,6 +12,7 @@ import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
 import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
 import { type Handler, json, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
 import { BOB, commandHarness, HS, noRequests, stdinOf } from "../support/commands.ts";
+import { cchatRoomState } from "../support/space.ts";
 import { inboxMessage } from "../support/fixtures.ts";
 
 const V3 = "/_matrix/client/v3";
@@ -772,6 +773,8 @@ Deno.test("send checks its input before any request", async (t) => {
 });
 
 /** A homeserver that knows the lobby and the agent "builder", and accepts sends. */
+const BUILDER = "@builder:hs.test";
+
 function homeserver(options: { whoami?: string; firstSend?: number } = {}): Handler {
   let sends = 0;
   return (r) => {
@@ -780,8 +783,18 @@ function homeserver(options: { whoami?: string; firstSend?: number } = {}): Hand
     if (p === `${V3}/directory/room/#agents-lobby:hs.test`) {
       return json({ room_id: "!lobby:hs.test" });
     }
-    if (p === `${V3}/directory/room/#agents-builder:hs.test`) {
-      return json({ room_id: "!builder:hs.test" });
+    // The Space names builder's room in builder's own entry, and builder made that room.
+    if (p === `${V3}/directory/room/#agents:hs.test`) return json({ room_id: "!space:hs.test" });
+    if (p === `${V3}/rooms/!space:hs.test/state/dev.cchat.agent/${BUILDER}`) {
+      return json({
+        type: "dev.cchat.agent",
+        state_key: BUILDER,
+        sender: BUILDER,
+        content: { name: "builder", room_id: "!builder:hs.test" },
+      });
+    }
+    if (r.method === "GET" && p === `${V3}/rooms/!builder:hs.test/state`) {
+      return json(cchatRoomState(BUILDER));
     }
     if (p.startsWith(`${V3}/join/`)) return json({ room_id: "!builder:hs.test" });
     if (r.method === "PUT" && p.includes("/send/m.room.message/")) {
@@ -852,11 +865,11 @@ Deno.test("send", async (t) => {
     await using h = await harness(homeserver({ firstSend: 403 }));
     await h.login();
     assert.equal(await h.cli("send", "--to", "builder", "hi"), 0);
-    const calls = h.requests.map(call);
-    assert.equal(calls.length, 4);
-    assert.equal(calls[2], `POST ${V3}/join/!builder:hs.test`);
-    assert.equal(h.requests[2].url.searchParams.get("via"), "hs.test");
-    assert.equal(calls[1], calls[3], "the retry reuses the transaction id");
+    const [sent, join, resent] = h.requests.slice(-3);
+    assert.match(call(sent), /^PUT .*\/send\//);
+    assert.equal(call(join), `POST ${V3}/join/!builder:hs.test`);
+    assert.equal(join.url.searchParams.get("via"), "hs.test");
+    assert.equal(call(sent), call(resent), "the retry reuses the transaction id");
     assert.equal(h.stdout.text, "$sent2\n");
   });
 

@@ -16,7 +16,7 @@ import { spaceEnv } from "../../src/space/env.ts";
 import { ExitCode } from "../../src/errors.ts";
 import { EVENT_HEARTBEAT, EVENT_SYNC_LOOP } from "../../src/space/names.ts";
 import { fakeFetch, json, noAnswer, type RecordedRequest, VirtualClock } from "../support/fakes.ts";
-import { isRoomState } from "../support/space.ts";
+import { cchatRoomAnswer, isCreate } from "../support/space.ts";
 
 const ME = "@agent:hs";
 type Answer = Response | "down";
@@ -135,7 +135,10 @@ function homeserver(syncs: ((r: RecordedRequest) => Answer | Promise<Answer>)[],
       });
     }
     if (p.endsWith("/filter")) return json({ filter_id: "f1" });
-    if (isRoomState(r)) return json([]);
+    if (p.endsWith(`/state/m.room.member/${ME}`)) return json({ content: { membership: "join" } });
+    if (isCreate(r)) return json({ room_id: "!beat" });
+    const proof = cchatRoomAnswer(r, ME);
+    if (proof) return proof;
     if (p.endsWith("/sync")) {
       const answer = syncs[next++];
       if (answer) return answer(r);
@@ -313,7 +316,7 @@ Deno.test("a receipt a reader leaves is posted within a second, whatever the lon
   assert.ok(posted[0].at - readAt <= 1_000, `${posted[0].at - readAt} ms`);
 });
 
-Deno.test("every beat goes to the agent's own room, none to the lobby, whose members it would wake", async () => {
+Deno.test("every beat goes to the agent's beat room, none to the lobby or its own room, whose members it would wake", async () => {
   const clock = new VirtualClock();
   const run = await runDaemon(
     homeserver([() => json({ next_batch: "s1" }), async () => {
@@ -328,7 +331,7 @@ Deno.test("every beat goes to the agent's own room, none to the lobby, whose mem
   assert.ok(beats.length > 5, `${beats.length} beats`);
   assert.deepEqual(
     [...new Set(beats.map(pathOf))],
-    [`/_matrix/client/v3/rooms/!own/state/dev.cchat.heartbeat/${ME}`],
+    [`/_matrix/client/v3/rooms/!beat/state/dev.cchat.heartbeat/${ME}`],
   );
 });
 
@@ -527,7 +530,7 @@ Deno.test("a removed Space link of the agent's own room is restored within a few
   let linked = false;
   let beatsAtRestore = -1;
   const beatCount = (r: RecordedRequest[]) =>
-    r.filter((q) => pathOf(q).endsWith(`/!own/state/dev.cchat.heartbeat/${ME}`)).length;
+    r.filter((q) => pathOf(q).endsWith(`/!beat/state/dev.cchat.heartbeat/${ME}`)).length;
   const requests: RecordedRequest[] = [];
   const run = await runDaemon(
     (r, stop) => {
@@ -755,4 +758,29 @@ Deno.test("a newer sync loop of the account, from any data directory, ends this 
   // The agent lives on in the other loop: no goodbye from this one.
   const beats = run.requests.filter((r) => pathOf(r).includes(EVENT_HEARTBEAT));
   assert.ok(beats.every((r) => (r.body as { status: string }).status === "online"));
+});
+
+Deno.test("an agent out of its own room notices at a look, says so once, and beats on", async () => {
+  const clock = new VirtualClock();
+  const server = homeserver([() => json({ next_batch: "s1" }), async () => {
+    await clock.sleep(12_500);
+    return json({ next_batch: "s2" });
+  }]);
+  const looks: number[] = [];
+  const run = await runDaemon(
+    (r, stop) => {
+      if (!pathOf(r).endsWith(`/rooms/!own/state/m.room.member/${ME}`)) return server(r, stop);
+      looks.push(clock.now());
+      return json({ errcode: "M_FORBIDDEN", error: "not in room" }, 403);
+    },
+    { identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 1000 } },
+    clock,
+  );
+  assert.equal(run.outcome, undefined);
+  const gone = 'The agent is no longer in its own room "!own"; restart it to rejoin.';
+  assert.deepEqual(run.status?.warnings, [gone]);
+  assert.deepEqual(run.warnings.filter((w) => w.includes("no longer")), [gone]);
+  assert.equal(looks.length, 1, "looked on the fifth beat, and not again once out");
+  const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
+  assert.ok(beats.length > 10, "the agent beats on");
 });

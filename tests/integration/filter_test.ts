@@ -19,7 +19,7 @@ Deno.test("the sync filter keeps what the daemon needs and drops the rest", asyn
   const spaces = spaceEnvFor(hs, agent, prefix, agentClient);
   const { spaceId, lobbyId } = await openDirectory(spaces, "create");
   const roomIds = await Promise.all(
-    ["a", "b", "c"].map((n) => registerAgent(spaces, n, PROFILE, spaceId!)),
+    ["a", "b", "c"].map(async (n) => (await registerAgent(spaces, n, PROFILE, spaceId!)).roomId),
   );
 
   // Ten members chat, type, read and show presence in the lobby and the agent's rooms.

@@ -15,7 +15,7 @@ Deno.test("a human on matrix-js-sdk talks with an agent through the Space", asyn
   const directory = await openDirectory(spaces, "create");
   const spaceId = directory?.spaceId;
   assert.ok(spaceId, "the agent opened the Space");
-  const roomId = await registerAgent(spaces, "helper", { host: "h", version: "v" }, spaceId);
+  const { roomId } = await registerAgent(spaces, "helper", { host: "h", version: "v" }, spaceId);
   const fromAgent = (e: { getSender(): string | undefined }) => e.getSender() === agentUser.userId;
 
   try {

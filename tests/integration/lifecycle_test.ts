@@ -4,6 +4,7 @@ import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { clientFor } from "../../harness/matrix.ts";
 import { type AgentCli, agentCli, eventually, statuses } from "../../harness/cli.ts";
+import { EVENT_AGENT } from "../../src/space/names.ts";
 
 const statusOf = (observer: AgentCli, name: string, wanted: string) =>
   eventually(
@@ -73,10 +74,11 @@ Deno.test("6. cron mode: cchat heartbeat alone keeps an agent online", async () 
   assert.equal((await statuses(cron)).cron, "online");
   // The second beat takes the cached rooms: no registration, still online.
   const second = await cron.run(["heartbeat", "--json"]);
-  // Its own room only: the lobby's members are not woken by its beats.
-  const cronRoom =
-    (await clientFor(hs, cron.user).resolveAlias(`#${prefix}-cron:${hs.serverName}`)).roomId;
-  assert.deepEqual(JSON.parse(second.stdout).room_ids, [cronRoom]);
+  // Its beat room only: neither the lobby's members nor its own room's are woken by its beats.
+  const cronClient = clientFor(hs, cron.user);
+  const spaceId = (await cronClient.resolveAlias(`#${prefix}:${hs.serverName}`)).roomId;
+  const entry = await cronClient.getStateEvent(spaceId, EVENT_AGENT, cron.user.userId);
+  assert.deepEqual(JSON.parse(second.stdout).room_ids, [entry.content.beat_room_id]);
   const goodbye = await cron.run(["heartbeat", "--offline"]);
   assert.equal(goodbye.code, 0, goodbye.stderr);
   assert.equal((await statuses(cron)).cron, "offline");

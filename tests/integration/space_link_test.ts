@@ -1,6 +1,6 @@
 /** A running agent mends its link in the Space after another member removed it. */
 import assert from "node:assert/strict";
-import { LINK_CHECK_EVERY } from "../../src/daemon/space_link.ts";
+import { LINK_CHECK_EVERY } from "../../src/daemon/agent_place.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { clientFor } from "../../harness/matrix.ts";
 import { agentCli, eventually, statuses } from "../../harness/cli.ts";

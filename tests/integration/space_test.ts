@@ -46,7 +46,7 @@ Deno.test("aliases with odd characters resolve through an encoded path", async (
   await t.step("agent aliases from the registration", async () => {
     const spaces = spaceEnvFor(hs, user, uniquePrefix(), client);
     const spaceId = await ensureSpace(spaces);
-    const roomId = await registerAgent(spaces, "a.b_c=d-e", PROFILE, spaceId);
+    const { roomId } = await registerAgent(spaces, "a.b_c=d-e", PROFILE, spaceId);
     assert.equal((await client.resolveAlias(spaces.aliases.agent("a.b_c=d-e"))).roomId, roomId);
   });
 });
@@ -71,7 +71,9 @@ Deno.test("creation races end with exactly one room", async (t) => {
   await t.step("20 concurrent registerAgent of one name by its owner: one room", async () => {
     const owner = users[0];
     const managers = Array.from({ length: 20 }, () => spaceEnvFor(hs, owner, prefix));
-    const ids = await Promise.all(managers.map((m) => registerAgent(m, "racer", PROFILE, spaceId)));
+    const ids = await Promise.all(
+      managers.map(async (m) => (await registerAgent(m, "racer", PROFILE, spaceId)).roomId),
+    );
     assert.equal(new Set(ids).size, 1);
     const links = (await clientFor(hs, owner).roomState(spaceId)).filter((e) =>
       e.type === "m.space.child" && e.state_key === ids[0]
@@ -80,26 +82,26 @@ Deno.test("creation races end with exactly one room", async (t) => {
   });
 
   await t.step(
-    "20 users racing for one agent name: one room, one owner, clear errors for the rest",
+    "20 users racing for one agent name: one holds the alias, each gets a room of its own",
     async () => {
-      const results = await Promise.allSettled(
+      const registrations = await Promise.all(
         users.map((u) => registerAgent(spaceEnvFor(hs, u, prefix), "contested", PROFILE, spaceId)),
       );
-      const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<
-        string
-      >[];
-      const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
-      assert.equal(won.length, 1);
-      for (const failure of lost) {
-        assert.match(
-          String(failure.reason?.message),
-          /The agent name "contested" belongs to another account\./,
-        );
-      }
-      const roomId =
+      const aliasRoom =
         (await clientFor(hs, users[0]).resolveAlias(`#${prefix}-contested:${hs.serverName}`))
           .roomId;
-      assert.equal(won[0].value, roomId);
+      const holders = registrations.filter((r) => r.roomId === aliasRoom);
+      assert.equal(holders.length, 1);
+      assert.equal(new Set(registrations.map((r) => r.roomId)).size, users.length);
+      for (const [i, registration] of registrations.entries()) {
+        const create = await clientFor(hs, users[i]).getStateEvent(
+          registration.roomId,
+          "m.room.create",
+        );
+        assert.equal(create.sender, users[i].userId, "every room is its registrant's own");
+        if (registration.roomId === aliasRoom) continue;
+        assert.match(registration.refused ?? "", /is not this agent's own: it was made by/);
+      }
     },
   );
 });
@@ -159,22 +161,25 @@ Deno.test("listAgents survives broken rooms and lists the healthy agents", async
   const registered = async (user: typeof silent, name: string) => {
     const spaces = spaceEnvFor(hs, user, prefix);
     const { spaceId } = await openDirectory(spaces, "create");
-    return { spaceId: spaceId!, roomId: await registerAgent(spaces, name, PROFILE, spaceId!) };
+    return { spaceId: spaceId!, ...await registerAgent(spaces, name, PROFILE, spaceId!) };
   };
 
-  const { spaceId, roomId: healthyRoom } = await registered(healthy, "healthy");
+  const { spaceId, roomId: healthyRoom, beatRoomId: healthyBeats } = await registered(
+    healthy,
+    "healthy",
+  );
   await clientFor(hs, healthy).putState(
-    healthyRoom,
+    healthyBeats,
     EVENT_HEARTBEAT,
     healthy.userId,
     beat("healthy"),
   );
   // Registered but never beat (404), and a malformed beat.
-  const { roomId: silentRoom } = await registered(silent, "silent");
-  const { roomId: brokenRoom } = await registered(broken, "broken");
-  await clientFor(hs, broken).putState(brokenRoom, EVENT_HEARTBEAT, broken.userId, { name: 7 });
+  const { beatRoomId: silentBeats } = await registered(silent, "silent");
+  const { beatRoomId: brokenBeats } = await registered(broken, "broken");
+  await clientFor(hs, broken).putState(brokenBeats, EVENT_HEARTBEAT, broken.userId, { name: 7 });
 
-  // An entry for a room only its members may read, as rooms were before they were world-readable.
+  // An entry of an agent from before beat rooms: its beat is in a room only its members read.
   const lockedClient = clientFor(hs, locked);
   await openDirectory(spaceEnvFor(hs, locked, prefix), "create");
   const lockedRoom = await lockedClient.createRoom({ preset: "private_chat" });
@@ -200,7 +205,7 @@ Deno.test("listAgents survives broken rooms and lists the healthy agents", async
   assert.deepEqual([byName.silent.status, byName.silent.lastBeatAgeMs], ["offline", null]);
   assert.deepEqual([byName.broken.status, byName.broken.lastBeatAgeMs], ["offline", null]);
   assert.deepEqual([byName.locked.status, byName.locked.roomId], ["offline", lockedRoom]);
-  assert.match(notes, new RegExp(`"${silentRoom}" \\(404 M_NOT_FOUND\\)`));
+  assert.match(notes, new RegExp(`"${silentBeats}" \\(404 M_NOT_FOUND\\)`));
   assert.match(notes, new RegExp(`"${lockedRoom}" \\(403 M_FORBIDDEN\\)`));
   assert.match(notes, /heartbeat of "@broken[^"]*" is malformed/);
 });
@@ -211,7 +216,7 @@ Deno.test("permissions keep outsiders out", async (t) => {
   const prefix = uniquePrefix();
   const spaces = spaceEnvFor(hs, agent, prefix);
   const { spaceId } = await openDirectory(spaces, "create");
-  const roomId = await registerAgent(spaces, "owner", PROFILE, spaceId!);
+  const { roomId, beatRoomId } = await registerAgent(spaces, "owner", PROFILE, spaceId!);
   const outsiderClient = clientFor(hs, outsider);
   const decoy = await outsiderClient.createRoom({ preset: "public_chat" });
 
@@ -221,11 +226,20 @@ Deno.test("permissions keep outsiders out", async (t) => {
       (err: unknown) => err instanceof MatrixError && err.status === 403,
     );
   });
-  await t.step("a non-member may read an agent room, as who does, but not join it", async () => {
-    const state = await outsiderClient.roomState(roomId);
-    assert.ok(state.some((e) => e.type === "dev.cchat.agent" && e.sender === agent.userId));
+  await t.step(
+    "a non-member reads neither the agent room nor its history, nor joins it",
+    async () => {
+      const refused = (err: unknown) => err instanceof MatrixError && err.status === 403;
+      await assert.rejects(outsiderClient.roomState(roomId), refused);
+      await assert.rejects(outsiderClient.messages(roomId, { limit: 5 }), refused);
+      await assert.rejects(outsiderClient.join(roomId, [hs.serverName]), refused);
+    },
+  );
+  await t.step("a non-member reads the beat room, as who does, and cannot post there", async () => {
+    const beat = await outsiderClient.getStateEvent(beatRoomId, "m.room.create");
+    assert.equal(beat.sender, agent.userId);
     await assert.rejects(
-      outsiderClient.join(roomId, [hs.serverName]),
+      outsiderClient.sendText(beatRoomId, { body: "hello" }),
       (err: unknown) => err instanceof MatrixError && err.status === 403,
     );
   });

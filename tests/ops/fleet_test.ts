@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeCredentials } from "../../src/credentials.ts";
 import { type CchatError, ExitCode } from "../../src/errors.ts";
 import { commandHarness, HS } from "../support/commands.ts";
-import { isRoomState } from "../support/space.ts";
+import { cchatRoomAnswer, isCreate } from "../support/space.ts";
 import { json, type RecordedRequest } from "../support/fakes.ts";
 
 const ANN = "@ann:hs.test";
@@ -43,7 +43,12 @@ Deno.test("a fleet's agent whose token is revoked stops alone; the others sync o
       return json({ room_id: alias === "#agents-ann:hs.test" ? "!ann" : `!${alias}` });
     }
     if (p.endsWith("/filter")) return json({ filter_id: "f1" });
-    if (isRoomState(r)) return json([]);
+    if (p.endsWith(`/state/m.room.member/${user}`)) {
+      return json({ content: { membership: "join" } });
+    }
+    if (isCreate(r)) return json({ room_id: "!beat" });
+    const proof = cchatRoomAnswer(r, user);
+    if (proof) return proof;
     if (p.endsWith("/sync")) {
       annSyncs++;
       if (!r.url.searchParams.has("since")) return json({ next_batch: "s1" });

@@ -269,6 +269,25 @@ Deno.test("status gives each situation its own answer and exit code", async (t) 
     }
   });
 
+  await t.step(
+    "what is wrong with the agent's rooms is shown, each character visible",
+    async () => {
+      const refused = 'The room "!squat:hs.test" behind "#agents-builder:hs.test" is not this ' +
+        'agent\'s own: it was made by "@mallory:hs.test".';
+      const { code, report, lines } = await status({
+        lease: true,
+        life: "held",
+        record: { warnings: [refused, "removed\u2028forged line"] },
+      });
+      assert.equal(code, ExitCode.ok);
+      assert.deepEqual(report.daemon?.warnings, [refused, "removed\u2028forged line"]);
+      assert.deepEqual(lines.slice(4), [
+        `warning     ${refused}`,
+        "warning     removed\\u2028forged line",
+      ]);
+    },
+  );
+
   await t.step("a lease taken before the holder's first record is starting", async () => {
     const { code, report } = await status({ lease: true, record: null });
     assert.equal(code, ExitCode.ok);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { NetworkError, RateLimitError } from "../../src/errors.ts";
+import { CchatError, NetworkError, RateLimitError } from "../../src/errors.ts";
 import { openDirectory } from "../../src/space/directory.ts";
 import { json, type RecordedRequest } from "../support/fakes.ts";
-import { err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
+import { cchatRoomAnswer, err, isCreate, isJoin, ME, spaceFixture } from "../support/space.ts";
 
 Deno.test("open degrades to lobby-only mode when the Space is unavailable", async (t) => {
   await t.step("a forbidden Space: one warning, spaceId null, lobby still joined", async () => {
@@ -67,28 +67,29 @@ function directoryServer(
         ? json({ sender: "@other:hs", content: options.link })
         : err(404, "M_NOT_FOUND");
     }
-    if (r.method === "GET" && p.endsWith("/state/m.room.create/")) {
-      return json({ sender: options.creator ?? "@other:hs", content: {} });
-    }
+    const proof = cchatRoomAnswer(r, options.creator ?? "@other:hs");
+    if (proof) return proof;
     return json({ event_id: "$e" });
   };
 }
+/** The server below answers who made its rooms itself. */
+const SCRIPTED = { scriptedProofs: true };
 const writes = (calls: string[]) => calls.filter((c) => c.startsWith("PUT "));
 const LINK = "PUT /_matrix/client/v3/rooms/!space/state/m.space.child/!lobby";
 const LISTING = "PUT /_matrix/client/v3/directory/list/room/!space";
 
 Deno.test("opening with create access links the lobby into the Space", async (t) => {
   await t.step("a missing link is set, with the server as via", async () => {
-    const { env, clock, calls, requests } = spaceFixture(directoryServer());
+    const { env, clock, calls, requests } = spaceFixture(directoryServer(), SCRIPTED);
     await clock.run(openDirectory(env, "create"));
     assert.deepEqual(writes(calls()), [LINK]);
     assert.deepEqual(requests.find((r) => r.method === "PUT")!.body, { via: ["hs"] });
   });
   await t.step("a link with a via is left alone; one without is set again", async () => {
-    const kept = spaceFixture(directoryServer({ link: { via: ["hs"] } }));
+    const kept = spaceFixture(directoryServer({ link: { via: ["hs"] } }), SCRIPTED);
     await kept.clock.run(openDirectory(kept.env, "create"));
     assert.deepEqual(writes(kept.calls()), []);
-    const removed = spaceFixture(directoryServer({ link: {} }));
+    const removed = spaceFixture(directoryServer({ link: {} }), SCRIPTED);
     await removed.clock.run(openDirectory(removed.env, "create"));
     assert.deepEqual(writes(removed.calls()), [LINK]);
   });
@@ -96,7 +97,10 @@ Deno.test("opening with create access links the lobby into the Space", async (t)
     "a link through another server, written by any member, is set back to ours",
     async () => {
       for (const via of [["evil.example"], ["evil.example", "hs"]]) {
-        const { env, clock, calls, requests } = spaceFixture(directoryServer({ link: { via } }));
+        const { env, clock, calls, requests } = spaceFixture(
+          directoryServer({ link: { via } }),
+          SCRIPTED,
+        );
         await clock.run(openDirectory(env, "create"));
         assert.deepEqual(writes(calls()), [LINK], via.join(","));
         assert.deepEqual(requests.find((r) => r.method === "PUT")!.body, { via: ["hs"] });
@@ -105,7 +109,7 @@ Deno.test("opening with create access links the lobby into the Space", async (t)
   );
   await t.step("join and lookup access write nothing", async () => {
     for (const access of ["join", "lookup"] as const) {
-      const { env, clock, calls } = spaceFixture(directoryServer());
+      const { env, clock, calls } = spaceFixture(directoryServer(), SCRIPTED);
       await clock.run(openDirectory(env, access));
       assert.deepEqual(calls().filter((c) => c.includes("m.space.child")), [], access);
     }
@@ -126,7 +130,7 @@ Deno.test("opening with create access links the lobby into the Space", async (t)
 
 Deno.test("with publish, the Space's creator lists it in the room directory", async (t) => {
   const open = (server: ReturnType<typeof directoryServer>, publish = true) => {
-    const fixture = spaceFixture(server);
+    const fixture = spaceFixture(server, SCRIPTED);
     return {
       ...fixture,
       opened: fixture.clock.run(openDirectory({ ...fixture.env, publish }, "create")),
@@ -162,5 +166,45 @@ Deno.test("with publish, the Space's creator lists it in the room directory", as
     await opened;
     assert.equal(log.warnings.length, 1);
     assert.match(log.warnings[0], /^The Space could not be listed in the room directory: .*403/);
+  });
+});
+
+Deno.test("a Space or lobby made with power levels cchat does not set is not trusted", async (t) => {
+  /** Both rooms exist; those in `loose` were made by mallory, open to every member's changes. */
+  const server = (loose: string[]) => (r: RecordedRequest) => {
+    const p = decodeURIComponent(r.url.pathname);
+    if (isJoin(r)) return json({ room_id: p.endsWith("#agents:hs") ? "!space" : "!lobby" });
+    const roomId = p.split("/")[5];
+    if (r.method === "GET" && loose.includes(roomId)) {
+      if (p.endsWith("/m.room.create/")) return json({ sender: "@mallory:hs", content: {} });
+      if (p.endsWith("/m.room.power_levels/")) {
+        return json({ sender: "@mallory:hs", content: { state_default: 0 } });
+      }
+    }
+    return cchatRoomAnswer(r) ?? json({ event_id: "$e" });
+  };
+  await t.step("a loose lobby stops the agent with the fix", async () => {
+    const { env, clock } = spaceFixture(server(["!lobby"]), SCRIPTED);
+    await clock.run(assert.rejects(openDirectory(env, "create"), (failure: unknown) => {
+      assert.ok(failure instanceof CchatError);
+      assert.equal(
+        failure.message,
+        'The lobby "#agents-lobby:hs" is not a room cchat made: its members may change "m.room.name".',
+      );
+      assert.match(failure.hint ?? "", /delete it, or set another "alias_prefix"/);
+      return true;
+    }));
+  });
+  await t.step("a loose Space leaves the agent in lobby-only mode, said once", async () => {
+    const { env, clock, log, calls } = spaceFixture(server(["!space"]), SCRIPTED);
+    assert.deepEqual(await clock.run(openDirectory(env, "create")), {
+      spaceId: null,
+      lobbyId: "!lobby",
+    });
+    assert.deepEqual(log.warnings, [
+      'The Space "#agents:hs" is not a room cchat made: its members may change "m.room.name"; ' +
+      "working in lobby-only mode.",
+    ]);
+    assert.ok(!calls().some((c) => c.startsWith("PUT")), "nothing is written into it");
   });
 });

@@ -1,16 +1,8 @@
 import assert from "node:assert/strict";
 import { MatrixError } from "../../src/errors.ts";
-import { agentRoomId, withRoom } from "../../src/space/lookup.ts";
+import { withRoom } from "../../src/space/lookup.ts";
 import { json } from "../support/fakes.ts";
 import { cachedSpaceFixture } from "../support/space.ts";
-
-Deno.test("agentRoom uses the cache before the alias", async () => {
-  using fixture = await cachedSpaceFixture(() => json({ room_id: "!bob", servers: ["hs"] }));
-  const { env, clock, calls } = fixture;
-  assert.equal(await clock.run(agentRoomId(env, "bob")), "!bob");
-  assert.equal(await clock.run(agentRoomId(env, "bob")), "!bob");
-  assert.deepEqual(calls(), ["GET /_matrix/client/v3/directory/room/#agents-bob:hs"]);
-});
 
 Deno.test("withRoom forgets a cached room that is refused and asks the alias again", async (t) => {
   for (const status of [403, 404]) {

@@ -21,14 +21,6 @@ Deno.test("listAgents", async (t) => {
     origin_server_ts: 0,
     content: { name, room_id: room },
   });
-  const profile = (sender: string) => ({
-    type: "dev.cchat.agent",
-    state_key: "",
-    sender,
-    event_id: `$profile-${sender}`,
-    origin_server_ts: 0,
-    content: {},
-  });
   const list = (env: Parameters<typeof listAgents>[0]) =>
     listAgents(env, { spaceId: "!space", lobbyId: "!lobby" });
 
@@ -104,43 +96,79 @@ Deno.test("listAgents", async (t) => {
     },
   );
 
+  /** A Space whose entries are `entries`, whose alias for "bob" leads to `aliasRoom`, and where everyone beats. */
+  const contested = (entries: unknown[], aliasRoom: string) =>
+    spaceFixture((r) => {
+      const p = decodeURIComponent(r.url.pathname);
+      if (p.endsWith("!space/state")) return json(entries);
+      if (p.endsWith("/directory/room/#agents-bob:hs")) return json({ room_id: aliasRoom });
+      const beating = /\/state\/dev\.cchat\.heartbeat\/(@[^:]+:hs)$/.exec(p)?.[1];
+      if (beating) return json(beat(beating, "bob", 1_000));
+      return err(500, "M_UNKNOWN");
+    });
+
   await t.step(
-    "a name two entries claim is the agent's whose room has its alias and profile",
+    "the account named after the agent holds its name outright, wherever the alias leads",
     async () => {
-      const { env, clock, calls } = spaceFixture((r) => {
-        const p = decodeURIComponent(r.url.pathname);
-        if (p.endsWith("!space/state")) {
-          return json([
-            entry("@mallory:hs", "bob", "!mallory"),
-            entry("@bob:hs", "bob", "!bob"),
-            entry("@eve:hs", "bob", "!bob"),
-            entry("@a:hs", "a", "!a"),
-          ]);
-        }
-        if (p.endsWith("/directory/room/#agents-bob:hs")) {
-          return json({ room_id: "!bob", servers: ["hs"] });
-        }
-        // Mallory wrote the profile of the room it made; only bob could write his room's.
-        if (p.endsWith("!mallory/state/dev.cchat.agent/")) return json(profile("@mallory:hs"));
-        if (p.endsWith("!bob/state/dev.cchat.agent/")) return json(profile("@bob:hs"));
-        if (p.endsWith("!mallory/state/dev.cchat.heartbeat/@mallory:hs")) {
-          return json(beat("@mallory:hs", "bob", 1_000));
-        }
-        if (p.endsWith("!bob/state/dev.cchat.heartbeat/@bob:hs")) {
-          return json(beat("@bob:hs", "bob", 2_000));
-        }
-        if (p.includes("/state/dev.cchat.heartbeat/")) return err(404, "M_NOT_FOUND");
-        return err(500, "M_UNKNOWN");
-      });
+      const { env, clock, calls } = contested([
+        entry("@mallory:hs", "bob", "!squat"),
+        entry("@bob:hs", "bob", "!bob"),
+        entry("@a:hs", "a", "!a"),
+      ], "!squat");
       clock.time = NOW;
       const agents = await clock.run(list(env));
-      assert.deepEqual(agents.map((a) => [a.name, a.userId, a.roomId, a.status]), [
-        ["bob", "@bob:hs", "!bob", "online"],
-        ["a", "@a:hs", "!a", "offline"],
+      assert.deepEqual(agents.map((a) => [a.name, a.userId, a.roomId]), [
+        ["bob", "@bob:hs", "!bob"],
+        ["a", "@a:hs", "!a"],
       ]);
-      assert.ok(!calls().some((c) => c.includes("!a/state/dev.cchat.agent")), "a is uncontested");
+      assert.ok(!calls().some((c) => c.includes("/directory/")), "the alias is not asked");
     },
   );
+
+  await t.step("otherwise the alias settles a contested name", async () => {
+    const { env, clock } = contested([
+      entry("@mallory:hs", "bob", "!mallory"),
+      entry("@builder:hs", "bob", "!bob"),
+    ], "!bob");
+    clock.time = NOW;
+    const agents = await clock.run(list(env));
+    assert.deepEqual(agents.map((a) => [a.name, a.userId, a.roomId]), [[
+      "bob",
+      "@builder:hs",
+      "!bob",
+    ]]);
+  });
+
+  await t.step(
+    "entries that name the same room stay listed side by side, their accounts shown",
+    async () => {
+      const { env, clock } = contested([
+        entry("@builder:hs", "bob", "!bob"),
+        entry("@eve:hs", "bob", "!bob"),
+      ], "!bob");
+      clock.time = NOW;
+      const agents = await clock.run(list(env));
+      assert.deepEqual(agents.map((a) => a.userId), ["@builder:hs", "@eve:hs"]);
+    },
+  );
+
+  await t.step("an entry with a beat room is read there, not in its agent's room", async () => {
+    const { env, clock, calls } = spaceFixture((r) => {
+      const p = decodeURIComponent(r.url.pathname);
+      if (p.endsWith("!space/state")) {
+        return json([{
+          ...entry("@a:hs", "a", "!a"),
+          content: { name: "a", room_id: "!a", beat_room_id: "!a-beat" },
+        }]);
+      }
+      if (p.endsWith("!a-beat/state/dev.cchat.heartbeat/@a:hs")) return json(beat("@a:hs", "a", 1));
+      return err(403, "M_FORBIDDEN");
+    });
+    clock.time = NOW;
+    const [agent] = await clock.run(list(env));
+    assert.deepEqual([agent.roomId, agent.status], ["!a", "online"]);
+    assert.ok(!calls().some((c) => c.includes("/rooms/!a/")), "the agent's room is not read");
+  });
 
   await t.step(
     "two round trips whatever the number of agents: every beat asked at once",

@@ -3,18 +3,31 @@ import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
 import { RoomCache } from "../../src/space/room_cache.ts";
+import { agentRoom } from "../../src/space/rooms.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "./fakes.ts";
 
 export const ME = "@me:hs";
 export const err = (status: number, errcode: string, headers: Record<string, string> = {}) =>
   json({ errcode, error: errcode }, status, headers);
 
+/**
+ * A SpaceEnv over `handler`. Unless `scriptedProofs`, the reads of a room's
+ * creation and power levels are answered as by a server whose rooms cchat
+ * made for ME, so the scripts need not repeat them.
+ */
 export function spaceFixture(
   handler: (r: RecordedRequest) => Response | Promise<Response>,
-  options: { cache?: (clock: VirtualClock) => RoomCache; random?: () => number } = {},
+  options: {
+    cache?: (clock: VirtualClock) => RoomCache;
+    random?: () => number;
+    scriptedProofs?: boolean;
+  } = {},
 ) {
   const clock = new VirtualClock();
-  const fake = fakeFetch(handler, clock);
+  const fake = fakeFetch(
+    options.scriptedProofs ? handler : (r) => roomProofAnswer(r) ?? handler(r),
+    clock,
+  );
   const deps = {
     fetch: fake.fetch,
     now: clock.now,
@@ -61,4 +74,39 @@ export async function cachedSpaceFixture(
       }),
   });
   return { ...fixture, cache: fixture.env.cache!, [Symbol.dispose]: () => kv.close() };
+}
+
+/** The state that proves a room cchat made for `owner`: its creation and its power levels. */
+export function cchatRoomState(owner = ME) {
+  const levels =
+    agentRoom({ owner, federate: false, name: "x", spaceId: "!space", serverName: "hs" })
+      .power_level_content_override;
+  return [
+    { type: "m.room.create", state_key: "", sender: owner, content: {}, event_id: "$create" },
+    {
+      type: "m.room.power_levels",
+      state_key: "",
+      sender: owner,
+      content: levels,
+      event_id: "$levels",
+    },
+  ];
+}
+
+/**
+ * Answers the reads that check a room is one cchat made (its creation and
+ * power levels, or its whole state), as a server whose rooms all are.
+ */
+export function cchatRoomAnswer(r: RecordedRequest, owner = ME): Response | undefined {
+  if (r.method !== "GET") return undefined;
+  return isRoomState(r) ? json(cchatRoomState(owner)) : roomProofAnswer(r, owner);
+}
+
+/** Answers the single reads of a room's creation and power levels, as for a room cchat made. */
+function roomProofAnswer(r: RecordedRequest, owner = ME): Response | undefined {
+  if (r.method !== "GET") return undefined;
+  const type = /\/state\/(m\.room\.create|m\.room\.power_levels)\/$/.exec(
+    decodeURIComponent(r.url.pathname),
+  )?.[1];
+  return type ? json(cchatRoomState(owner).find((e) => e.type === type)) : undefined;
 }
