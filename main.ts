@@ -1,6 +1,7 @@
 import { runCli } from "./src/cli.ts";
 import { realDeps } from "./src/deps.ts";
-import { exitCodeOf, outputFor } from "./src/output.ts";
+import { exitCodeOf } from "./src/errors.ts";
+import { outputFor } from "./src/output.ts";
 
 if (import.meta.main) {
   const deps = realDeps();

@@ -108,6 +108,40 @@ export class RateLimitError extends MatrixError {
 
 const AUTH_ERRCODES = new Set(["M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_USER_DEACTIVATED"]);
 
+/**
+ * A server's answer, sorted: a refused token, a rate limit, a server away
+ * (a 5xx is a proxy answering for a dead one), or anything else it refused.
+ */
 function exitCodeForStatus(status: number, errcode: string): ExitCode {
-  return status === 401 || AUTH_ERRCODES.has(errcode) ? ExitCode.auth : ExitCode.failure;
+  if (status === 401 || AUTH_ERRCODES.has(errcode)) return ExitCode.auth;
+  if (status === 429) return ExitCode.rateLimited;
+  return status >= 500 ? ExitCode.unreachable : ExitCode.failure;
 }
+
+/** The exit code `err` ends the process with. */
+export const exitCodeOf = (err: unknown): ExitCode =>
+  err instanceof CchatError ? err.exitCode : ExitCode.failure;
+
+/** What kind of failure an error is: the first two pass by themselves and are retried. */
+export type Failure = "unreachable" | "rate_limited" | "auth" | "error";
+
+/** The exit code of each kind of failure: the one table `status` and the daemon go by. */
+export const FAILURE_EXIT_CODES: Record<Failure, ExitCode> = {
+  unreachable: ExitCode.unreachable,
+  rate_limited: ExitCode.rateLimited,
+  auth: ExitCode.auth,
+  error: ExitCode.failure,
+};
+
+/** The kind of failure `err` is, as its exit code says. */
+export function failureOf(err: unknown): Failure {
+  const code = exitCodeOf(err);
+  const kind = (Object.keys(FAILURE_EXIT_CODES) as Failure[]).find((failure) =>
+    FAILURE_EXIT_CODES[failure] === code
+  );
+  return kind ?? "error";
+}
+
+/** Failures that pass: the server is away, busy or rate limiting. Anything else needs a person. */
+export const isTransient = (failure: Failure) =>
+  failure === "unreachable" || failure === "rate_limited";

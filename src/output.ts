@@ -1,4 +1,4 @@
-import { CchatError, ExitCode } from "./errors.ts";
+import { CchatError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 import type { Logger } from "./log.ts";
 
@@ -75,10 +75,6 @@ export function formatTable(header: string[], rows: string[][]): string {
   const render = (cells: string[]) =>
     cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i])).join("  ");
   return [render(header), ...rows.map(render)].join("\n");
-}
-
-export function exitCodeOf(err: unknown): ExitCode {
-  return err instanceof CchatError ? err.exitCode : ExitCode.failure;
 }
 
 /** The text a fatal error prints: one line, a hint, and a stack only when debugging. */

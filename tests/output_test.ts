@@ -7,7 +7,8 @@ import {
   RateLimitError,
   UsageError,
 } from "../src/errors.ts";
-import { exitCodeOf, formatFatal, formatTable, Output, useColor } from "../src/output.ts";
+import { exitCodeOf } from "../src/errors.ts";
+import { formatFatal, formatTable, Output, useColor } from "../src/output.ts";
 import { CapturedSink } from "./support/fakes.ts";
 
 Deno.test("Output", async (t) => {
@@ -46,7 +47,7 @@ Deno.test("formatTable pads all but the last column", () => {
   );
 });
 
-Deno.test("formatFatal and exitCodeOf", async (t) => {
+Deno.test("formatFatal", async (t) => {
   await t.step("a CchatError prints its message and hint, no stack", () => {
     const err = new ConfigError("No homeserver is configured.", { hint: 'Run "cchat login".' });
     assert.equal(
@@ -67,21 +68,5 @@ Deno.test("formatFatal and exitCodeOf", async (t) => {
     const colored = formatFatal("plain", { color: true, debug: false });
     assert.ok(colored.startsWith("\x1b[31merror:\x1b[0m Unexpected failure: plain"), colored);
     assert.equal(exitCodeOf(new Error("x")), 1);
-  });
-  await t.step("every error class has its exit code", () => {
-    const request = { status: 0, errcode: "", error: "", request: "GET /" };
-    assert.deepEqual(
-      [
-        new CchatError("a"),
-        new UsageError("a"),
-        new ConfigError("a"),
-        new NetworkError("a"),
-        new MatrixError({ ...request, status: 500, errcode: "M_UNKNOWN" }),
-        new MatrixError({ ...request, status: 401, errcode: "M_UNKNOWN_TOKEN" }),
-        new MatrixError({ ...request, status: 403, errcode: "M_USER_DEACTIVATED" }),
-        new RateLimitError({ ...request, status: 429, errcode: "M_LIMIT_EXCEEDED" }),
-      ].map(exitCodeOf),
-      [1, 2, 3, 5, 1, 4, 4, 6],
-    );
   });
 });

@@ -4,7 +4,7 @@
  * follows `since` with no filter.
  */
 import { realSleep } from "../../src/deps.ts";
-import { Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/store/store.ts";
 import { agentCli, eventually } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { clientFor, realTime } from "../../harness/matrix.ts";

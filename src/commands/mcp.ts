@@ -1,7 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import { loadConfig } from "../config.ts";
 import { hostSyncLoop } from "../ops/agent.ts";
-import { requireName } from "../ops/session.ts";
+import { holdDataFile, requireName } from "../ops/local.ts";
 import { action, type CliContext, nameFlag } from "./common.ts";
 
 interface McpFlags {
@@ -17,7 +17,8 @@ export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
       import("../mcp/server.ts"),
       import("../mcp/stdio.ts"),
     ]);
-    const ctx = { deps, log: out };
+    // One data file for the tools and the sync loop: the loop's news wakes a waiting tool here.
+    await using ctx = await holdDataFile({ deps, log: out }, { name: flags.name });
     const transport = new StdioTransport(deps.stdin, deps.stdout, out);
     const unsubscribe = deps.onShutdown(() => void transport.close());
     const stop = new AbortController();

@@ -1,5 +1,5 @@
 import { buildCommand } from "@stricli/core";
-import { ExitCode } from "../errors.ts";
+import { ExitCode, FAILURE_EXIT_CODES } from "../errors.ts";
 import { status, type StatusResult, type StatusState } from "../ops/status.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 import { formatAge } from "./text.ts";
@@ -13,9 +13,9 @@ interface Flags {
 export const STATUS_EXIT_CODES: Record<StatusState, ExitCode> = {
   running: ExitCode.ok,
   starting: ExitCode.ok,
-  unreachable: ExitCode.unreachable,
-  rate_limited: ExitCode.rateLimited,
-  auth: ExitCode.auth,
+  unreachable: FAILURE_EXIT_CODES.unreachable,
+  rate_limited: FAILURE_EXIT_CODES.rate_limited,
+  auth: FAILURE_EXIT_CODES.auth,
   stopped: ExitCode.stale,
   stale: ExitCode.stale,
   dead: ExitCode.stale,

@@ -6,7 +6,7 @@
 import { backoffMs } from "../backoff.ts";
 import type { FleetBoot } from "./fleet_boot.ts";
 import type { Deps } from "../deps.ts";
-import { CchatError, ExitCode, MatrixError, NetworkError, RateLimitError } from "../errors.ts";
+import { type Failure, failureOf, isTransient, MatrixError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
@@ -14,15 +14,15 @@ import { AGENT_SYNC_FILTER, INBOX_EVENT_TYPES, MARK_SYNC_FILTER } from "../space
 import { EVENT_SYNC_LOOP } from "../space/names.ts";
 import { enter, type Membership } from "../space/registration.ts";
 import { type HeartbeatIdentity, HeartbeatWriter } from "./heartbeat_writer.ts";
-import { type Lease, LEASE_RENEW_MS, LeaseLostError, SyncLoopTakenError } from "./lease.ts";
+import { type Lease, LEASE_RENEW_MS, LeaseLostError, SyncLoopTakenError } from "../store/lease.ts";
 import { flushReceipts } from "./receipts.ts";
-import type { ChangeSignal } from "./change_signal.ts";
+import type { ChangeSignal } from "../store/change_signal.ts";
 import { StatusTopic } from "./topic.ts";
 import { AgentPlace } from "./agent_place.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { repliedTo, route, type RouteContext } from "./route.ts";
-import type { Store } from "./store.ts";
-import type { DaemonStatus, Failure, InboxMessage } from "./types.ts";
+import type { Store } from "../store/store.ts";
+import type { DaemonStatus, InboxMessage } from "../store/types.ts";
 
 export interface DaemonOptions {
   space: SpaceEnv;
@@ -61,20 +61,6 @@ export const GOODBYE_MS = 3_000;
 export const RECEIPT_POLL_MS = 5_000;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 const MARK_FILTER = JSON.stringify(MARK_SYNC_FILTER);
-
-/** Sorts a failure for `cchat status`; a 5xx counts as unreachable, as a proxy answers for a dead server. */
-function failureOf(err: unknown): Failure {
-  if (err instanceof NetworkError || err instanceof MatrixError && err.status >= 500) {
-    return "unreachable";
-  }
-  if (err instanceof RateLimitError || err instanceof MatrixError && err.status === 429) {
-    return "rate_limited";
-  }
-  return err instanceof CchatError && err.exitCode === ExitCode.auth ? "auth" : "error";
-}
-
-/** Failures that pass: the server is away, busy or rate limiting. Anything else needs a person. */
-const isTransient = (failure: Failure) => failure === "unreachable" || failure === "rate_limited";
 
 export class Daemon {
   readonly #options: DaemonOptions;

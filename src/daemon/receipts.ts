@@ -2,7 +2,7 @@
 import { MatrixError, RateLimitError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { MatrixClient } from "../matrix/client.ts";
-import type { Store } from "./store.ts";
+import type { Store } from "../store/store.ts";
 
 /**
  * One request per room with a pending receipt. A receipt the server refuses

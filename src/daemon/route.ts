@@ -1,7 +1,7 @@
 /** Which synced events reach the inbox, and as what. Pure, so every rule is tested directly. */
 import type { MatrixEvent } from "../matrix/types.ts";
 import { serverOfUserId } from "../matrix/ids.ts";
-import type { InboxMessage, Route } from "./types.ts";
+import type { InboxMessage, Route } from "../store/types.ts";
 
 export interface RouteContext {
   userId: string;

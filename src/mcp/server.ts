@@ -27,7 +27,7 @@ import { CchatError } from "../errors.ts";
 import { inbox, wait } from "../ops/inbox.ts";
 import type { Taken } from "../ops/taken.ts";
 import { reply, send } from "../ops/send.ts";
-import type { OpContext } from "../ops/session.ts";
+import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
 import { VERSION } from "../version.ts";
 import { Deliveries } from "./deliveries.ts";

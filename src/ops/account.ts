@@ -4,7 +4,8 @@ import { deleteCredentials, readCredentials, writeCredentials } from "../credent
 import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
 import { MatrixClient } from "../matrix/client.ts";
 import { readSecret } from "./input.ts";
-import { type OpContext, transport } from "./session.ts";
+import { transport } from "./session.ts";
+import type { OpContext } from "./local.ts";
 
 export interface LoginOptions {
   homeserver?: string;

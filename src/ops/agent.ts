@@ -6,15 +6,17 @@ import { StatusTopic } from "../daemon/topic.ts";
 import { loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
-import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
-import { type LeaseHolder, LeaseLostError } from "../daemon/lease.ts";
+import { CchatError, ConfigError, exitCodeOf, MatrixError, UsageError } from "../errors.ts";
+import { type LeaseHolder, LeaseLostError } from "../store/lease.ts";
 import { lifeLockPath, takeLifeLock } from "../daemon/life_lock.ts";
 import { prefixedLogger } from "../log.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { validateAgentName } from "../space/names.ts";
 import { beatRoomKey, enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
-import { type OpContext, openDataKv, openSession, requireName } from "./session.ts";
+import { openDataKv } from "../store/open.ts";
+import { openSession } from "./session.ts";
+import { type OpContext, requireName } from "./local.ts";
 
 export interface AgentOptions {
   /** This agent's name; the configured one when absent. */
@@ -280,7 +282,7 @@ export async function runFleet(
     }.`,
     {
       hint: "Their reasons are above; the first one's exit code is this one's.",
-      exitCode: first.error instanceof CchatError ? first.error.exitCode : ExitCode.failure,
+      exitCode: exitCodeOf(first.error),
     },
   );
 }

@@ -6,8 +6,8 @@
  * unread for `inbox` and `wait`, which give it whole, while no later briefing
  * shows it or counts it. Answering a message (`reply`) reads it too.
  */
-import type { InboxMessage } from "../daemon/types.ts";
-import type { OpContext } from "./session.ts";
+import type { InboxMessage } from "../store/types.ts";
+import type { OpContext } from "./local.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 import { visibleChar } from "../visible.ts";

@@ -17,7 +17,7 @@ import { type SpaceEnv, spaceEnv } from "../space/env.ts";
 import { type Membership, registerAgent } from "../space/registration.ts";
 import { listAgents } from "../space/roster.ts";
 import { VERSION } from "../version.ts";
-import type { OpContext } from "./session.ts";
+import type { OpContext } from "./local.ts";
 import { type AgentView, agentView } from "./views.ts";
 
 export interface DemoOptions {

@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.ts";
-import type { OpContext } from "./session.ts";
+import type { OpContext } from "./local.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 

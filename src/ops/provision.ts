@@ -12,7 +12,7 @@ import {
   writeCredentials,
 } from "../credentials.ts";
 import { randomHex } from "../encoding.ts";
-import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
+import { CchatError, ExitCode, MatrixError, UsageError } from "../errors.ts";
 import {
   createUser,
   deleteDevices,
@@ -30,7 +30,8 @@ import { validateAgentName } from "../space/names.ts";
 import { enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
 import { readSecret } from "./input.ts";
-import { type OpContext, transport } from "./session.ts";
+import { transport } from "./session.ts";
+import { type OpContext, requireHomeserver } from "./local.ts";
 
 export const SECRET_ENV = "CCHAT_REGISTRATION_SECRET";
 export const ADMIN_TOKEN_ENV = "CCHAT_ADMIN_TOKEN";
@@ -351,13 +352,7 @@ export async function revoke(ctx: OpContext, options: RevokeOptions): Promise<Re
 }
 
 async function homeserverOf(config: Config): Promise<string> {
-  const homeserver = config.homeserver ?? (await readCredentials(config.configDir))?.homeserver;
-  if (!homeserver) {
-    throw new ConfigError("No homeserver is configured.", {
-      hint: "Pass --homeserver URL, or set CCHAT_HOMESERVER.",
-    });
-  }
-  return homeserver;
+  return requireHomeserver(config, await readCredentials(config.configDir));
 }
 
 /** The server name users get on this homeserver, learnt from the admin's own id. */

@@ -1,11 +1,12 @@
-import type { InboxMessage } from "../daemon/types.ts";
+import type { InboxMessage } from "../store/types.ts";
 import { CchatError, MatrixError, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
 import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
-import { type OpContext, openSession, type Session } from "./session.ts";
+import { openSession, type Session } from "./session.ts";
+import type { OpContext } from "./local.ts";
 
 export interface SendOptions {
   body: string;

@@ -1,10 +1,11 @@
 import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode, MatrixError, NetworkError } from "../errors.ts";
 import { SYNC_TIMEOUT_HEADROOM_MS } from "../matrix/client.ts";
-import type { LeaseHolder } from "../daemon/lease.ts";
+import type { LeaseHolder } from "../store/lease.ts";
 import { lifeLockHeld, lifeLockPath } from "../daemon/life_lock.ts";
-import type { DaemonStatus } from "../daemon/types.ts";
-import { type OpContext, openSession } from "./session.ts";
+import type { DaemonStatus } from "../store/types.ts";
+import { openSession } from "./session.ts";
+import type { OpContext } from "./local.ts";
 
 /** How the Space answered: there, no such room, refused otherwise, or no answer at all. */
 export type SpaceCheck = "ok" | "unreachable" | "missing" | "error";

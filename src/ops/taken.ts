@@ -2,8 +2,8 @@
  * Messages taken from the inbox for one reader, and how that taking ends:
  * a message is read only once it reached its reader, so none goes to nobody.
  */
-import type { InboxMessage } from "../daemon/types.ts";
-import { type OpContext, openSession, type Session } from "./session.ts";
+import type { InboxMessage } from "../store/types.ts";
+import { type Local, type OpContext, openLocal } from "./local.ts";
 
 /**
  * Messages taken from the inbox for one reader, not yet in its hands. The
@@ -26,8 +26,8 @@ export interface Taking<T> {
   value: T;
 }
 
-/** What `session` took, as a Taken that owns the session and closes it once settled. */
-function taken<T>(session: Session, { messages, briefed = [], value }: Taking<T>): Taken<T> {
+/** What was taken from `local`, as a Taken that owns the data file and closes it once settled. */
+function taken<T>(local: Local, { messages, briefed = [], value }: Taking<T>): Taken<T> {
   let settled = false;
   return {
     value,
@@ -35,33 +35,33 @@ function taken<T>(session: Session, { messages, briefed = [], value }: Taking<T>
       if (settled) return;
       settled = true;
       try {
-        if (!delivered) return await session.store.putBack(messages);
-        if (briefed.length) await session.store.markBriefed(briefed);
+        if (!delivered) return await local.store.putBack(messages);
+        if (briefed.length) await local.store.markBriefed(briefed);
         if (messages.length === 0) return;
-        await session.store.handedOver(messages);
-        await session.receipts.notify();
+        await local.store.handedOver(messages);
+        await local.receipts.notify();
       } finally {
-        await session[Symbol.asyncDispose]();
+        await local[Symbol.asyncDispose]();
       }
     },
   };
 }
 
 /**
- * Runs `take` on a local session (the data file only); a failure, or a stop
- * by `signal` before the result is handed out, gives back all it took.
+ * Runs `take` on the local side (the data file, no network); a failure, or
+ * a stop by `signal` before the result is handed out, gives back all it took.
  */
 export async function takeWith<T>(
   ctx: OpContext,
   signal: AbortSignal | undefined,
-  take: (session: Session) => Promise<Taking<T>>,
+  take: (local: Local) => Promise<Taking<T>>,
 ): Promise<Taken<T>> {
-  const session = await openSession(ctx, {}, { offline: true });
+  const local = await openLocal(ctx);
   let result: Taken<T> | undefined;
   try {
-    result = taken(session, await take(session));
+    result = taken(local, await take(local));
   } finally {
-    if (!result) await session[Symbol.asyncDispose]();
+    if (!result) await local[Symbol.asyncDispose]();
   }
   if (signal?.aborted) {
     await result.settle(false);

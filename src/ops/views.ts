@@ -2,7 +2,7 @@
  * The data operations hand to their faces: snake_case like the Matrix API,
  * so the CLI's --json and the MCP server's tool results are the same document.
  */
-import type { InboxMessage, Route } from "../daemon/types.ts";
+import type { InboxMessage, Route } from "../store/types.ts";
 import type { Agent, AgentStatus } from "../space/agents.ts";
 import { holdsHidden } from "../visible.ts";
 

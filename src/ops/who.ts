@@ -2,7 +2,8 @@ import { MatrixError } from "../errors.ts";
 import type { Agent } from "../space/agents.ts";
 import { type Directory, openDirectory } from "../space/directory.ts";
 import { listAgents } from "../space/roster.ts";
-import { type OpContext, openSession } from "./session.ts";
+import { openSession } from "./session.ts";
+import type { OpContext } from "./local.ts";
 import { type AgentView, agentView } from "./views.ts";
 
 export interface WhoOptions {

@@ -1,5 +1,4 @@
 /** Pure reading of heartbeats: who is online. */
-import type { MatrixEvent } from "../matrix/types.ts";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER } from "../defaults.ts";
 import { EVENT_HEARTBEAT } from "./names.ts";
 
@@ -30,6 +29,15 @@ export interface Agent {
   version: string;
 }
 
+/** What of a state event a beat is read from. */
+export interface BeatEvent {
+  type: string;
+  state_key?: string;
+  sender: string;
+  content: Record<string, unknown>;
+  origin_server_ts: number;
+}
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -37,7 +45,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * Reads a heartbeat state event. Returns a reason string for anything
  * malformed, so callers can note it and move on instead of crashing.
  */
-export function parseHeartbeat(event: MatrixEvent): Heartbeat | string {
+export function parseHeartbeat(event: BeatEvent): Heartbeat | string {
   const c = event.content;
   if (event.type !== EVENT_HEARTBEAT) return `not a heartbeat: "${event.type}"`;
   if (typeof event.state_key !== "string" || event.state_key !== event.sender) {

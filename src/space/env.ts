@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import type { MatrixClient } from "../matrix/client.ts";
 import { serverOfUserId } from "../matrix/ids.ts";
 import { type Aliases, aliasesFor } from "./names.ts";
-import type { RoomCache } from "./room_cache.ts";
+import type { RoomCache } from "../store/room_cache.ts";
 
 export interface SpaceEnv {
   client: MatrixClient;

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { MAX_INPUT_BYTES } from "../../src/commands/hook.ts";
-import type { InboxMessage } from "../../src/daemon/types.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
 import { type CchatError, ExitCode } from "../../src/errors.ts";
-import { exitCodeOf } from "../../src/output.ts";
+import { exitCodeOf } from "../../src/errors.ts";
 import { BRIEFING_BODY_CHARS, BRIEFING_CHARS } from "../../src/ops/briefing.ts";
 import { commandHarness } from "../support/commands.ts";
 import { type Handler, json } from "../support/fakes.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
 import { credentialsPath, readCredentials, writeCredentials } from "../../src/credentials.ts";
-import type { Store } from "../../src/daemon/store.ts";
+import type { Store } from "../../src/store/store.ts";
 import type { Deps } from "../../src/deps.ts";
 import { CchatError, ConfigError, ExitCode, UsageError } from "../../src/errors.ts";
 import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
@@ -45,24 +45,27 @@ Deno.test("inbox without a session", async (t) => {
     assert.equal(h.requests.length, 0);
   });
 
-  await t.step("no homeserver at all: No homeserver is configured (exit 3)", async () => {
+  await t.step("no login at all: Not logged in, with no homeserver needed (exit 3)", async () => {
     await using h = await harness();
     await assert.rejects(h.cli("inbox"), (err: CchatError & { status?: number }) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.message, "No homeserver is configured.");
+      assert.equal(err.message, "Not logged in.");
       assert.equal(err.exitCode, 3);
       return true;
     });
     assert.equal(h.requests.length, 0);
   });
 
-  await t.step("a token without a homeserver is still no homeserver", async () => {
+  await t.step("a sender with a token but no homeserver: No homeserver is configured", async () => {
     await using h = await harness();
     h.env.CCHAT_ACCESS_TOKEN = "t";
-    await assert.rejects(h.cli("inbox"), (err: CchatError & { status?: number }) => {
+    await assert.rejects(h.cli("send", "hi"), (err: CchatError & { status?: number }) => {
+      assert.ok(err instanceof ConfigError);
       assert.equal(err.message, "No homeserver is configured.");
+      assert.match(err.hint ?? "", /CCHAT_HOMESERVER/);
       return true;
     });
+    assert.equal(h.requests.length, 0);
   });
 
   await t.step("a bad --limit is a usage error before anything else", async () => {
@@ -110,26 +113,35 @@ Deno.test("readers with a token from the environment stay local", async (t) => {
     throw new Error(`unexpected request ${call(r)}`);
   };
 
-  await t.step("the first time, the server says whose token it is", async () => {
+  await t.step("a token nobody here has asked about is refused, with no request", async () => {
     await using h = await harness(whoami);
     h.env.CCHAT_HOMESERVER = HS;
     h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    await assert.rejects(h.cli("inbox"), (err: CchatError) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, "Whose access token CCHAT_ACCESS_TOKEN is, is not known here yet.");
+      assert.match(err.hint ?? "", /cchat status/);
+      return true;
+    });
+    assert.deepEqual(h.requests, []);
+  });
+
+  await t.step("once a session asked the server, inbox and wait make no request", async () => {
+    await using h = await harness(whoami);
+    h.env.CCHAT_HOMESERVER = HS;
+    h.env.CCHAT_ACCESS_TOKEN = "env-token";
+    // Any command that talks to the server learns whose token it is: here, a status.
+    await h.cli("status").catch(() => {});
+    assert.ok(h.requests.some((r) => call(r) === `GET ${V3}/account/whoami`));
+    const asked = h.requests.length;
+    h.stdout.text = "";
     await h.store((s) => s.commitBatch([message(1)], "s1"));
     assert.equal(await h.cli("inbox"), 0);
     assert.equal(h.stdout.lines.length, 1);
-    assert.deepEqual(h.requests.map(call), [`GET ${V3}/account/whoami`]);
-  });
-
-  await t.step("after that, inbox and wait make no request at all", async () => {
-    let asked = 0;
-    await using h = await harness((r) => (asked++, whoami(r)));
-    h.env.CCHAT_HOMESERVER = HS;
-    h.env.CCHAT_ACCESS_TOKEN = "env-token";
-    assert.equal(await h.cli("inbox"), 0);
     await h.store((s) => s.commitBatch([message(2)], "s2"));
     assert.equal(await h.cli("inbox"), 0);
     assert.equal(await h.cli("wait", "--timeout", "0"), 7);
-    assert.equal(asked, 1, "only the first session asked the server");
+    assert.equal(h.requests.length, asked, "the readers asked the server nothing");
     assert.ok(
       !(await Deno.readTextFile(`${h.dataDir}/cchat.kv`).catch(() => "")).includes(
         "env-token",

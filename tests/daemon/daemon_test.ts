@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FleetBoot } from "../../src/daemon/fleet_boot.ts";
-import type { ChangeSignal } from "../../src/daemon/change_signal.ts";
+import type { ChangeSignal } from "../../src/store/change_signal.ts";
 import {
   Daemon,
   type DaemonOptions,
@@ -8,8 +8,8 @@ import {
   RECEIPT_POLL_MS,
   STARTUP_JITTER_MAX_MS,
 } from "../../src/daemon/daemon.ts";
-import { LEASE_RENEW_MS, LEASE_TTL_MS, SyncLoopTakenError } from "../../src/daemon/lease.ts";
-import { Store } from "../../src/daemon/store.ts";
+import { LEASE_RENEW_MS, LEASE_TTL_MS, SyncLoopTakenError } from "../../src/store/lease.ts";
+import { Store } from "../../src/store/store.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { flushReceipts } from "../../src/daemon/receipts.ts";
-import { Store } from "../../src/daemon/store.ts";
-import type { InboxMessage } from "../../src/daemon/types.ts";
+import { Store } from "../../src/store/store.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { route, type RouteContext, type Verdict } from "../../src/daemon/route.ts";
-import type { InboxMessage } from "../../src/daemon/types.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
 import type { MatrixEvent } from "../../src/matrix/types.ts";
 
 const ME = "@me:hs";

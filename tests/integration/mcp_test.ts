@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { LEASE_TTL_MS } from "../../src/store/lease.ts";
 import { agentCli, cchat, eventually } from "../../harness/cli.ts";
 import { clientFor } from "../../harness/matrix.ts";
 import { startMcp } from "../../harness/mcp.ts";

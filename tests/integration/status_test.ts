@@ -12,7 +12,7 @@ import {
   spawnDaemon,
 } from "../../harness/cli.ts";
 import { realSleep } from "../../src/deps.ts";
-import { LEASE_TTL_MS } from "../../src/daemon/lease.ts";
+import { LEASE_TTL_MS } from "../../src/store/lease.ts";
 
 interface Status {
   code: number;

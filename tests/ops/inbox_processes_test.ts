@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeCredentials } from "../../src/credentials.ts";
-import { Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/store/store.ts";
 import { realSleep } from "../../src/deps.ts";
 import { inboxMessage } from "../support/fixtures.ts";
 import type { ReaderReport } from "./inbox_worker.ts";

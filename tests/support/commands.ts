@@ -4,7 +4,7 @@
  */
 import { runCli } from "../../src/cli.ts";
 import { writeCredentials } from "../../src/credentials.ts";
-import { Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/store/store.ts";
 import type { Deps } from "../../src/deps.ts";
 import { fakeDeps, fakeFetch, type Handler, VirtualClock } from "./fakes.ts";
 

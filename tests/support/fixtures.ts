@@ -1,5 +1,5 @@
 /** Sample data shared by the tests of the views and of their text form. */
-import type { InboxMessage } from "../../src/daemon/types.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
 import type { Agent } from "../../src/space/agents.ts";
 
 export const agent = (name: string, overrides: Partial<Agent> = {}): Agent => ({

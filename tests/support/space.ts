@@ -2,7 +2,7 @@
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
-import { RoomCache } from "../../src/space/room_cache.ts";
+import { RoomCache } from "../../src/store/room_cache.ts";
 import { agentRoom } from "../../src/space/rooms.ts";
 import { fakeFetch, json, type RecordedRequest, VirtualClock } from "./fakes.ts";
 

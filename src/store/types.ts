@@ -1,3 +1,5 @@
+import type { Failure } from "../errors.ts";
+
 /** What the daemon hands to readers: inbox messages and its own status. */
 
 export type Route = "direct" | "broadcast" | "mention";
@@ -29,9 +31,6 @@ export interface InboxMessage {
   /** Its sender withdrew it (a redaction): the text is gone, and it left the inbox if unread. */
   withdrawn?: boolean;
 }
-
-/** Why the daemon's last step failed: the first two pass by themselves and are retried. */
-export type Failure = "unreachable" | "rate_limited" | "auth" | "error";
 
 /** The latest message a reader took in a room, waiting for the daemon to post its read receipt. */
 export interface PendingReceipt {

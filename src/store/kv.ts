@@ -3,9 +3,9 @@
  * several agents on one machine share the data file, and a write there can
  * fail with "database is locked" for the few milliseconds the other one writes.
  */
-import type { Sleep } from "./deps.ts";
-import { CchatError, ConfigError } from "./errors.ts";
-import { backoffMs } from "./backoff.ts";
+import type { Sleep } from "../deps.ts";
+import { CchatError, ConfigError } from "../errors.ts";
+import { backoffMs } from "../backoff.ts";
 
 export interface LockRetryDeps {
   sleep: Sleep;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { kvSharedGate } from "../src/shared_gate.ts";
-import { VirtualClock } from "./support/fakes.ts";
+import { kvSharedGate } from "../../src/store/shared_gate.ts";
+import { VirtualClock } from "../support/fakes.ts";
 
 const TOKEN = "syt_secret_token";
 

@@ -4,10 +4,11 @@
  * behind the others for a slot instead of spending an attempt, so a burst of
  * `cchat send` processes becomes one paced queue, as it does inside a process.
  */
-import type { Sleep } from "./deps.ts";
-import { sha256Hex } from "./encoding.ts";
+import type { Sleep } from "../deps.ts";
+import { sha256Hex } from "../encoding.ts";
 import { commitWithRetry, withLockRetry } from "./kv.ts";
-import type { SharedGate } from "./matrix/rate_gate.ts";
+import { rateGateKey } from "./keys.ts";
+import type { SharedGate } from "../matrix/rate_gate.ts";
 
 export interface SharedGateDeps {
   now: () => number;
@@ -38,7 +39,7 @@ function parseHold(value: unknown): Hold | undefined {
 
 /** The shared gate for `accessToken`, keyed by a digest: the token itself never reaches the file. */
 export function kvSharedGate(kv: Deno.Kv, deps: SharedGateDeps, accessToken: string): SharedGate {
-  const key = sha256Hex(accessToken).then((digest): Deno.KvKey => ["rate-gate", digest]);
+  const key = sha256Hex(accessToken).then(rateGateKey);
   const read = async () => {
     const k = await key;
     const entry = await withLockRetry(() => kv.get(k), deps);

@@ -5,9 +5,10 @@
  */
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
-import { commitWithRetry, withLockRetry } from "../kv.ts";
+import { commitWithRetry, withLockRetry } from "./kv.ts";
 import { Lease, type LeaseDeps } from "./lease.ts";
 import type { DaemonStatus, InboxMessage, PendingReceipt } from "./types.ts";
+import { type UserKeys, userKeys } from "./keys.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
 const READ_CHUNK = 10;
@@ -37,7 +38,7 @@ interface Claim {
 export class Store {
   readonly #kv: Deno.Kv;
   readonly #deps: Pick<Deps, "now" | "sleep" | "random">;
-  readonly #root: Deno.KvKey;
+  readonly #keys: UserKeys;
   readonly #retentionMs: number;
 
   /** Read messages are kept `retentionMs`; unread ones until they are read. */
@@ -49,12 +50,8 @@ export class Store {
   ) {
     this.#kv = kv;
     this.#deps = deps;
-    this.#root = ["user", userId];
+    this.#keys = userKeys(userId);
     this.#retentionMs = retentionMs;
-  }
-
-  #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
-    return [...this.#root, ...parts];
   }
 
   async #get<T>(key: Deno.KvKey): Promise<T | undefined> {
@@ -67,15 +64,15 @@ export class Store {
   }
 
   syncToken(): Promise<string | undefined> {
-    return this.#get<string>(this.#key("sync", "since"));
+    return this.#get<string>(this.#keys.since);
   }
 
   filterId(filterHash: string): Promise<string | undefined> {
-    return this.#get<string>(this.#key("sync", "filter", filterHash));
+    return this.#get<string>(this.#keys.filter(filterHash));
   }
 
   saveFilterId(filterHash: string, filterId: string): Promise<void> {
-    return this.#set(this.#key("sync", "filter", filterHash), filterId);
+    return this.#set(this.#keys.filter(filterHash), filterId);
   }
 
   /**
@@ -108,7 +105,7 @@ export class Store {
     for (const edit of edits) if (await this.#edit(edit) === "separate") separate.push(edit);
     added += await this.#storeAll(separate);
     for (const eventId of withdrawn) await this.#withdraw(eventId);
-    await this.#set(this.#key("sync", "since"), nextBatch);
+    await this.#set(this.#keys.since, nextBatch);
     return added;
   }
 
@@ -163,9 +160,9 @@ export class Store {
       const result = await commitWithRetry(() => {
         const op = this.#kv.atomic().check(entry)
           .set(entry.key, withdrawn, { expireIn })
-          .delete(this.#key("unread", message.ts, message.eventId));
+          .delete(this.#keys.unread(message.ts, message.eventId));
         if (message.id !== undefined) {
-          op.set(this.#key("short", message.id), message.eventId, { expireIn });
+          op.set(this.#keys.short(message.id), message.eventId, { expireIn });
         }
         return op;
       }, this.#deps);
@@ -178,7 +175,7 @@ export class Store {
    * counter: the check on the counter means no two messages ever share a number.
    */
   async #storeNumbered(messages: InboxMessage[], nextBatch: string | undefined): Promise<void> {
-    const counterKey = this.#key("counter", "short");
+    const counterKey = this.#keys.shortCounter;
     for (;;) {
       const counter = await withLockRetry(() => this.#kv.get<number>(counterKey), this.#deps);
       const last = counter.value ?? 0;
@@ -186,11 +183,11 @@ export class Store {
         const op = this.#kv.atomic().check(counter).set(counterKey, last + messages.length);
         messages.forEach((m, i) => {
           const id = last + i + 1;
-          op.set(this.#key("msg", m.eventId), { ...m, id })
-            .set(this.#key("unread", m.ts, m.eventId), m.eventId)
-            .set(this.#key("short", id), m.eventId);
+          op.set(this.#keys.message(m.eventId), { ...m, id })
+            .set(this.#keys.unread(m.ts, m.eventId), m.eventId)
+            .set(this.#keys.short(id), m.eventId);
         });
-        if (nextBatch !== undefined) op.set(this.#key("sync", "since"), nextBatch);
+        if (nextBatch !== undefined) op.set(this.#keys.since, nextBatch);
         return op;
       }, this.#deps);
       if (result.ok) return;
@@ -203,7 +200,7 @@ export class Store {
     for (let i = 0; i < unique.length; i += READ_CHUNK) {
       const chunk = unique.slice(i, i + READ_CHUNK);
       const entries = await withLockRetry(
-        () => this.#kv.getMany<StoredMessage[]>(chunk.map((m) => this.#key("msg", m.eventId))),
+        () => this.#kv.getMany<StoredMessage[]>(chunk.map((m) => this.#keys.message(m.eventId))),
         this.#deps,
       );
       chunk.forEach((m, j) => this.#forgotten(entries[j]) && fresh.push(m));
@@ -256,7 +253,7 @@ export class Store {
     for (let i = 0; i < messages.length; i += WRITE_CHUNK) {
       const chunk = messages.slice(i, i + WRITE_CHUNK);
       const entries = await withLockRetry(
-        () => this.#kv.getMany<string[]>(chunk.map((m) => this.#key("unread", m.ts, m.eventId))),
+        () => this.#kv.getMany<string[]>(chunk.map((m) => this.#keys.unread(m.ts, m.eventId))),
         this.#deps,
       );
       const pairs = chunk.flatMap((message, j): Claim[] => {
@@ -291,7 +288,7 @@ export class Store {
     if (limit <= 0) return [];
     return await withLockRetry(async () => {
       const entries: Deno.KvEntry<string>[] = [];
-      const list = this.#kv.list<string>({ prefix: this.#key("unread") });
+      const list = this.#kv.list<string>({ prefix: this.#keys.unreadPrefix });
       for await (const entry of list) {
         entries.push(entry);
         if (entries.length >= limit) break;
@@ -305,7 +302,7 @@ export class Store {
     for (let i = 0; i < entries.length; i += READ_CHUNK) {
       const chunk = entries.slice(i, i + READ_CHUNK);
       const found = await withLockRetry(
-        () => this.#kv.getMany<InboxMessage[]>(chunk.map((e) => this.#key("msg", e.value))),
+        () => this.#kv.getMany<InboxMessage[]>(chunk.map((e) => this.#keys.message(e.value))),
         this.#deps,
       );
       messages.push(...found.map((entry) => entry.value ?? undefined));
@@ -318,7 +315,7 @@ export class Store {
       const chunk = messages.slice(i, i + WRITE_CHUNK);
       await commitWithRetry(() => {
         const op = this.#kv.atomic();
-        for (const m of chunk) this.#expire(op.delete(this.#key("unread", m.ts, m.eventId)), m);
+        for (const m of chunk) this.#expire(op.delete(this.#keys.unread(m.ts, m.eventId)), m);
         return op;
       }, this.#deps);
     }
@@ -340,7 +337,7 @@ export class Store {
    */
   async markBriefed(messages: InboxMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += READ_CHUNK) {
-      const keys = messages.slice(i, i + READ_CHUNK).map((m) => this.#key("msg", m.eventId));
+      const keys = messages.slice(i, i + READ_CHUNK).map((m) => this.#keys.message(m.eventId));
       const entries = await withLockRetry(
         () => this.#kv.getMany<StoredMessage[]>(keys),
         this.#deps,
@@ -367,11 +364,11 @@ export class Store {
       await commitWithRetry(() => {
         const op = this.#kv.atomic();
         for (const m of chunk) {
-          op.set(this.#key("unread", m.ts, m.eventId), m.eventId).set(
-            this.#key("msg", m.eventId),
+          op.set(this.#keys.unread(m.ts, m.eventId), m.eventId).set(
+            this.#keys.message(m.eventId),
             m,
           );
-          if (m.id !== undefined) op.set(this.#key("short", m.id), m.eventId);
+          if (m.id !== undefined) op.set(this.#keys.short(m.id), m.eventId);
         }
         return op;
       }, this.#deps);
@@ -384,9 +381,9 @@ export class Store {
    */
   #expire(op: Deno.AtomicOperation, message: InboxMessage): void {
     const stored: StoredMessage = { ...message, expiresAt: this.#deps.now() + this.#retentionMs };
-    op.set(this.#key("msg", message.eventId), stored, { expireIn: this.#retentionMs });
+    op.set(this.#keys.message(message.eventId), stored, { expireIn: this.#retentionMs });
     if (message.id !== undefined) {
-      op.set(this.#key("short", message.id), message.eventId, { expireIn: this.#retentionMs });
+      op.set(this.#keys.short(message.id), message.eventId, { expireIn: this.#retentionMs });
     }
   }
 
@@ -398,7 +395,7 @@ export class Store {
     await commitWithRetry(
       () =>
         this.#kv.atomic().set(
-          this.#key("sent", eventId),
+          this.#keys.sent(eventId),
           { expiresAt: this.#deps.now() + this.#retentionMs },
           { expireIn: this.#retentionMs },
         ),
@@ -413,7 +410,7 @@ export class Store {
     for (let i = 0; i < unique.length; i += READ_CHUNK) {
       const chunk = unique.slice(i, i + READ_CHUNK);
       const entries = await withLockRetry(
-        () => this.#kv.getMany<{ expiresAt: number }[]>(chunk.map((id) => this.#key("sent", id))),
+        () => this.#kv.getMany<{ expiresAt: number }[]>(chunk.map((id) => this.#keys.sent(id))),
         this.#deps,
       );
       entries.forEach((entry, j) => {
@@ -425,14 +422,15 @@ export class Store {
 
   /** The stored record of a message, read or not, with its version for a checked rewrite. */
   #messageEntry(eventId: string): Promise<Deno.KvEntryMaybe<StoredMessage>> {
-    return withLockRetry(() => this.#kv.get<StoredMessage>(this.#key("msg", eventId)), this.#deps);
+    return withLockRetry(
+      () => this.#kv.get<StoredMessage>(this.#keys.message(eventId)),
+      this.#deps,
+    );
   }
 
   /** A message still kept, read or not, by its short id or its event id. */
   async message(ref: number | string): Promise<InboxMessage | undefined> {
-    const eventId = typeof ref === "number"
-      ? await this.#get<string>(this.#key("short", ref))
-      : ref;
+    const eventId = typeof ref === "number" ? await this.#get<string>(this.#keys.short(ref)) : ref;
     if (eventId === undefined) return undefined;
     const entry = await this.#messageEntry(eventId);
     if (this.#forgotten(entry)) return undefined;
@@ -455,7 +453,7 @@ export class Store {
 
   /** Keeps the later receipt when another reader noted one for the room meanwhile. */
   async #noteReceipt(message: InboxMessage): Promise<void> {
-    const key = this.#key("receipt", message.roomId);
+    const key = this.#keys.receipt(message.roomId);
     for (;;) {
       const entry = await withLockRetry(() => this.#kv.get<ReceiptValue>(key), this.#deps);
       if (entry.value && entry.value.ts >= message.ts) return;
@@ -471,7 +469,7 @@ export class Store {
   async pendingReceipts(): Promise<PendingReceipt[]> {
     return await withLockRetry(async () => {
       const receipts: PendingReceipt[] = [];
-      for await (const entry of this.#kv.list<ReceiptValue>({ prefix: this.#key("receipt") })) {
+      for await (const entry of this.#kv.list<ReceiptValue>({ prefix: this.#keys.receiptPrefix })) {
         const roomId = entry.key[entry.key.length - 1] as string;
         receipts.push({ roomId, ...entry.value, versionstamp: entry.versionstamp });
       }
@@ -481,7 +479,7 @@ export class Store {
 
   /** Forgets a receipt once posted, unless a reader has noted a later one since. */
   async settleReceipt(receipt: PendingReceipt): Promise<void> {
-    const key = this.#key("receipt", receipt.roomId);
+    const key = this.#keys.receipt(receipt.roomId);
     await commitWithRetry(
       () => this.#kv.atomic().check({ key, versionstamp: receipt.versionstamp }).delete(key),
       this.#deps,
@@ -489,15 +487,15 @@ export class Store {
   }
 
   daemonStatus(): Promise<DaemonStatus | undefined> {
-    return this.#get<DaemonStatus>(this.#key("daemon"));
+    return this.#get<DaemonStatus>(this.#keys.daemon);
   }
 
   saveDaemonStatus(status: DaemonStatus): Promise<void> {
-    return this.#set(this.#key("daemon"), status);
+    return this.#set(this.#keys.daemon, status);
   }
 
   /** The lease that keeps one sync loop per user, whichever process runs it. */
   syncLease(deps: LeaseDeps): Lease {
-    return new Lease(this.#kv, this.#key("lease", "sync"), "sync loop", deps);
+    return new Lease(this.#kv, this.#keys.syncLease, "sync loop", deps);
   }
 }

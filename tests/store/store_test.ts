@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Store } from "../../src/daemon/store.ts";
+import { Store } from "../../src/store/store.ts";
 import { DEFAULT_INBOX_RETENTION_MS } from "../../src/defaults.ts";
 import { fakeTime, withKv } from "../support/kv.ts";
-import type { DaemonStatus, InboxMessage } from "../../src/daemon/types.ts";
+import type { DaemonStatus, InboxMessage } from "../../src/store/types.ts";
 import { realSleep } from "../../src/deps.ts";
 import { VirtualClock } from "../support/fakes.ts";
 

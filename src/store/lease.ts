@@ -8,7 +8,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { CchatError, ExitCode } from "../errors.ts";
-import { commitWithRetry, withLockRetry } from "../kv.ts";
+import { commitWithRetry, withLockRetry } from "./kv.ts";
 
 /** A crashed holder loses the lease this long after its last renewal. */
 export const LEASE_TTL_MS = 10_000;

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { commitWithRetry, LOCK_RETRY_ATTEMPTS, openKvWithRetry, withLockRetry } from "../src/kv.ts";
-import { CchatError, ConfigError } from "../src/errors.ts";
-import { realSleep } from "../src/deps.ts";
-import { fakeTime, withKv } from "./support/kv.ts";
+import {
+  commitWithRetry,
+  LOCK_RETRY_ATTEMPTS,
+  openKvWithRetry,
+  withLockRetry,
+} from "../../src/store/kv.ts";
+import { CchatError, ConfigError } from "../../src/errors.ts";
+import { realSleep } from "../../src/deps.ts";
+import { fakeTime, withKv } from "../support/kv.ts";
 
 Deno.test("commitWithRetry", async (t) => {
   const key = ["retry-test"];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOM_CACHE_TTL_MS, RoomCache } from "../../src/space/room_cache.ts";
+import { ROOM_CACHE_TTL_MS, RoomCache } from "../../src/store/room_cache.ts";
 import { fakeTime, START, withKv } from "../support/kv.ts";
 
 const NS = "https://hs.example|agents";

@@ -8,8 +8,8 @@ import {
   type LeaseDeps,
   LeaseHeldError,
   type LeaseHolder,
-} from "../../src/daemon/lease.ts";
-import { Store } from "../../src/daemon/store.ts";
+} from "../../src/store/lease.ts";
+import { Store } from "../../src/store/store.ts";
 import { VirtualClock } from "../support/fakes.ts";
 
 interface World {

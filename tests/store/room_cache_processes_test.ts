@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RoomCache } from "../../src/space/room_cache.ts";
+import { RoomCache } from "../../src/store/room_cache.ts";
 import { realSleep } from "../../src/deps.ts";
 import { NAMESPACE, roomFor, SHARED_NAMES, type WorkerReport } from "./room_cache_worker.ts";
 

@@ -4,7 +4,8 @@
  * time. Entries are hints: `withRoom` in lookup.ts forgets one that fails.
  */
 import type { Sleep } from "../deps.ts";
-import { commitWithRetry, withLockRetry } from "../kv.ts";
+import { commitWithRetry, withLockRetry } from "./kv.ts";
+import { roomCacheKey } from "./keys.ts";
 
 export const ROOM_CACHE_TTL_MS = 3_600_000;
 
@@ -50,7 +51,7 @@ export class RoomCache {
   }
 
   #key(name: string): Deno.KvKey {
-    return ["room-cache", this.#namespace, name];
+    return roomCacheKey(this.#namespace, name);
   }
 
   async get(name: string): Promise<RoomCacheEntry | undefined> {

@@ -6,8 +6,8 @@
  * Usage: deno run --allow-read --allow-write --unstable-kv cache_worker.ts KVPATH WORKER_ID COUNT START_AT
  */
 import { realSleep, type Sleep } from "../../src/deps.ts";
-import { openKvWithRetry } from "../../src/kv.ts";
-import { RoomCache } from "../../src/space/room_cache.ts";
+import { openKvWithRetry } from "../../src/store/kv.ts";
+import { RoomCache } from "../../src/store/room_cache.ts";
 
 export const NAMESPACE = "https://hs.example|agents";
 export const SHARED_NAMES = ["shared-0", "shared-1", "shared-2"];
