@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  CchatError,
-  ConfigError,
-  MatrixError,
-  NetworkError,
-  RateLimitError,
-  UsageError,
-} from "../src/errors.ts";
-import { exitCodeOf } from "../src/errors.ts";
+import { ConfigError, exitCodeOf, UsageError } from "../src/errors.ts";
 import { formatFatal, formatTable, Output, useColor } from "../src/output.ts";
 import { CapturedSink } from "./support/fakes.ts";
 

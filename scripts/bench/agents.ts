@@ -16,8 +16,8 @@ import { curlPut, syncFloor } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, ratio, spread, summarize } from "./stats.ts";
 
-const MCP_WAIT_TARGET = 1.3;
-const CLI_WAIT_TARGET = 1.5;
+const MCP_WAIT_TARGET = 1.5;
+const CLI_WAIT_TARGET = 2.5;
 const MCP_SEND_TARGET = 1.2;
 /** Long enough for a fresh `cchat wait` to be watching before the message is sent. */
 const READY_MS = 800;

@@ -12,7 +12,7 @@ import { type SyncFloor, syncFloor } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
 import { ms, ratio, spread, summarize, type Summary } from "./stats.ts";
 
-const TARGET_RATIO = 1.2;
+const TARGET_RATIO = 1.5;
 /** Apart enough that every message is its own sync on both sides. */
 const SPACING_MS = 300;
 const POLL_MS = 2;

@@ -1,8 +1,9 @@
 /**
  * Figures 1 and 7: what one `cchat send --to B` costs as a whole process of
- * the bundle users run, against a bare curl PUT (the floor) and a one-shot
- * matrix-nio client (the peer), with cchat's start-up and the Deno runtime's
- * beside them.
+ * the bundle users run, against a `deno run` of a script making the same one
+ * PUT (the floor: the same runtime, nothing of cchat), a bare curl PUT and a
+ * one-shot matrix-nio client (the peer), with cchat's start-up and the Deno
+ * runtime's beside them; and what a hook costs when there is nothing to say.
  */
 import { textContent } from "../../src/matrix/client.ts";
 import { agentCli, buildBundle, CCHAT_BUNDLE, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
@@ -14,7 +15,29 @@ import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 
 /** Debian's interpreter: the package installs nio there, not into a pyenv one. */
 const PYTHON = "/usr/bin/python3";
-const TARGET_RATIO = 1.5;
+/** `cchat send --to` against the deno floor. */
+const TARGET_RATIO = 1.3;
+/** A hook with nothing unread against an empty `deno run`. */
+const HOOK_TARGET_RATIO = 1.2;
+
+/** One PUT and nothing else, as a script the runtime runs; what it sends comes from the environment. */
+const DENO_PUT = `
+const env = Deno.env.toObject();
+const response = await fetch(\`\${env.BENCH_SEND_URL}/\${crypto.randomUUID()}\`, {
+  method: "PUT",
+  headers: { authorization: \`Bearer \${env.BENCH_ACCESS_TOKEN}\`, "content-type": "application/json" },
+  body: env.BENCH_CONTENT,
+});
+await response.body?.cancel();
+if (!response.ok) throw new Error(\`PUT failed: \${response.status}\`);
+`;
+
+/** What Claude Code hands a hook as a prompt is submitted. */
+const HOOK_INPUT = JSON.stringify({
+  hook_event_name: "UserPromptSubmit",
+  session_id: "bench",
+  prompt: "go on",
+});
 
 /** A one-shot nio client; everything secret or variable comes from the environment. */
 const NIO_SEND = `
@@ -68,6 +91,8 @@ export const run: Section = async (context) => {
     });
     const empty = `${tmp}/empty.ts`;
     await Deno.writeTextFile(empty, "");
+    const put = `${tmp}/put.ts`;
+    await Deno.writeTextFile(put, DENO_PUT);
     const sendUrl = (txn: string) =>
       `${context.baseUrl}/_matrix/client/v3/rooms/${
         encodeURIComponent(roomId)
@@ -81,15 +106,27 @@ export const run: Section = async (context) => {
       BENCH_CONTENT: content,
     };
     const cchatEnv = { NO_COLOR: "1", ...sender.env };
+    const putEnv = {
+      BENCH_SEND_URL: sendUrl("").slice(0, -1),
+      BENCH_ACCESS_TOKEN: sender.user.accessToken,
+      BENCH_CONTENT: content,
+    };
     const deno = Deno.execPath();
 
     // A contender is one whole process, run to a clean exit.
     const spawn = (command: string, args: string[], env?: Record<string, string>) => async () => {
       await runCommand(command, args, { env });
     };
-    context.note(`send: ${context.samples} alternating rounds of 5 processes`);
+    context.note(`send: ${context.samples} alternating rounds of 7 processes`);
     const samples = await alternate({
       cchat: spawn(deno, [...CCHAT_BUNDLE, "send", "--to", "b", body], cchatEnv),
+      denoPut: spawn(deno, ["run", ...CCHAT_PERMISSIONS, put], putEnv),
+      // The sender's inbox is empty: the hook has nothing to say.
+      hook: async () =>
+        void await runCommand(deno, [...CCHAT_BUNDLE, "hook", "UserPromptSubmit"], {
+          env: cchatEnv,
+          stdin: HOOK_INPUT,
+        }),
       // A fresh transaction id per run, or the server would answer with the first event.
       curl: () => curlPut(header, content, sendUrl(crypto.randomUUID())),
       nio: spawn(PYTHON, ["-c", NIO_SEND], nioEnv),
@@ -98,6 +135,8 @@ export const run: Section = async (context) => {
     }, context.samples);
     return rows({
       cchat: summarize(samples.cchat),
+      denoPut: summarize(samples.denoPut),
+      hook: summarize(samples.hook),
       curl: summarize(samples.curl),
       nio: summarize(samples.nio),
       help: summarize(samples.help),
@@ -108,9 +147,12 @@ export const run: Section = async (context) => {
   }
 };
 
-function rows(s: Record<"cchat" | "curl" | "nio" | "help" | "empty", Summary>): Row[] {
-  const vsCurl = s.cchat.median / s.curl.median;
-  const met = vsCurl <= TARGET_RATIO;
+type Contender = "cchat" | "denoPut" | "hook" | "curl" | "nio" | "help" | "empty";
+
+function rows(s: Record<Contender, Summary>): Row[] {
+  const vsFloor = s.cchat.median / s.denoPut.median;
+  const met = vsFloor <= TARGET_RATIO;
+  const hookRatio = s.hook.median / s.empty.median;
   // Where cchat's time goes: start-up (--help) splits into the runtime and loading cchat.
   const why = `start-up: cchat --help takes ${ms(s.help.median)} at p50, ${
     ms(s.empty.median)
@@ -118,7 +160,7 @@ function rows(s: Record<"cchat" | "curl" | "nio" | "help" | "empty", Summary>): 
     ms(s.help.median - s.empty.median)
   } loading cchat; the send after start-up takes ${
     ms(s.cchat.median - s.help.median)
-  } against curl's whole ${ms(s.curl.median)}`;
+  } against the floor's ${ms(s.denoPut.median - s.empty.median)} after the runtime's start`;
   return [
     {
       section: "send",
@@ -128,7 +170,13 @@ function rows(s: Record<"cchat" | "curl" | "nio" | "help" | "empty", Summary>): 
     },
     {
       section: "send",
-      metric: "curl PUT, the floor (process)",
+      metric: "deno run of one fetch PUT, the floor (process)",
+      value: spread(s.denoPut),
+      data: { ...s.denoPut },
+    },
+    {
+      section: "send",
+      metric: "curl PUT (process)",
       value: spread(s.curl),
       data: { ...s.curl },
     },
@@ -140,11 +188,31 @@ function rows(s: Record<"cchat" | "curl" | "nio" | "help" | "empty", Summary>): 
     },
     {
       section: "send",
-      metric: "cchat/curl at p50",
-      value: ratio(s.cchat.median, s.curl.median),
+      metric: "cchat/deno floor at p50",
+      value: ratio(s.cchat.median, s.denoPut.median),
       target: `≤ ${TARGET_RATIO}×`,
       met,
-      data: { ratio: vsCurl, ...(met ? {} : { why }) },
+      data: { ratio: vsFloor, ...(met ? {} : { why }) },
+    },
+    {
+      section: "send",
+      metric: "cchat/curl at p50",
+      value: ratio(s.cchat.median, s.curl.median),
+      data: { ratio: s.cchat.median / s.curl.median },
+    },
+    {
+      section: "send",
+      metric: "cchat hook, nothing unread (process)",
+      value: spread(s.hook),
+      data: { ...s.hook },
+    },
+    {
+      section: "send",
+      metric: "hook/empty deno run at p50",
+      value: ratio(s.hook.median, s.empty.median),
+      target: `≤ ${HOOK_TARGET_RATIO}×`,
+      met: hookRatio <= HOOK_TARGET_RATIO,
+      data: { ratio: hookRatio },
     },
     {
       section: "send",

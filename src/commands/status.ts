@@ -34,7 +34,7 @@ export const statusCommand = buildCommand<Flags, [], CliContext>({
   },
 });
 
-function statusText(report: StatusResult): string {
+export function statusText(report: StatusResult): string {
   const homeserver = !report.token_valid
     ? " (token refused)"
     : report.homeserver_reachable

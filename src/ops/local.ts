@@ -76,9 +76,18 @@ export interface Login {
   fromEnv: boolean;
 }
 
-export async function readLogin(deps: Deps, flags: FlagValues = {}): Promise<Login> {
+/**
+ * The login, or the error that says what is missing. With `homeserver`, the
+ * homeserver is asked for first: without one, no login can be made either.
+ */
+export async function readLogin(
+  deps: Deps,
+  flags: FlagValues = {},
+  options: { homeserver?: boolean } = {},
+): Promise<Login> {
   const config = await loadConfig(deps, flags);
   const stored = await readCredentials(config.configDir);
+  if (options.homeserver) requireHomeserver(config, stored);
   const envToken = deps.env("CCHAT_ACCESS_TOKEN");
   const token = envToken ?? stored?.accessToken;
   if (!token) {

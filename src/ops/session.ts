@@ -74,7 +74,7 @@ export async function openSession(
   options: SessionOptions = {},
 ): Promise<Session> {
   const { deps } = ctx;
-  const login = await readLogin(deps, flags);
+  const login = await readLogin(deps, flags, { homeserver: true });
   const { config } = login;
   const homeserver = requireHomeserver(config, login.stored);
   const { kv, close } = await dataFileOf(ctx, config, options);
