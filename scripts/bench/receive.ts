@@ -5,6 +5,7 @@
  */
 import { realSleep } from "../../src/deps.ts";
 import { Store } from "../../src/store/store.ts";
+import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import { agentCli, eventually } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { clientFor, realTime } from "../../harness/matrix.ts";
@@ -39,11 +40,12 @@ export const run: Section = async (context) => {
     );
     kv = await Deno.openKv(kvPath);
     const store = new Store(kv, realTime, user.userId);
+    const records = new DaemonRecords(kv, realTime, user.userId);
     // The daemon's KV write, repeated on a file of its own, to tell its cost apart from the sync.
     scratchKv = await Deno.openKv(`${agent.env.XDG_STATE_HOME}/scratch.kv`);
     const scratch = new Store(scratchKv, realTime, user.userId);
     const place = await eventually("the daemon's first sync", async () => {
-      const status = await store.daemonStatus();
+      const status = await records.status();
       return status?.state === "running" && status.roomId && status.spaceId
         ? { roomId: status.roomId, spaceId: status.spaceId }
         : undefined;
@@ -107,7 +109,7 @@ export const run: Section = async (context) => {
       // possibly a moment after the message shows.
       const sentAt = performance.timeOrigin + sent;
       const committedAt = await eventually("the daemon's status after the commit", async () => {
-        const last = (await store.daemonStatus())?.lastSyncAt;
+        const last = (await records.status())?.lastSyncAt;
         return last != null && last >= Math.floor(sentAt) ? last : undefined;
       });
       // Read it as an agent would, so the next look into the Store finds one message, not all.

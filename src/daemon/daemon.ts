@@ -22,11 +22,14 @@ import { AgentPlace } from "./agent_place.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "../store/store.ts";
+import type { DaemonRecords } from "../store/daemon_records.ts";
 import type { DaemonStatus, InboxMessage } from "../store/types.ts";
 
 export interface DaemonOptions {
   space: SpaceEnv;
   store: Store;
+  /** The daemon's status, filter ids and lease, beside the inbox. */
+  records: DaemonRecords;
   /** Taken by the caller before `run`; the daemon renews it while it lives. */
   lease: Lease;
   identity: HeartbeatIdentity;
@@ -97,7 +100,7 @@ export class Daemon {
 
   async #report(change: Partial<DaemonStatus>): Promise<void> {
     this.#status = { ...this.#status, ...change };
-    await this.#options.store.saveDaemonStatus(this.#status);
+    await this.#options.records.saveStatus(this.#status);
   }
 
   /**
@@ -417,11 +420,11 @@ export class Daemon {
   }
 
   async #filterId(): Promise<string> {
-    const { space: { client }, store, identity } = this.#options;
-    const known = await store.filterId(FILTER_KEY);
+    const { space: { client }, records, identity } = this.#options;
+    const known = await records.filterId(FILTER_KEY);
     if (known) return known;
     const id = await client.uploadFilter(identity.userId, AGENT_SYNC_FILTER);
-    await store.saveFilterId(FILTER_KEY, id);
+    await records.saveFilterId(FILTER_KEY, id);
     return id;
   }
 

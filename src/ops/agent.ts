@@ -127,7 +127,7 @@ export async function runDaemon(
     life ??= await takeLifeLock(lockPath, ctx.deps.sleep, 1);
     return life !== undefined;
   };
-  const lease = session.store.syncLease(ctx.deps);
+  const lease = session.records.syncLease(ctx.deps);
   try {
     await lease.acquire(ctx.deps.pid, signal, options.standBy, holderGone);
   } catch (err) {
@@ -140,6 +140,7 @@ export async function runDaemon(
     await new Daemon({
       space: session.space,
       store: session.store,
+      records: session.records,
       inbox: session.inbox,
       receipts: session.receipts,
       fleetBoot,

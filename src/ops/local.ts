@@ -13,6 +13,7 @@ import { validateAgentName } from "../space/names.ts";
 import { type ChangeSignal, fileSignal, SignalHub } from "../store/change_signal.ts";
 import { knownUserOfToken, openDataKv } from "../store/open.ts";
 import { Store } from "../store/store.ts";
+import { DaemonRecords } from "../store/daemon_records.ts";
 
 /** What an operation is given by its face: the outside world, and where to say what happens. */
 export interface OpContext {
@@ -103,6 +104,8 @@ export interface Local {
   config: Config;
   userId: string;
   store: Store;
+  /** The daemon's status, filter ids and the lease of its sync loop. */
+  records: DaemonRecords;
   /** Rung by the daemon when it stores messages; readers wait on it. */
   inbox: ChangeSignal;
   /** Rung by readers when they leave read receipts; the daemon posts them at once. */
@@ -180,6 +183,7 @@ export async function localFor(
     config,
     userId,
     store: new Store(kv, deps, userId, config.inboxRetentionMs),
+    records: new DaemonRecords(kv, deps, userId),
     inbox: await signal("inbox"),
     receipts: await signal("receipts"),
     [Symbol.asyncDispose]: () => Promise.resolve(close()),

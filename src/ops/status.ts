@@ -93,7 +93,7 @@ export function daemonState(
 /** Who am I, where, is my token still good, is the Space reachable, is the daemon alive. */
 export async function status(ctx: OpContext): Promise<StatusResult> {
   await using session = await openSession(ctx);
-  const { space, store, config } = session;
+  const { space, records, config } = session;
   // Synapse resolves aliases without looking at the token, so only whoami tells a revoked one.
   const [alias, whoami] = await Promise.allSettled([
     session.client.resolveAlias(space.aliases.space),
@@ -110,8 +110,8 @@ export async function status(ctx: OpContext): Promise<StatusResult> {
   }
   const tokenValid = whoami.status === "fulfilled" ||
     !(whoami.reason instanceof CchatError && whoami.reason.exitCode === ExitCode.auth);
-  const daemon = await store.daemonStatus();
-  const holder = await store.syncLease(ctx.deps).holder();
+  const daemon = await records.status();
+  const holder = await records.syncLease(ctx.deps).holder();
   const now = ctx.deps.now();
   const lifeHeld = await lifeLockHeld(await lifeLockPath(config.dataDir, session.userId));
   const ownState = daemonState(daemon, holder, now, config.syncTimeoutMs, ctx.deps, lifeHeld);

@@ -1,13 +1,14 @@
 /**
- * What the daemon keeps in Deno KV for one user: the inbox with its short ids,
- * the sync token and its own status; and the read receipts readers leave for
- * it. Commands read and write the same file from other processes.
+ * The inbox of one user in the data file: its messages with their short ids,
+ * the sync token they were stored up to, what the agent sent, and the read
+ * receipts readers leave for the daemon to post. Commands read and write the
+ * same file from other processes. The daemon's own records are in
+ * `daemon_records.ts`.
  */
 import { DEFAULT_INBOX_RETENTION_MS } from "../defaults.ts";
 import type { Deps } from "../deps.ts";
 import { commitWithRetry, withLockRetry } from "./kv.ts";
-import { Lease, type LeaseDeps } from "./lease.ts";
-import type { DaemonStatus, InboxMessage, PendingReceipt } from "./types.ts";
+import type { InboxMessage, PendingReceipt } from "./types.ts";
 import { type UserKeys, userKeys } from "./keys.ts";
 
 /** KV allows 10 keys per getMany and caps mutations per commit; stay well inside both. */
@@ -65,14 +66,6 @@ export class Store {
 
   syncToken(): Promise<string | undefined> {
     return this.#get<string>(this.#keys.since);
-  }
-
-  filterId(filterHash: string): Promise<string | undefined> {
-    return this.#get<string>(this.#keys.filter(filterHash));
-  }
-
-  saveFilterId(filterHash: string, filterId: string): Promise<void> {
-    return this.#set(this.#keys.filter(filterHash), filterId);
   }
 
   /**
@@ -484,18 +477,5 @@ export class Store {
       () => this.#kv.atomic().check({ key, versionstamp: receipt.versionstamp }).delete(key),
       this.#deps,
     );
-  }
-
-  daemonStatus(): Promise<DaemonStatus | undefined> {
-    return this.#get<DaemonStatus>(this.#keys.daemon);
-  }
-
-  saveDaemonStatus(status: DaemonStatus): Promise<void> {
-    return this.#set(this.#keys.daemon, status);
-  }
-
-  /** The lease that keeps one sync loop per user, whichever process runs it. */
-  syncLease(deps: LeaseDeps): Lease {
-    return new Lease(this.#kv, this.#keys.syncLease, "sync loop", deps);
   }
 }

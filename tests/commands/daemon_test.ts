@@ -92,11 +92,11 @@ Deno.test("a fleet's agent whose token is revoked stops alone; the others sync o
   assert.match(h.stderr.text, /\[bob\] Stopped: .*Token revoked/);
   assert.doesNotMatch(h.stderr.text, /\[ann\] Stopped/);
   // Each agent's record and inbox are its own, in the one KV file of the process.
-  const bob = await h.store((store) => store.daemonStatus(), BOB);
+  const bob = await h.records((records) => records.status(), BOB);
   assert.equal(bob?.state, "stopped");
   assert.equal(bob?.failure, "auth");
   assert.equal(bob?.name, "bob");
-  const ann = await h.store((store) => store.daemonStatus(), ANN);
+  const ann = await h.records((records) => records.status(), ANN);
   assert.equal(ann?.state, "stopped");
   assert.equal(ann?.failure, null);
   assert.deepEqual(await h.store((store) => store.unread(), BOB), []);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
 import { credentialsPath, readCredentials, writeCredentials } from "../../src/credentials.ts";
-import type { Store } from "../../src/store/store.ts";
+import type { DaemonRecords } from "../../src/store/daemon_records.ts";
 import type { Deps } from "../../src/deps.ts";
 import { CchatError, ConfigError, ExitCode, UsageError } from "../../src/errors.ts";
 import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
@@ -923,7 +923,7 @@ Deno.test("status", async (t) => {
   const spaceFound: Handler = () => json({ room_id: "!space:hs.test" });
   // A record alone no longer proves a daemon alive: its process must run and hold the lease.
   const daemonAlive = { processAlive: (pid: number) => pid === 99 };
-  const holdLease = (s: Store, deps: Deps) => s.syncLease(deps).acquire(99);
+  const holdLease = (r: DaemonRecords, deps: Deps) => r.syncLease(deps).acquire(99);
 
   await t.step("no daemon record: exit 8, not running", async () => {
     await using h = await harness(spaceFound);
@@ -945,8 +945,8 @@ Deno.test("status", async (t) => {
   await t.step("a fresh daemon: exit 0", async () => {
     await using h = await harness(spaceFound, daemonAlive);
     await h.login();
-    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time - 10_000)));
-    await h.store((s) => holdLease(s, h.deps));
+    await h.records((r) => r.saveStatus(daemon(h.clock.time - 10_000)));
+    await h.records((r) => holdLease(r, h.deps));
     assert.equal(await h.cli("status"), 0);
     assert.equal(
       h.stdout.lines[3],
@@ -958,7 +958,7 @@ Deno.test("status", async (t) => {
   await t.step("a daemon silent for two long-polls and the slack is stale: exit 8", async () => {
     await using h = await harness(spaceFound);
     await h.login();
-    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time - 75_000)));
+    await h.records((r) => r.saveStatus(daemon(h.clock.time - 75_000)));
     assert.equal(await h.cli("status", "--json"), 8);
     const printed = JSON.parse(h.stdout.text);
     assert.equal(printed.daemon.alive, false);
@@ -970,7 +970,7 @@ Deno.test("status", async (t) => {
   await t.step("a stopped daemon is not running, a missing Space says so", async () => {
     await using h = await harness(() => json({ errcode: "M_NOT_FOUND", error: "no" }, 404));
     await h.login();
-    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time, "stopped")));
+    await h.records((r) => r.saveStatus(daemon(h.clock.time, "stopped")));
     assert.equal(await h.cli("status"), 8);
     assert.equal(h.stdout.lines[2], "space       #agents:hs.test (missing)");
     assert.equal(h.stdout.lines[3], "daemon      not running");
@@ -981,8 +981,8 @@ Deno.test("status", async (t) => {
       throw new TypeError("connection refused");
     }, daemonAlive);
     await h.login();
-    await h.store((s) => s.saveDaemonStatus(daemon(h.clock.time)));
-    await h.store((s) => holdLease(s, h.deps));
+    await h.records((r) => r.saveStatus(daemon(h.clock.time)));
+    await h.records((r) => holdLease(r, h.deps));
     assert.equal(await h.cli("status"), ExitCode.unreachable);
     assert.equal(h.stdout.lines[1], `homeserver  ${HS} (unreachable)`);
     assert.equal(h.stdout.lines[2], "space       #agents:hs.test (unreachable)");

@@ -4,7 +4,7 @@ import { STATUS_EXIT_CODES } from "../../src/commands/status.ts";
 import { writeCredentials } from "../../src/credentials.ts";
 import { LEASE_TTL_MS } from "../../src/store/lease.ts";
 import { lifeLockPath, takeLifeLock } from "../../src/daemon/life_lock.ts";
-import { Store } from "../../src/store/store.ts";
+import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import type { DaemonStatus } from "../../src/store/types.ts";
 import type { Deps } from "../../src/deps.ts";
 import { ExitCode } from "../../src/errors.ts";
@@ -85,9 +85,9 @@ async function status(
     await Deno.mkdir(`${dir}/state/cchat`, { recursive: true });
     const kv = await Deno.openKv(`${dir}/state/cchat/cchat.kv`);
     try {
-      const store = new Store(kv, deps, ME);
+      const records = new DaemonRecords(kv, deps, ME);
       if (setup.record !== null) {
-        await store.saveDaemonStatus({
+        await records.saveStatus({
           pid: DAEMON_PID,
           host: "test-host",
           name: "builder",
@@ -105,7 +105,7 @@ async function status(
       }
       const renewedAgo = setup.renewedAgoMs ?? 1_000;
       clock.time += (setup.elapsedMs ?? 1_000) - renewedAgo;
-      if (setup.lease) await store.syncLease(deps).acquire(DAEMON_PID);
+      if (setup.lease) await records.syncLease(deps).acquire(DAEMON_PID);
       clock.time += renewedAgo;
     } finally {
       kv.close();

@@ -10,6 +10,7 @@ import {
 } from "../../src/daemon/daemon.ts";
 import { LEASE_RENEW_MS, LEASE_TTL_MS, SyncLoopTakenError } from "../../src/store/lease.ts";
 import { Store } from "../../src/store/store.ts";
+import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import { MatrixClient } from "../../src/matrix/client.ts";
 import { MatrixHttp } from "../../src/matrix/http.ts";
 import { spaceEnv } from "../../src/space/env.ts";
@@ -46,18 +47,19 @@ async function runDaemon(
   onKv(kv);
   try {
     const store = new Store(kv, deps, ME);
+    const records = new DaemonRecords(kv, deps, ME);
     onStore(store);
     const statuses: string[] = [];
     const failures: (string | null)[] = [];
-    const save = store.saveDaemonStatus.bind(store);
-    store.saveDaemonStatus = (status) => {
+    const save = records.saveStatus.bind(records);
+    records.saveStatus = (status) => {
       statuses.push(`${status.state}${status.lastError ? `: ${status.lastError}` : ""}`);
       failures.push(status.failure);
       return save(status);
     };
     const quiet = { info: () => {}, warn: () => {}, debug: () => {} };
     const infos: string[] = [];
-    const lease = store.syncLease({ ...deps, hostname: () => "h", processAlive: () => true });
+    const lease = records.syncLease({ ...deps, hostname: () => "h", processAlive: () => true });
     await lease.acquire(7);
     const renewals: number[] = [];
     const renew = lease.renew.bind(lease);
@@ -75,6 +77,7 @@ async function runDaemon(
         log: quiet,
       }),
       store,
+      records,
       lease,
       identity: { userId: ME, name: "agent", host: "h", version: "v", intervalMs: 60_000 },
       syncTimeoutMs: 30_000,
@@ -100,7 +103,7 @@ async function runDaemon(
       clock,
       unread: await store.unread(),
       since: await store.syncToken(),
-      status: await store.daemonStatus(),
+      status: await records.status(),
     };
   } finally {
     kv.close();

@@ -9,7 +9,7 @@ import {
   LeaseHeldError,
   type LeaseHolder,
 } from "../../src/store/lease.ts";
-import { Store } from "../../src/store/store.ts";
+import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import { VirtualClock } from "../support/fakes.ts";
 
 interface World {
@@ -39,7 +39,7 @@ async function withKv(work: (world: World) => Promise<void>) {
       kv,
       lease: (pid) => {
         alive.add(pid);
-        return new Store(kv, deps, "@a:hs").syncLease(deps);
+        return new DaemonRecords(kv, deps, "@a:hs").syncLease(deps);
       },
     });
   } finally {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Store } from "../../src/store/store.ts";
 import { DEFAULT_INBOX_RETENTION_MS } from "../../src/defaults.ts";
 import { fakeTime, withKv } from "../support/kv.ts";
-import type { DaemonStatus, InboxMessage } from "../../src/store/types.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
 import { realSleep } from "../../src/deps.ts";
 import { VirtualClock } from "../support/fakes.ts";
 
@@ -188,51 +188,6 @@ Deno.test("Store.unread with a limit of 0 returns nothing", async () => {
   });
 });
 
-Deno.test("Store filter ids and daemon status", async (t) => {
-  await t.step("filterId / saveFilterId by hash", async () => {
-    await withStore(async (store) => {
-      assert.equal(await store.filterId("h1"), undefined);
-      await store.saveFilterId("h1", "42");
-      await store.saveFilterId("h2", "43");
-      assert.equal(await store.filterId("h1"), "42");
-      assert.equal(await store.filterId("h2"), "43");
-      await store.saveFilterId("h1", "44");
-      assert.equal(await store.filterId("h1"), "44");
-    });
-  });
-
-  await t.step("daemonStatus round trips", async () => {
-    await withStore(async (store) => {
-      assert.equal(await store.daemonStatus(), undefined);
-      const status: DaemonStatus = {
-        pid: 4242,
-        host: "h",
-        name: "builder",
-        startedAt: 1_700_000_000_000,
-        lastSyncAt: null,
-        state: "booting",
-        lastError: null,
-        failure: null,
-        spaceId: "!space:hs",
-        lobbyId: "!lobby:hs",
-        roomId: null,
-        droppedSenders: 0,
-      };
-      await store.saveDaemonStatus(status);
-      assert.deepEqual(await store.daemonStatus(), status);
-      const running = {
-        ...status,
-        state: "running" as const,
-        lastSyncAt: 1_700_000_030_000,
-        droppedSenders: 3,
-        lastError: "boom",
-      };
-      await store.saveDaemonStatus(running);
-      assert.deepEqual(await store.daemonStatus(), running);
-    });
-  });
-});
-
 Deno.test("two users in one KV do not mix", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
@@ -249,24 +204,6 @@ Deno.test("two users in one KV do not mix", async () => {
     await alice.markRead(await alice.unread());
     assert.deepEqual(await alice.unread(), []);
     assert.deepEqual(ids(await bob.unread()), ["$e2", "$e3"]);
-    await alice.saveFilterId("h", "fa");
-    assert.equal(await bob.filterId("h"), undefined);
-    await bob.saveDaemonStatus({
-      pid: 1,
-      host: "h",
-      name: "bob",
-      startedAt: 0,
-      lastSyncAt: null,
-      state: "stopped",
-      lastError: null,
-      failure: null,
-      spaceId: null,
-      lobbyId: null,
-      roomId: null,
-      droppedSenders: 0,
-    });
-    assert.equal(await alice.daemonStatus(), undefined);
-    assert.equal((await bob.daemonStatus())?.name, "bob");
   } finally {
     kv.close();
   }

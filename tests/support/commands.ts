@@ -5,6 +5,7 @@
 import { runCli } from "../../src/cli.ts";
 import { writeCredentials } from "../../src/credentials.ts";
 import { Store } from "../../src/store/store.ts";
+import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import type { Deps } from "../../src/deps.ts";
 import { fakeDeps, fakeFetch, type Handler, VirtualClock } from "./fakes.ts";
 
@@ -64,6 +65,16 @@ export async function commandHarness(handler: Handler = noRequests, overrides: P
         return await work(
           new Store(kv, { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, userId),
         );
+      } finally {
+        kv.close();
+      }
+    },
+    /** Runs `work` on the daemon's records in the same KV file, then closes it. */
+    async records<T>(work: (records: DaemonRecords) => Promise<T>, userId = BOB): Promise<T> {
+      await Deno.mkdir(dataDir, { recursive: true });
+      const kv = await Deno.openKv(`${dataDir}/cchat.kv`);
+      try {
+        return await work(new DaemonRecords(kv, { sleep: clock.sleep, random: () => 0.5 }, userId));
       } finally {
         kv.close();
       }
