@@ -107,8 +107,15 @@ const url = (raw: string) => {
     throw new Error('an http(s) URL such as "https://matrix.example.org"');
   }
 };
+/**
+ * What an alias localpart made of the prefix and an agent name may carry:
+ * Matrix forbids `:` and whitespace there, and this narrower set keeps
+ * aliases readable in Element.
+ */
+export const ALIAS_PART_PATTERN = /^[a-z0-9._=-]+$/;
+
 const prefix = (raw: string) => {
-  if (!/^[a-z0-9._=-]+$/.test(raw)) {
+  if (!ALIAS_PART_PATTERN.test(raw)) {
     throw new Error('lower-case letters, digits, ".", "_", "-" or "="');
   }
   return raw;

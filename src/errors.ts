@@ -99,6 +99,19 @@ export class MatrixError extends CchatError {
   }
 }
 
+/** Whether `err` is the server's answer with one of these statuses. */
+export const hasStatus = (err: unknown, ...statuses: number[]): err is MatrixError =>
+  err instanceof MatrixError && err.is(...statuses);
+
+/**
+ * The server refused this (forbidden, not found, bad request): the caller can
+ * do without it. A dead token, a rate limit or a sick server is no refusal,
+ * and must reach the caller.
+ */
+export const isRefusal = (err: unknown): err is MatrixError =>
+  err instanceof MatrixError && !(err instanceof RateLimitError) && err.status >= 400 &&
+  err.status < 500 && !err.is(401, 429);
+
 /** The server asked us to wait longer than we may, or kept refusing after every attempt. */
 export class RateLimitError extends MatrixError {
   constructor(details: MatrixErrorDetails, options: Omit<CchatErrorOptions, "exitCode"> = {}) {

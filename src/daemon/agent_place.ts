@@ -2,7 +2,7 @@
  * The agent's place: its link in the Space, put back when another member
  * removed it, and its membership of its own room, reported when lost.
  */
-import { MatrixError } from "../errors.ts";
+import { hasStatus } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { keepSpaceChild } from "../space/directory.ts";
 import type { SpaceEnv } from "../space/env.ts";
@@ -60,7 +60,7 @@ export class AgentPlace {
       (event) => event.content?.membership,
       (err) => {
         // A room the agent is out of refuses to show it anything.
-        if (err instanceof MatrixError && err.is(403, 404)) return "out";
+        if (hasStatus(err, 403, 404)) return "out";
         throw err;
       },
     );

@@ -1,5 +1,5 @@
 /** Posting the read receipts readers left in the store, which only the daemon may do. */
-import { MatrixError, RateLimitError } from "../errors.ts";
+import { isRefusal } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { MatrixClient } from "../matrix/client.ts";
 import type { Store } from "../store/store.ts";
@@ -18,8 +18,7 @@ export async function flushReceipts(
     try {
       await client.sendReceipt(receipt.roomId, receipt.eventId);
     } catch (err) {
-      const refused = err instanceof MatrixError && !(err instanceof RateLimitError) &&
-        err.status >= 400 && err.status < 500;
+      const refused = isRefusal(err);
       log.debug(
         `The read receipt for "${receipt.eventId}" in "${receipt.roomId}" failed (${
           (err as Error).message

@@ -6,7 +6,7 @@
  */
 
 import { toHex } from "../encoding.ts";
-import { CchatError, MatrixError } from "../errors.ts";
+import { CchatError, hasStatus } from "../errors.ts";
 import { type MatrixHttp, path } from "./http.ts";
 import type { LoginResult } from "./types.ts";
 
@@ -75,7 +75,7 @@ export async function userExists(admin: MatrixHttp, userId: string): Promise<boo
     await admin.request("GET", path`/_synapse/admin/v2/users/${userId}`);
     return true;
   } catch (err) {
-    if (err instanceof MatrixError && err.status === 404) return false;
+    if (hasStatus(err, 404)) return false;
     throw err;
   }
 }

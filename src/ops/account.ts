@@ -1,7 +1,7 @@
 /** Logging in and out: the stored login (mode 0600) that every other operation uses. */
 import { loadConfig } from "../config.ts";
 import { deleteCredentials, readCredentials, writeCredentials } from "../credentials.ts";
-import { CchatError, ConfigError, ExitCode, MatrixError, UsageError } from "../errors.ts";
+import { CchatError, ConfigError, ExitCode, hasStatus, UsageError } from "../errors.ts";
 import { MatrixClient } from "../matrix/client.ts";
 import { readSecret } from "./input.ts";
 import { transport } from "./session.ts";
@@ -77,7 +77,7 @@ export async function login(ctx: OpContext, options: LoginOptions): Promise<Logi
         deviceName: "cchat",
       });
     } catch (err) {
-      if (err instanceof MatrixError && err.status === 403) {
+      if (hasStatus(err, 403)) {
         throw new CchatError(
           `Wrong user name or password for "${options.user}" on "${homeserver}".`,
           {
@@ -116,7 +116,7 @@ export async function logout(ctx: OpContext): Promise<LogoutResult> {
     try {
       await client.logout();
     } catch (err) {
-      if (!(err instanceof MatrixError && err.status === 401)) throw err;
+      if (!(hasStatus(err, 401))) throw err;
     }
     await deleteCredentials(config.configDir);
   }

@@ -6,7 +6,7 @@ import { StatusTopic } from "../daemon/topic.ts";
 import { loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
-import { CchatError, ConfigError, exitCodeOf, MatrixError, UsageError } from "../errors.ts";
+import { CchatError, ConfigError, exitCodeOf, hasStatus, UsageError } from "../errors.ts";
 import { type LeaseHolder, LeaseLostError } from "../store/lease.ts";
 import { lifeLockPath, takeLifeLock } from "../daemon/life_lock.ts";
 import { prefixedLogger } from "../log.ts";
@@ -62,7 +62,7 @@ export async function heartbeat(
     if (room === null) throw new BeatRoomUnknown();
     await writer.beat([room], options.status);
   } catch (err) {
-    if (!(err instanceof BeatRoomUnknown || err instanceof MatrixError && err.is(403, 404))) {
+    if (!(err instanceof BeatRoomUnknown || hasStatus(err, 403, 404))) {
       throw err;
     }
     const membership = await enter(space, name, { host, version: VERSION });

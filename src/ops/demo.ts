@@ -8,8 +8,7 @@ import { DEFAULT_ALIAS_PREFIX, DEFAULT_HEARTBEAT_INTERVAL_MS } from "../defaults
 import { MatrixError, UsageError } from "../errors.ts";
 import { registerWithSharedSecret } from "../matrix/admin.ts";
 import { MatrixClient } from "../matrix/client.ts";
-import { MatrixHttp } from "../matrix/http.ts";
-import { RateGates } from "../matrix/rate_gate.ts";
+import type { MatrixHttp } from "../matrix/http.ts";
 import type { LoginResult } from "../matrix/types.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { openDirectory } from "../space/directory.ts";
@@ -18,6 +17,8 @@ import { type Membership, registerAgent } from "../space/registration.ts";
 import { listAgents } from "../space/roster.ts";
 import { VERSION } from "../version.ts";
 import type { OpContext } from "./local.ts";
+import { transport } from "./session.ts";
+import { loadConfig } from "../config.ts";
 import { type AgentView, agentView } from "./views.ts";
 
 export interface DemoOptions {
@@ -58,12 +59,8 @@ export async function demo(ctx: OpContext, options: DemoOptions): Promise<DemoRe
   }
   const { deps } = ctx;
   const prefix = options.prefix ?? DEFAULT_ALIAS_PREFIX;
-  const anonymous = new MatrixHttp({
-    baseUrl: options.homeserver,
-    deps,
-    gates: new RateGates(deps),
-    log: (message) => ctx.log.debug(message),
-  });
+  // The configured retry cap holds here as everywhere.
+  const anonymous = transport(ctx, await loadConfig(deps, {}), options.homeserver);
   const say = (text: string) => options.narrate({ text });
   const host = deps.hostname();
 

@@ -7,12 +7,13 @@ import { type Config, loadConfig } from "../config.ts";
 import {
   checkCredentialsWritable,
   type Credentials,
+  credentialsPath,
   deleteCredentials,
   readCredentials,
   writeCredentials,
 } from "../credentials.ts";
 import { randomHex } from "../encoding.ts";
-import { CchatError, ExitCode, MatrixError, UsageError } from "../errors.ts";
+import { CchatError, ExitCode, hasStatus, MatrixError, UsageError } from "../errors.ts";
 import {
   createUser,
   deleteDevices,
@@ -147,7 +148,7 @@ export async function provision(
         if (err instanceof MatrixError && err.errcode === "M_USER_IN_USE") {
           return { userId: serverName ? `@${name}:${serverName}` : null };
         }
-        if (err instanceof MatrixError && err.status === 403) {
+        if (hasStatus(err, 403)) {
           throw new CchatError(`The homeserver "${homeserver}" refused the registration secret.`, {
             hint:
               `Check ${SECRET_ENV} against registration_shared_secret in the homeserver's config.`,
@@ -190,7 +191,7 @@ export async function provision(
       state,
       ...(login && !configDir ? { access_token: login.accessToken } : {}),
       device_id: (login ?? stored)?.deviceId ?? null,
-      credentials: configDir && (login || stored) ? configDir + "/credentials.json" : null,
+      credentials: configDir && (login || stored) ? credentialsPath(configDir) : null,
     };
     if (options.noRateLimit) agent.rate_limit = await liftRateLimit(admin!, account.userId!);
     if (options.rooms) {
@@ -328,7 +329,7 @@ export async function revoke(ctx: OpContext, options: RevokeOptions): Promise<Re
       await new MatrixClient(anonymous.withToken(stored.accessToken)).logout();
     } catch (err) {
       // Already dead: revoked before, or its device deleted.
-      if (!(err instanceof MatrixError && err.status === 401)) throw err;
+      if (!(hasStatus(err, 401))) throw err;
     }
     await deleteCredentials(configDir!);
   }
@@ -346,7 +347,7 @@ export async function revoke(ctx: OpContext, options: RevokeOptions): Promise<Re
     user_id: userId!,
     homeserver,
     stored_login_revoked: stored !== undefined,
-    credentials_removed: stored ? `${configDir}/credentials.json` : null,
+    credentials_removed: stored ? credentialsPath(configDir!) : null,
     devices_deleted: devices,
   };
 }
@@ -361,7 +362,7 @@ async function adminServer(admin: MatrixHttp, homeserver: string): Promise<strin
   try {
     ({ userId } = await new MatrixClient(admin).whoami());
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 401)) throw err;
+    if (!(hasStatus(err, 401))) throw err;
     throw new CchatError(`The homeserver "${homeserver}" does not accept ${ADMIN_TOKEN_ENV}.`, {
       hint: "Give the access token of a server admin's current session.",
       exitCode: ExitCode.auth,
@@ -382,7 +383,7 @@ async function asAdmin<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
     throw new CchatError(`The homeserver refused an admin request (${err.request}).`, {
       hint: `${ADMIN_TOKEN_ENV} must be the access token of a server admin.`,
       exitCode: ExitCode.auth,

@@ -1,5 +1,5 @@
 import type { InboxMessage } from "../store/types.ts";
-import { CchatError, MatrixError, UsageError } from "../errors.ts";
+import { CchatError, hasStatus, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
 import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
@@ -188,7 +188,7 @@ async function sendJoining(
   try {
     return await session.client.sendText(roomId, message, txnId);
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
   }
   await joinAgentRoom(session.space, roomId);
   return await session.client.sendText(roomId, message, txnId);

@@ -1,5 +1,5 @@
 import type { Deps } from "../deps.ts";
-import { CchatError, ExitCode, MatrixError, NetworkError } from "../errors.ts";
+import { CchatError, ExitCode, hasStatus, MatrixError, NetworkError } from "../errors.ts";
 import { SYNC_TIMEOUT_HEADROOM_MS } from "../matrix/client.ts";
 import type { LeaseHolder } from "../store/lease.ts";
 import { lifeLockHeld, lifeLockPath } from "../daemon/life_lock.ts";
@@ -104,7 +104,7 @@ export async function status(ctx: OpContext): Promise<StatusResult> {
   if (alias.status === "rejected") {
     const err = alias.reason;
     if (err instanceof NetworkError) [reachable, spaceCheck] = [false, "unreachable"];
-    else if (err instanceof MatrixError && err.status === 404) spaceCheck = "missing";
+    else if (hasStatus(err, 404)) spaceCheck = "missing";
     else if (err instanceof MatrixError) spaceCheck = "error";
     else throw err;
   }

@@ -1,4 +1,4 @@
-import { MatrixError } from "../errors.ts";
+import { hasStatus } from "../errors.ts";
 import type { Agent } from "../space/agents.ts";
 import { type Directory, openDirectory } from "../space/directory.ts";
 import { listAgents } from "../space/roster.ts";
@@ -32,7 +32,7 @@ export async function who(ctx: OpContext, options: WhoOptions = {}): Promise<Who
     listed = await list(directory);
   } catch (err) {
     // Not a member yet, or the Space refuses us: joining also settles lobby-only mode.
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
     directory = await openDirectory(space, "join");
     listed = await list(directory);
   }

@@ -3,7 +3,7 @@
  * Space names, once the sender has joined it and seen that the agent made it.
  * The alias `#PREFIX-NAME` is not followed: anyone may create it first.
  */
-import { CchatError, MatrixError } from "../errors.ts";
+import { CchatError, hasStatus } from "../errors.ts";
 import { openDirectory } from "./directory.ts";
 import { unlessNotFound, unlessRefused } from "./ensure.ts";
 import type { SpaceEnv } from "./env.ts";
@@ -32,7 +32,7 @@ async function agentRoom(env: SpaceEnv, name: string): Promise<string> {
   if (spaceId === undefined) throw new NoSuchAgentError(name, []);
   const claims = await claimsOf(env, spaceId, name).catch(async (err) => {
     // A sender that never booted reads the Space once it is a member.
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
     await openDirectory(env, "join");
     return await claimsOf(env, spaceId, name);
   });
@@ -100,7 +100,7 @@ async function provenIn(
     // Staying would bring that room's messages in; failing to leave costs nothing else.
     await env.client.leave(roomId).catch(() => {});
   } catch (err) {
-    if (!(err instanceof MatrixError && err.is(403, 404))) throw err;
+    if (!(hasStatus(err, 403, 404))) throw err;
     flaw = `it does not let this account in (${err.status} ${err.errcode})`;
   }
   env.log.warn(`The room "${roomId}" of "${name}" is not its agent's: ${flaw}.`);
@@ -112,7 +112,7 @@ export async function joinAgentRoom(env: SpaceEnv, roomId: string): Promise<void
   try {
     await env.client.join(roomId, [env.serverName]);
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
     await openDirectory(env, "join");
     await env.client.join(roomId, [env.serverName]);
   }

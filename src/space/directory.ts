@@ -1,10 +1,9 @@
 /** The Space and the lobby: the two rooms every agent shares. */
-import { CchatError } from "../errors.ts";
+import { CchatError, isRefusal } from "../errors.ts";
 import type { SpaceEnv } from "./env.ts";
 import {
   ensureRoom,
   isNotFound,
-  isRefusal,
   JOIN_RETRIES,
   JOIN_RETRY_BASE_MS,
   joinSoon,

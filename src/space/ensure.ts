@@ -1,5 +1,5 @@
 /** Creating a room behind an alias, and settling the race when several agents create it at once. */
-import { MatrixError, RateLimitError } from "../errors.ts";
+import { hasStatus, isRefusal, MatrixError } from "../errors.ts";
 import type { CreateRoomRequest } from "../matrix/types.ts";
 import type { SpaceEnv } from "./env.ts";
 import { aliasLocalpart } from "./names.ts";
@@ -14,20 +14,11 @@ function lostCreationRace(err: unknown): boolean {
     (err.status === 400 && err.errcode === "M_ROOM_IN_USE" || err.status === 409);
 }
 
-export const isNotFound = (err: unknown) => err instanceof MatrixError && err.status === 404;
+export const isNotFound = (err: unknown) => hasStatus(err, 404);
 
 /** What `request` answers, or undefined when the server has no such thing (404). */
 export const unlessNotFound = <T>(request: Promise<T>): Promise<T | undefined> =>
   request.catch((err) => isNotFound(err) ? undefined : Promise.reject(err));
-
-/**
- * The server refused this (forbidden, not found, bad request): the caller can
- * do without it. A dead token, a rate limit or a sick server is no refusal,
- * and must reach the caller.
- */
-export const isRefusal = (err: unknown): err is MatrixError =>
-  err instanceof MatrixError && !(err instanceof RateLimitError) && err.status >= 400 &&
-  err.status < 500 && err.status !== 401 && err.status !== 429;
 
 /** What `request` answers, or undefined when the server refuses it. */
 export const unlessRefused = <T>(request: Promise<T>): Promise<T | undefined> =>
@@ -79,7 +70,7 @@ export async function joinSoon(
       return await env.client.join(alias, [env.serverName]);
     } catch (err) {
       if (options.missingIsFinal && attempt === 1 && isNotFound(err)) return undefined;
-      const early = err instanceof MatrixError && (err.status === 403 || err.status === 404);
+      const early = hasStatus(err, 403, 404);
       if (!early || attempt >= JOIN_RETRIES) throw err;
       await env.deps.sleep(JOIN_RETRY_BASE_MS * attempt);
     }

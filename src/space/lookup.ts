@@ -3,7 +3,7 @@
  * is refused (403) or finds no room (404), it is forgotten and the room found
  * again, so a stale entry costs one retry, never an hour.
  */
-import { MatrixError } from "../errors.ts";
+import { hasStatus } from "../errors.ts";
 import type { SpaceEnv } from "./env.ts";
 
 /** Cache keys for the shared rooms; `#` starts no agent name. */
@@ -26,7 +26,7 @@ export async function withCachedRoom<T>(
     try {
       return await use(cached.roomId);
     } catch (err) {
-      if (!(err instanceof MatrixError && err.is(403, 404))) throw err;
+      if (!(hasStatus(err, 403, 404))) throw err;
       env.log.debug(`the cached room of "${what}" was refused; asking the server again`);
       await env.cache!.delete(key);
     }

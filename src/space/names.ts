@@ -1,3 +1,4 @@
+import { ALIAS_PART_PATTERN } from "../config.ts";
 import { UsageError } from "../errors.ts";
 
 /** The namespace of cchat's own event types. */
@@ -7,7 +8,6 @@ export const EVENT_HEARTBEAT = "dev.cchat.heartbeat";
 export const EVENT_SYNC_LOOP = "dev.cchat.sync_loop";
 
 export const MAX_NAME_LENGTH = 64;
-const NAME_PATTERN = /^[a-z0-9._=-]+$/;
 const RESERVED_NAMES = new Set(["lobby"]);
 
 /**
@@ -29,7 +29,7 @@ export function validateAgentName(name: string): string {
     throw new UsageError(`The agent name "${shown}" contains whitespace.`, { hint });
   }
   if (name.includes(":")) throw new UsageError(`The agent name "${shown}" contains ":".`, { hint });
-  if (!NAME_PATTERN.test(name)) {
+  if (!ALIAS_PART_PATTERN.test(name)) {
     throw new UsageError(`The agent name "${shown}" has characters an alias cannot carry.`, {
       hint,
     });

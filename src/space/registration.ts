@@ -1,10 +1,10 @@
 /** An agent takes its place: its own rooms, its profile, its entry and its link in the Space. */
 import { dequal } from "dequal";
-import { MatrixError } from "../errors.ts";
+import { hasStatus, isRefusal } from "../errors.ts";
 import type { MatrixEvent, StateEvent } from "../matrix/types.ts";
 import { type Directory, keepSpaceChild, openDirectory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
-import { ensureRoom, isRefusal, unlessNotFound, unlessRefused } from "./ensure.ts";
+import { ensureRoom, unlessNotFound, unlessRefused } from "./ensure.ts";
 import { EVENT_AGENT } from "./names.ts";
 import {
   AGENT_ROOM_VISIBILITY,
@@ -212,7 +212,7 @@ async function writeEntry(
   try {
     await keepState(env, current, spaceId, EVENT_AGENT, env.userId, { name, ...rooms });
   } catch (err) {
-    if (!(err instanceof MatrixError && err.status === 403)) throw err;
+    if (!(hasStatus(err, 403))) throw err;
     // A Space made before entries existed: the agent works on, unlisted until an admin opens them.
     env.log.warn(
       `The Space "${env.aliases.space}" does not let its members write "${EVENT_AGENT}", so ` +

@@ -1,5 +1,5 @@
 /** Who the agents are and whether each is online: the read behind `who`. */
-import { MatrixError } from "../errors.ts";
+import { hasStatus, type MatrixError } from "../errors.ts";
 import type { MatrixEvent } from "../matrix/types.ts";
 import { type Agent, type Heartbeat, parseHeartbeat, toAgent } from "./agents.ts";
 import type { Directory } from "./directory.ts";
@@ -97,8 +97,7 @@ export function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
   });
 }
 
-const unreadable = (err: unknown): err is MatrixError =>
-  err instanceof MatrixError && err.is(403, 404);
+const unreadable = (err: unknown): err is MatrixError => hasStatus(err, 403, 404);
 
 async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, Heartbeat>> {
   const beats = new Map<string, Heartbeat>();
