@@ -17,6 +17,7 @@ import {
   json,
   VirtualClock,
 } from "../support/fakes.ts";
+import { BOB, call, commandHarness, HS, V3 } from "../support/commands.ts";
 
 const ME = "@bob:hs.test";
 const DAEMON_PID = 99;
@@ -317,5 +318,89 @@ Deno.test("every state has its exit code: 0 only while a daemon lives and works"
     stopped: 8,
     stale: 8,
     dead: 8,
+  });
+});
+
+Deno.test("status through the CLI, with a stored login", async (t) => {
+  const daemon = (lastSyncAt: number | null, state: "running" | "stopped" = "running") => ({
+    pid: 99,
+    host: "test-host",
+    name: "builder",
+    startedAt: 0,
+    lastSyncAt,
+    state,
+    lastError: lastSyncAt === null ? null : "sync failed: 502",
+    failure: null,
+    spaceId: "!space:hs.test",
+    lobbyId: "!lobby:hs.test",
+    roomId: "!builder:hs.test",
+    droppedSenders: 0,
+  });
+  const spaceFound: Handler = () => json({ room_id: "!space:hs.test" });
+  // A record alone no longer proves a daemon alive: its process must run and hold the lease.
+  const daemonAlive = { processAlive: (pid: number) => pid === 99 };
+  const holdLease = (r: DaemonRecords, deps: Deps) => r.syncLease(deps).acquire(99);
+
+  await t.step("no daemon record: exit 8, not running", async () => {
+    await using h = await commandHarness(spaceFound);
+    await h.login();
+    assert.equal(await h.cli("status"), ExitCode.stale);
+    assert.deepEqual(h.stdout.lines, [
+      `user        ${BOB}`,
+      `homeserver  ${HS}`,
+      "space       #agents:hs.test (reachable)",
+      "daemon      not running",
+    ]);
+    // The alias and the token are checked at once, in no fixed order.
+    assert.deepEqual(h.requests.map(call).sort(), [
+      `GET ${V3}/account/whoami`,
+      `GET ${V3}/directory/room/#agents:hs.test`,
+    ]);
+  });
+
+  await t.step("a fresh daemon: exit 0", async () => {
+    await using h = await commandHarness(spaceFound, daemonAlive);
+    await h.login();
+    await h.records((r) => r.saveStatus(daemon(h.clock.time - 10_000)));
+    await h.records((r) => holdLease(r, h.deps));
+    assert.equal(await h.cli("status"), 0);
+    assert.equal(
+      h.stdout.lines[3],
+      'daemon      running as "builder" (pid 99), last sync 10s ago',
+    );
+  });
+
+  // Its pid is not running here, so status now calls it dead rather than stale; still exit 8.
+  await t.step("a daemon silent for two long-polls and the slack is stale: exit 8", async () => {
+    await using h = await commandHarness(spaceFound);
+    await h.login();
+    await h.records((r) => r.saveStatus(daemon(h.clock.time - 75_000)));
+    assert.equal(await h.cli("status", "--json"), 8);
+    const printed = JSON.parse(h.stdout.text);
+    assert.equal(printed.daemon.alive, false);
+    assert.equal(printed.daemon.last_sync_age_ms, 75_000);
+    assert.equal(printed.space, "ok");
+    assert.equal(printed.homeserver_reachable, true);
+  });
+
+  await t.step("a stopped daemon is not running, a missing Space says so", async () => {
+    await using h = await commandHarness(() => json({ errcode: "M_NOT_FOUND", error: "no" }, 404));
+    await h.login();
+    await h.records((r) => r.saveStatus(daemon(h.clock.time, "stopped")));
+    assert.equal(await h.cli("status"), 8);
+    assert.equal(h.stdout.lines[2], "space       #agents:hs.test (missing)");
+    assert.equal(h.stdout.lines[3], "daemon      not running");
+  });
+
+  await t.step("an unreachable homeserver with a live daemon: exit 5", async () => {
+    await using h = await commandHarness(() => {
+      throw new TypeError("connection refused");
+    }, daemonAlive);
+    await h.login();
+    await h.records((r) => r.saveStatus(daemon(h.clock.time)));
+    await h.records((r) => holdLease(r, h.deps));
+    assert.equal(await h.cli("status"), ExitCode.unreachable);
+    assert.equal(h.stdout.lines[1], `homeserver  ${HS} (unreachable)`);
+    assert.equal(h.stdout.lines[2], "space       #agents:hs.test (unreachable)");
   });
 });

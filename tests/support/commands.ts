@@ -7,7 +7,7 @@ import { writeCredentials } from "../../src/credentials.ts";
 import { Store } from "../../src/store/store.ts";
 import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import type { Deps } from "../../src/deps.ts";
-import { fakeDeps, fakeFetch, type Handler, VirtualClock } from "./fakes.ts";
+import { fakeDeps, fakeFetch, type Handler, type RecordedRequest, VirtualClock } from "./fakes.ts";
 
 export const HS = "http://hs.test";
 export const BOB = "@bob:hs.test";
@@ -83,4 +83,19 @@ export async function commandHarness(handler: Handler = noRequests, overrides: P
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+export const V3 = "/_matrix/client/v3";
+
+/** A request as "METHOD /path", decoded. */
+export const call = (r: RecordedRequest) => `${r.method} ${decodeURIComponent(r.url.pathname)}`;
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
