@@ -130,6 +130,9 @@ export async function runDaemon(
   const lease = session.records.syncLease(ctx.deps);
   try {
     await lease.acquire(ctx.deps.pid, signal, options.standBy, holderGone);
+    // A holder that stopped cleanly gave the lease up: the lock it held is free to take now, and
+    // without it `status` would call this loop dead.
+    life ??= await takeLifeLock(lockPath, ctx.deps.sleep);
   } catch (err) {
     life?.release();
     // Stopped while waiting for a silent holder's lease to lapse: nothing ran, nothing to undo.

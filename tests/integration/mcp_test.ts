@@ -319,3 +319,32 @@ Deno.test("cchat mcp needs a name: it refuses to start without one, and takes --
     assert.equal(code, 0, await mcp.stderr);
   }
 });
+
+Deno.test("after a daemon's clean stop, the server that takes over shows as running, not dead", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpclean"), "clean", { prefix });
+  const daemon = agent.daemon();
+  const status = async () => JSON.parse((await agent.run(["status", "--json"])).stdout);
+  await eventually(
+    "the daemon running",
+    async () => (await status()).state === "running" || undefined,
+  );
+  const mcp = await startMcp(agent.env);
+  try {
+    // Past the server's first try at the daemon's life lock (20 looks, 50 ms apart): it stands by.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const stopped = await daemon.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const taken = await eventually("the server's first sync", async () => {
+      const now = await status();
+      return now.lease?.pid === mcp.pid && now.daemon?.lastSyncAt ? now : undefined;
+    });
+    // Its life lock is what status goes by: a holder without one reads as dead.
+    assert.equal(taken.state, "running", JSON.stringify(taken));
+    assert.equal(taken.daemon.alive, true);
+  } finally {
+    await mcp.kill("SIGKILL");
+    await daemon.stop("SIGKILL");
+  }
+});
