@@ -22,7 +22,7 @@ import type { CliContext } from "./commands/common.ts";
 import { completeCommand, completionsCommand } from "./commands/completions.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { hookCommand } from "./commands/hook.ts";
-import { inboxCommand, waitCommand } from "./commands/inbox.ts";
+import { ackCommand, inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
 import { provisionCommand, revokeCommand } from "./commands/provision.ts";
@@ -62,6 +62,7 @@ const app: Application<CliContext> = buildApplication(
       daemon: daemonCommand,
       heartbeat: heartbeatCommand,
       inbox: inboxCommand,
+      ack: ackCommand,
       wait: waitCommand,
       demo: demoCommand,
       mcp: mcpCommand,

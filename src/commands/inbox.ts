@@ -1,6 +1,6 @@
 import { buildCommand, numberParser } from "@stricli/core";
 import { ExitCode } from "../errors.ts";
-import { inbox, wait } from "../ops/inbox.ts";
+import { ack, inbox, wait } from "../ops/inbox.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 import { formatMessage } from "./text.ts";
 
@@ -29,7 +29,37 @@ export const inboxCommand = buildCommand<InboxFlags, [], CliContext>({
       },
     },
   },
-  docs: { brief: "Print unread messages, oldest first, and mark them read" },
+  docs: {
+    brief: "Print unread messages, oldest first, and mark them read (--peek: leave them unread)",
+  },
+});
+
+interface AckFlags {
+  json: boolean;
+}
+
+export const ackCommand = buildCommand<AckFlags, string[], CliContext>({
+  func: action(async ({ deps, out }, flags: AckFlags, ...ids: string[]) => {
+    const result = await ack({ deps, log: out }, { ids });
+    const shown = (eventIds: string[]) => eventIds.map((id) => `"${id}"`).join(", ");
+    const lines = [
+      ...result.acknowledged.map((m) => `read: ${formatMessage(m).split("\n")[0]}`),
+      ...(result.already_read.length ? [`already read: ${shown(result.already_read)}`] : []),
+    ];
+    return { data: result, text: lines.join("\n") };
+  }),
+  parameters: {
+    positional: {
+      kind: "array",
+      parameter: {
+        brief: "message ids, as inbox --peek shows them",
+        parse: String,
+        placeholder: "ID",
+      },
+    },
+    flags: { json: jsonFlag },
+  },
+  docs: { brief: "Mark messages read by id, after looking at them with inbox --peek" },
 });
 
 interface WaitFlags {

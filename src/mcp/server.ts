@@ -24,7 +24,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod/v4";
 import { CchatError } from "../errors.ts";
-import { inbox, wait } from "../ops/inbox.ts";
+import { ack, inbox, wait } from "../ops/inbox.ts";
 import type { Taken } from "../ops/taken.ts";
 import { reply, send } from "../ops/send.ts";
 import type { OpContext } from "../ops/local.ts";
@@ -150,7 +150,8 @@ function tools(ctx: OpContext) {
       run: async ({ all }, { signal }) => ({ ...await who(ctx, { all, signal }) }),
     }),
     inbox: tool({
-      description: "Unread messages, oldest first; marks them read.",
+      description:
+        "Unread messages, oldest first. Takes them: they are read once returned, unless peek.",
       input: z.strictObject({
         limit: z.number().int().min(1).optional(),
         peek: z.boolean().optional().describe("leave them unread"),
@@ -160,9 +161,16 @@ function tools(ctx: OpContext) {
         return { ...taken, value: { messages: taken.value } };
       },
     }),
+    ack: tool({
+      description: "Mark messages read by id, after looking at them with inbox peek.",
+      input: z.strictObject({
+        ids: z.array(z.union([z.number().int(), z.string()])).min(1),
+      }),
+      run: async ({ ids }) => ({ ...await ack(ctx, { ids }) }),
+    }),
     wait: tool({
       description:
-        `Wait for the next message; null when none came in time. Keep timeout_s under your client's tool timeout.`,
+        `Wait for the next message and take it; null when none came in time. Keep timeout_s under your client's tool timeout.`,
       input: z.strictObject({
         timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
       }),

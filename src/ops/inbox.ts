@@ -1,5 +1,7 @@
 import { UsageError } from "../errors.ts";
-import type { OpContext } from "./local.ts";
+import type { Store } from "../store/store.ts";
+import type { InboxMessage } from "../store/types.ts";
+import { type OpContext, openLocal } from "./local.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 
@@ -85,4 +87,55 @@ export async function wait(
       }
     }
   });
+}
+
+/** A message of the inbox by its short id ("12" or "#12") or its event id ("$…"), read or not. */
+export async function messageByRef(store: Store, id: number | string): Promise<InboxMessage> {
+  const ref = String(id);
+  const short = /^#?(\d+)$/.exec(ref);
+  if (!short && !ref.startsWith("$")) {
+    throw new UsageError(`"${ref}" is not a message id.`, {
+      hint: 'Give the number "cchat inbox --peek" shows before a message, or its event id ("$…").',
+    });
+  }
+  const found = await store.message(short ? Number(short[1]) : ref);
+  if (!found) {
+    throw new UsageError(`No message "${ref}" is in the inbox.`, {
+      hint: 'Run "cchat inbox --peek" to see unread messages and their ids; read ones expire.',
+    });
+  }
+  return found;
+}
+
+export interface AckResult {
+  /** The messages this acknowledgement took: read now, and their senders see a receipt. */
+  acknowledged: MessageView[];
+  /** The event ids of those that were read already, by another reader or before. */
+  already_read: string[];
+}
+
+/**
+ * Takes the messages named by id, as read: what a reader looked at with a
+ * peek, now acknowledged. Every id is checked before any is taken.
+ */
+export async function ack(
+  ctx: OpContext,
+  options: { ids: (number | string)[] },
+): Promise<AckResult> {
+  if (options.ids.length === 0) {
+    throw new UsageError("No message id was given.", {
+      hint: 'Give the ids "cchat inbox --peek" shows, for example "cchat ack 3 5".',
+    });
+  }
+  await using local = await openLocal(ctx);
+  const named: InboxMessage[] = [];
+  for (const id of options.ids) named.push(await messageByRef(local.store, id));
+  const taken = await local.store.claimMessages(named);
+  await local.store.handedOver(taken);
+  if (taken.length) await local.receipts.notify();
+  const takenIds = new Set(taken.map((m) => m.eventId));
+  return {
+    acknowledged: taken.map(messageView),
+    already_read: [...new Set(named.map((m) => m.eventId))].filter((id) => !takenIds.has(id)),
+  };
 }

@@ -5,6 +5,7 @@ import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
+import { messageByRef } from "./inbox.ts";
 import { openSession, type Session } from "./session.ts";
 import type { OpContext } from "./local.ts";
 
@@ -141,10 +142,10 @@ interface Target {
 async function inboxTarget(session: Session, options: SendOptions): Promise<Target> {
   const replied = options.reply === undefined
     ? undefined
-    : await inboxMessage(session, options.reply);
+    : await messageByRef(session.store, options.reply);
   const threaded = options.thread === undefined
     ? undefined
-    : await inboxMessage(session, options.thread);
+    : await messageByRef(session.store, options.thread);
   const named = (replied ?? threaded)!;
   if (replied && threaded && replied.roomId !== threaded.roomId) {
     throw new UsageError(
@@ -159,23 +160,6 @@ async function inboxTarget(session: Session, options: SendOptions): Promise<Targ
     replyTo: replied?.eventId,
     threadRoot: threaded ? threaded.threadRoot ?? threaded.eventId : replied?.threadRoot,
   };
-}
-
-/** A message of the inbox by its short id ("12" or "#12") or its event id ("$…"). */
-async function inboxMessage(session: Session, id: string): Promise<InboxMessage> {
-  const short = /^#?(\d+)$/.exec(id);
-  if (!short && !id.startsWith("$")) {
-    throw new UsageError(`"${id}" is not a message id.`, {
-      hint: 'Give the number "cchat inbox" shows before a message, or its event id ("$…").',
-    });
-  }
-  const found = await session.store.message(short ? Number(short[1]) : id);
-  if (!found) {
-    throw new UsageError(`No message "${id}" is in the inbox.`, {
-      hint: 'Run "cchat inbox --peek" to see unread messages and their ids; read ones expire.',
-    });
-  }
-  return found;
 }
 
 /** Sends; when not in the room yet, joins it and sends the same transaction again. */

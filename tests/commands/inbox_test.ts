@@ -278,3 +278,29 @@ Deno.test("the data directory is private to its user", async (t) => {
     },
   });
 });
+
+Deno.test("ack through the CLI", async (t) => {
+  await t.step("prints what it read; --json gives the document", async () => {
+    await using h = await harness();
+    await h.login();
+    await h.store((s) => s.commitBatch([message(1), message(2)], "s1"));
+    assert.equal(await h.cli("ack", "1"), 0);
+    assert.equal(h.stdout.lines.length, 1);
+    assert.match(h.stdout.lines[0], /^read: #1 \[/);
+    h.stdout.text = "";
+    assert.equal(await h.cli("ack", "--json", "1", "2"), 0);
+    const result = JSON.parse(h.stdout.text);
+    assert.deepEqual(result.acknowledged.map((m: { event_id: string }) => m.event_id), ["$m2"]);
+    assert.deepEqual(result.already_read, ["$m1"]);
+  });
+
+  await t.step("no id is a usage error (exit 2)", async () => {
+    await using h = await harness();
+    await h.login();
+    await assert.rejects(h.cli("ack"), (err: CchatError) => {
+      assert.equal(err.exitCode, ExitCode.usage);
+      assert.equal(err.message, "No message id was given.");
+      return true;
+    });
+  });
+});

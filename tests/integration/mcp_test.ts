@@ -348,3 +348,41 @@ Deno.test("after a daemon's clean stop, the server that takes over shows as runn
     await daemon.stop("SIGKILL");
   }
 });
+
+Deno.test("through cchat mcp, a peek takes nothing and an ack takes what it names", async () => {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  await using agent = await agentCli(hs, await freshUser(hs, "mcpack"), "ack", { prefix });
+  const human = await Human.register(hs);
+  const mcp = await startMcp(agent.env);
+  try {
+    await eventually("the server's first sync", async () => {
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      return status.daemon?.lastSyncAt ? true : undefined;
+    });
+    await human.joinRoom(`#${prefix}:${hs.serverName}`);
+    const roomId = await human.joinRoom(`#${prefix}-ack:${hs.serverName}`);
+    const eventId = await human.send(roomId, "look, then acknowledge");
+    type Peeked = { messages: { id: number; event_id: string }[] };
+    const peeked = await eventually("the message, peeked", async () => {
+      const result = await mcp.client.callTool({ name: "inbox", arguments: { peek: true } });
+      const { messages } = result.structuredContent as Peeked;
+      return messages.length ? messages : undefined;
+    });
+    assert.deepEqual(peeked.map((m) => m.event_id), [eventId]);
+    const again = await mcp.client.callTool({ name: "inbox", arguments: { peek: true } });
+    assert.equal((again.structuredContent as Peeked).messages.length, 1, "a peek takes nothing");
+    const acked = await mcp.client.callTool({ name: "ack", arguments: { ids: [peeked[0].id] } });
+    assert.deepEqual(
+      (acked.structuredContent as { acknowledged: { event_id: string }[] }).acknowledged
+        .map((m) => m.event_id),
+      [eventId],
+    );
+    const after = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 0 } });
+    assert.equal((after.structuredContent as { message: unknown }).message, null);
+    const unknown = await mcp.client.callTool({ name: "ack", arguments: { ids: [9999] } });
+    assert.equal(unknown.isError, true);
+  } finally {
+    await mcp.kill("SIGKILL");
+  }
+});

@@ -98,12 +98,13 @@ async function serving() {
 Deno.test("the MCP server's protocol is strict", async (t) => {
   await using mcp = await serving();
 
-  await t.step("tools/list: five tools whose schemas allow no other argument", async () => {
+  await t.step("tools/list: six tools whose schemas allow no other argument", async () => {
     const { result } = await mcp.h.clock.run(
       mcp.request("tools/list").then((id) => mcp.out.to(id)),
     );
     const tools = result.tools as { name: string; inputSchema: Record<string, unknown> }[];
     assert.deepEqual(tools.map((tool) => tool.name).sort(), [
+      "ack",
       "inbox",
       "reply",
       "send",

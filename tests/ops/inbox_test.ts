@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { inbox, SAFETY_POLL_MS, wait } from "../../src/ops/inbox.ts";
+import { ack, inbox, SAFETY_POLL_MS, wait } from "../../src/ops/inbox.ts";
+import { UsageError } from "../../src/errors.ts";
 import { holdDataFile } from "../../src/ops/local.ts";
 import { Store } from "../../src/store/store.ts";
 import { commandHarness, noRequests } from "../support/commands.ts";
@@ -41,5 +42,35 @@ Deno.test("inbox and wait, called directly", async (t) => {
     assert.equal(got.value?.event_id, "$m7");
     assert.ok(h.clock.now() - start < SAFETY_POLL_MS, "woken at once, not by the slow look");
     await got.settle(true);
+  });
+
+  await t.step("a peek takes nothing; ack takes what it names, by short or event id", async () => {
+    await using h = await commandHarness(noRequests);
+    await h.login();
+    await h.store((s) => s.commitBatch([1, 2, 3].map((n) => inboxMessage(n)), "s1"));
+    const { ctx } = opContext(h);
+    const looked = await h.clock.run(inbox(ctx, { peek: true }));
+    await looked.settle(true);
+    const [first, , third] = looked.value;
+    const acked = await h.clock.run(ack(ctx, { ids: [first.id!, third.event_id] }));
+    assert.deepEqual(acked.acknowledged.map((m) => m.event_id), ["$m1", "$m3"]);
+    assert.deepEqual(acked.already_read, []);
+    assert.deepEqual((await h.store((s) => s.unread())).map((m) => m.eventId), ["$m2"]);
+    // Again: already read, and nothing taken twice.
+    const again = await h.clock.run(ack(ctx, { ids: [`#${first.id}`] }));
+    assert.deepEqual([again.acknowledged, again.already_read], [[], ["$m1"]]);
+    // Their senders see the receipts: the daemon is told to post them.
+    assert.equal((await h.store((s) => s.pendingReceipts())).length, 1);
+  });
+
+  await t.step("an unknown id or none at all is a usage error, and nothing is taken", async () => {
+    await using h = await commandHarness(noRequests);
+    await h.login();
+    await h.store((s) => s.commitBatch([inboxMessage(1)], "s1"));
+    const { ctx } = opContext(h);
+    for (const ids of [[1, 99], ["nonsense"], []]) {
+      await assert.rejects(h.clock.run(ack(ctx, { ids })), UsageError, JSON.stringify(ids));
+    }
+    assert.equal((await h.store((s) => s.unread())).length, 1);
   });
 });
