@@ -39,7 +39,7 @@ interface AckFlags {
 }
 
 export const ackCommand = buildCommand<AckFlags, string[], CliContext>({
-  func: action(async ({ deps, out }, flags: AckFlags, ...ids: string[]) => {
+  func: action(async ({ deps, out }, _flags: AckFlags, ...ids: string[]) => {
     const result = await ack({ deps, log: out }, { ids });
     const shown = (eventIds: string[]) => eventIds.map((id) => `"${id}"`).join(", ");
     const lines = [

@@ -33,9 +33,10 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
   const call = async (name: string, args: Record<string, unknown> = {}) =>
     await client.callTool({ name, arguments: args }) as CallToolResult;
   try {
-    await t.step("lists five small tools", async () => {
+    await t.step("lists six small tools", async () => {
       const listing = await client.listTools();
       assert.deepEqual(listing.tools.map((tool: { name: string }) => tool.name).sort(), [
+        "ack",
         "inbox",
         "reply",
         "send",
@@ -257,18 +258,9 @@ Deno.test("cchat mcp takes the sync loop over when the daemon holding it dies", 
 });
 
 Deno.test("a cancelled MCP wait takes nothing: the next message goes to the next wait", async () => {
-  const hs = await testHomeserver();
-  const prefix = uniquePrefix();
-  await using agent = await agentCli(hs, await freshUser(hs, "mcpcancel"), "cancel", { prefix });
-  const human = await Human.register(hs);
-  const mcp = await startMcp(agent.env);
+  await using served = await servedAgent("cancel");
+  const { agent, human, mcp, roomId } = served;
   try {
-    await eventually("the server's first sync", async () => {
-      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
-      return status.daemon?.lastSyncAt ? true : undefined;
-    });
-    await human.joinRoom(`#${prefix}:${hs.serverName}`);
-    const roomId = await human.joinRoom(`#${prefix}-cancel:${hs.serverName}`);
     // As a client does when its user presses Esc, or its own timeout fires.
     const giveUp = new AbortController();
     const cancelled = mcp.client.callTool(
@@ -350,18 +342,9 @@ Deno.test("after a daemon's clean stop, the server that takes over shows as runn
 });
 
 Deno.test("through cchat mcp, a peek takes nothing and an ack takes what it names", async () => {
-  const hs = await testHomeserver();
-  const prefix = uniquePrefix();
-  await using agent = await agentCli(hs, await freshUser(hs, "mcpack"), "ack", { prefix });
-  const human = await Human.register(hs);
-  const mcp = await startMcp(agent.env);
+  await using served = await servedAgent("ack");
+  const { human, mcp, roomId } = served;
   try {
-    await eventually("the server's first sync", async () => {
-      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
-      return status.daemon?.lastSyncAt ? true : undefined;
-    });
-    await human.joinRoom(`#${prefix}:${hs.serverName}`);
-    const roomId = await human.joinRoom(`#${prefix}-ack:${hs.serverName}`);
     const eventId = await human.send(roomId, "look, then acknowledge");
     type Peeked = { messages: { id: number; event_id: string }[] };
     const peeked = await eventually("the message, peeked", async () => {
@@ -386,3 +369,28 @@ Deno.test("through cchat mcp, a peek takes nothing and an ack takes what it name
     await mcp.kill("SIGKILL");
   }
 });
+
+/**
+ * A cchat mcp serving a fresh agent named `name` whose sync loop has run once,
+ * and a human in the agent's room. The caller ends the server.
+ */
+async function servedAgent(name: string) {
+  const hs = await testHomeserver();
+  const prefix = uniquePrefix();
+  const agent = await agentCli(hs, await freshUser(hs, `mcp${name}`), name, { prefix });
+  const human = await Human.register(hs);
+  const mcp = await startMcp(agent.env);
+  try {
+    await eventually("the server's first sync", async () => {
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      return status.daemon?.lastSyncAt ? true : undefined;
+    });
+    await human.joinRoom(`#${prefix}:${hs.serverName}`);
+    const roomId = await human.joinRoom(`#${prefix}-${name}:${hs.serverName}`);
+    return { agent, human, mcp, roomId, [Symbol.asyncDispose]: () => agent[Symbol.asyncDispose]() };
+  } catch (err) {
+    await mcp.kill("SIGKILL");
+    await agent[Symbol.asyncDispose]();
+    throw err;
+  }
+}
