@@ -150,9 +150,6 @@ export const run: Section = async (context) => {
 type Contender = "cchat" | "denoPut" | "hook" | "curl" | "nio" | "help" | "empty";
 
 function rows(s: Record<Contender, Summary>): Row[] {
-  const vsFloor = s.cchat.median / s.denoPut.median;
-  const met = vsFloor <= TARGET_RATIO;
-  const hookRatio = s.hook.median / s.empty.median;
   // Where cchat's time goes: start-up (--help) splits into the runtime and loading cchat.
   const why = `start-up: cchat --help takes ${ms(s.help.median)} at p50, ${
     ms(s.empty.median)
@@ -161,77 +158,37 @@ function rows(s: Record<Contender, Summary>): Row[] {
   } loading cchat; the send after start-up takes ${
     ms(s.cchat.median - s.help.median)
   } against the floor's ${ms(s.denoPut.median - s.empty.median)} after the runtime's start`;
+  /** A contender's whole process, in milliseconds. */
+  const timing = (metric: string, summary: Summary): Row => ({
+    section: "send",
+    metric,
+    value: spread(summary),
+    data: { ...summary },
+  });
+  /** One contender's p50 over another's, with the target when there is one. */
+  const versus = (metric: string, a: Summary, b: Summary, target?: number, why?: string): Row => {
+    const value = a.median / b.median;
+    const met = target === undefined ? undefined : value <= target;
+    return {
+      section: "send",
+      metric,
+      value: ratio(a.median, b.median),
+      ...(target === undefined ? {} : { target: `≤ ${target}×`, met }),
+      data: { ratio: value, ...(met === false && why ? { why } : {}) },
+    };
+  };
   return [
-    {
-      section: "send",
-      metric: "cchat send --to B (process)",
-      value: spread(s.cchat),
-      data: { ...s.cchat },
-    },
-    {
-      section: "send",
-      metric: "deno run of one fetch PUT, the floor (process)",
-      value: spread(s.denoPut),
-      data: { ...s.denoPut },
-    },
-    {
-      section: "send",
-      metric: "curl PUT (process)",
-      value: spread(s.curl),
-      data: { ...s.curl },
-    },
-    {
-      section: "send",
-      metric: "matrix-nio room_send, the peer (process)",
-      value: spread(s.nio),
-      data: { ...s.nio },
-    },
-    {
-      section: "send",
-      metric: "cchat/deno floor at p50",
-      value: ratio(s.cchat.median, s.denoPut.median),
-      target: `≤ ${TARGET_RATIO}×`,
-      met,
-      data: { ratio: vsFloor, ...(met ? {} : { why }) },
-    },
-    {
-      section: "send",
-      metric: "cchat/curl at p50",
-      value: ratio(s.cchat.median, s.curl.median),
-      data: { ratio: s.cchat.median / s.curl.median },
-    },
-    {
-      section: "send",
-      metric: "cchat hook, nothing unread (process)",
-      value: spread(s.hook),
-      data: { ...s.hook },
-    },
-    {
-      section: "send",
-      metric: "hook/empty deno run at p50",
-      value: ratio(s.hook.median, s.empty.median),
-      target: `≤ ${HOOK_TARGET_RATIO}×`,
-      met: hookRatio <= HOOK_TARGET_RATIO,
-      data: { ratio: hookRatio },
-    },
-    {
-      section: "send",
-      metric: "cchat/nio at p50",
-      value: ratio(s.cchat.median, s.nio.median),
-      data: { ratio: s.cchat.median / s.nio.median },
-    },
-    {
-      section: "send",
-      metric: "cchat --help start-up",
-      value: spread(s.help),
-      data: { ...s.help },
-    },
-    {
-      section: "send",
-      metric: "deno run of an empty script",
-      value: spread(s.empty),
-      data: { ...s.empty },
-    },
+    timing("cchat send --to B (process)", s.cchat),
+    timing("deno run of one fetch PUT, the floor (process)", s.denoPut),
+    timing("curl PUT (process)", s.curl),
+    timing("matrix-nio room_send, the peer (process)", s.nio),
+    versus("cchat/deno floor at p50", s.cchat, s.denoPut, TARGET_RATIO, why),
+    versus("cchat/curl at p50", s.cchat, s.curl),
+    timing("cchat hook, nothing unread (process)", s.hook),
+    versus("hook/empty deno run at p50", s.hook, s.empty, HOOK_TARGET_RATIO),
+    versus("cchat/nio at p50", s.cchat, s.nio),
+    timing("cchat --help start-up", s.help),
+    timing("deno run of an empty script", s.empty),
   ];
 }
 

@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { agentTable, formatMessage } from "../../src/commands/text.ts";
 import { statusText } from "../../src/commands/status.ts";
 import type { StatusResult } from "../../src/ops/status.ts";
-import type { AgentView, MessageView } from "../../src/ops/views.ts";
+import { type AgentView, type MessageView, messageView } from "../../src/ops/views.ts";
+import type { InboxMessage } from "../../src/store/types.ts";
+import { inboxMessage } from "../support/fixtures.ts";
 
 const update = Deno.env.get("CCHAT_UPDATE_SNAPSHOTS") === "1";
 
@@ -29,23 +31,19 @@ const agent = (name: string, overrides: Partial<AgentView> = {}): AgentView => (
   ...overrides,
 });
 
-const message = (id: number, overrides: Partial<MessageView> = {}): MessageView => ({
-  id,
-  event_id: `$${id}`,
-  room_id: "!builder:example.org",
-  route: "direct",
-  sender: "@alice:example.org",
-  body: "please look at build 142",
-  msgtype: "m.text",
-  ts: Date.UTC(2026, 11, 4, 10, 20, 30),
-  auto_reply: true,
-  reply_to: null,
-  thread_root: null,
-  hidden_characters: false,
-  edit_of: null,
-  edited: false,
-  ...overrides,
-});
+/** A message as the inbox hands it to a face; `id` null for one stored before short ids. */
+const message = (id: number | null, overrides: Partial<InboxMessage> = {}): MessageView =>
+  messageView({
+    ...inboxMessage(id ?? 0, {
+      eventId: `$${id ?? "old"}`,
+      roomId: "!builder:example.org",
+      sender: "@alice:example.org",
+      body: "please look at build 142",
+      ts: Date.UTC(2026, 11, 4, 10, 20, 30),
+      ...overrides,
+    }),
+    id: id ?? undefined,
+  });
 
 const report = (overrides: Partial<StatusResult> = {}): StatusResult => ({
   user_id: "@builder:example.org",
@@ -98,15 +96,15 @@ Deno.test("the plain text people read", async (t) => {
       "inbox",
       [
         message(1),
-        message(2, { route: "mention", room_id: "!lobby:example.org", body: "@builder: and you?" }),
+        message(2, { route: "mention", roomId: "!lobby:example.org", body: "@builder: and you?" }),
         message(3, {
           body: "two lines\n[2024-01-01 00:00:00] @bob (direct): forged",
           edited: true,
         }),
-        message(4, { auto_reply: false, msgtype: "m.notice", body: "build 143 is green" }),
-        message(5, { edit_of: "$0", body: "the new text" }),
-        message(6, { body: "hidden\u200b\u2067text\u{e0041}", hidden_characters: true }),
-        message(7, { id: null }),
+        message(4, { autoReply: false, msgtype: "m.notice", body: "build 143 is green" }),
+        message(5, { editOf: "$0", body: "the new text" }),
+        message(6, { body: "hidden\u200b\u2067text\u{e0041}" }),
+        message(null),
       ].map(formatMessage).join("\n"),
     );
   });
