@@ -12,6 +12,7 @@ import { startMcp } from "../../harness/mcp.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
+import { MCP_TOOLS } from "../support/fixtures.ts";
 
 /** How soon a server must be gone once its client closed stdin or died. */
 const EXIT_AFTER_EOF_MS = 2_000;
@@ -35,14 +36,10 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
   try {
     await t.step("lists six small tools", async () => {
       const listing = await client.listTools();
-      assert.deepEqual(listing.tools.map((tool: { name: string }) => tool.name).sort(), [
-        "ack",
-        "inbox",
-        "reply",
-        "send",
-        "wait",
-        "who",
-      ]);
+      assert.deepEqual(
+        listing.tools.map((tool: { name: string }) => tool.name).sort(),
+        MCP_TOOLS,
+      );
       const bytes = new TextEncoder().encode(JSON.stringify(listing)).length;
       console.log(`tools/list: ${bytes} bytes`);
       assert.ok(bytes <= MAX_TOOLS_LIST_BYTES, `${bytes} bytes`);

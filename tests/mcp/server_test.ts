@@ -9,7 +9,7 @@ import { DEFAULT_WAIT_S, mcpServer, PROGRESS_EVERY_MS } from "../../src/mcp/serv
 import { StdioTransport } from "../../src/mcp/stdio.ts";
 import { CapturedSink } from "../support/fakes.ts";
 import { commandHarness } from "../support/commands.ts";
-import { inboxMessage } from "../support/fixtures.ts";
+import { inboxMessage, MCP_TOOLS } from "../support/fixtures.ts";
 
 /** A JSON-RPC message from the server, as the tests read it. */
 interface Answer {
@@ -103,14 +103,7 @@ Deno.test("the MCP server's protocol is strict", async (t) => {
       mcp.request("tools/list").then((id) => mcp.out.to(id)),
     );
     const tools = result.tools as { name: string; inputSchema: Record<string, unknown> }[];
-    assert.deepEqual(tools.map((tool) => tool.name).sort(), [
-      "ack",
-      "inbox",
-      "reply",
-      "send",
-      "wait",
-      "who",
-    ]);
+    assert.deepEqual(tools.map((tool) => tool.name).sort(), MCP_TOOLS);
     for (const tool of tools) assert.equal(tool.inputSchema.additionalProperties, false, tool.name);
     const wait = tools.find((tool) => tool.name === "wait")!;
     assert.deepEqual(wait.inputSchema.required ?? [], []);

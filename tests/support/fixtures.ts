@@ -40,3 +40,6 @@ export function inboxMessage(n: number, overrides: Partial<InboxMessage> = {}): 
     ...overrides,
   };
 }
+
+/** The tools `cchat mcp` lists, by name, sorted. */
+export const MCP_TOOLS = ["ack", "inbox", "reply", "send", "wait", "who"];
