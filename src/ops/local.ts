@@ -72,6 +72,8 @@ export function requireHomeserver(config: Config, stored: Credentials | undefine
 export interface Login {
   config: Config;
   stored: Credentials | undefined;
+  /** The configured homeserver, else the stored login's; checked when `readLogin` was asked to. */
+  homeserver: string | undefined;
   token: string;
   /** The token came from CCHAT_ACCESS_TOKEN: whose it is was never stored with it. */
   fromEnv: boolean;
@@ -88,7 +90,9 @@ export async function readLogin(
 ): Promise<Login> {
   const config = await loadConfig(deps, flags);
   const stored = await readCredentials(config.configDir);
-  if (options.homeserver) requireHomeserver(config, stored);
+  const homeserver = options.homeserver
+    ? requireHomeserver(config, stored)
+    : config.homeserver ?? stored?.homeserver;
   const envToken = deps.env("CCHAT_ACCESS_TOKEN");
   const token = envToken ?? stored?.accessToken;
   if (!token) {
@@ -96,7 +100,7 @@ export async function readLogin(
       hint: 'Run "cchat login --homeserver URL --user NAME", or set CCHAT_ACCESS_TOKEN.',
     });
   }
-  return { config, stored, token, fromEnv: envToken !== undefined };
+  return { config, stored, homeserver, token, fromEnv: envToken !== undefined };
 }
 
 /** The data file's side of an agent: its inbox and the signals around it. */

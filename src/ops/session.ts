@@ -18,7 +18,6 @@ import {
   type LocalOptions,
   type OpContext,
   readLogin,
-  requireHomeserver,
 } from "./local.ts";
 
 export interface Session extends Local {
@@ -76,7 +75,8 @@ export async function openSession(
   const { deps } = ctx;
   const login = await readLogin(deps, flags, { homeserver: true });
   const { config } = login;
-  const homeserver = requireHomeserver(config, login.stored);
+  // Checked by readLogin, asked for it.
+  const homeserver = login.homeserver!;
   const { kv, close } = await dataFileOf(ctx, config, options);
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
   const client = new MatrixClient(

@@ -69,7 +69,8 @@ async function claimsOf(env: SpaceEnv, spaceId: string, name: string): Promise<C
   const own = await unlessRefused(env.client.getStateEvent(spaceId, EVENT_AGENT, namedAccount));
   if (own) {
     const [entry] = spaceEntries(env, [own]);
-    if (entry?.name === name) return { holders: [entry], all: [entry], names: [name] };
+    // The name was typed right: should its room fail the check, no other name is worth suggesting.
+    if (entry?.name === name) return { holders: [entry], all: [entry], names: [] };
   }
   const entries = spaceEntries(env, await env.client.roomState(spaceId));
   const settled = await settleClaims(env, entries);

@@ -1,5 +1,5 @@
 /** Who the agents are and whether each is online: the read behind `who`. */
-import { hasStatus, type MatrixError } from "../errors.ts";
+import { hasStatus } from "../errors.ts";
 import type { MatrixEvent } from "../matrix/types.ts";
 import { type Agent, type Heartbeat, parseHeartbeat, toAgent } from "./agents.ts";
 import type { Directory } from "./directory.ts";
@@ -97,8 +97,6 @@ export function spaceEntries(env: SpaceEnv, state: MatrixEvent[]): Entry[] {
   });
 }
 
-const unreadable = (err: unknown): err is MatrixError => hasStatus(err, 403, 404);
-
 async function lobbyBeats(env: SpaceEnv, lobbyId: string): Promise<Map<string, Heartbeat>> {
   const beats = new Map<string, Heartbeat>();
   for (const event of await env.client.roomState(lobbyId)) {
@@ -119,7 +117,7 @@ async function roomBeat(env: SpaceEnv, entry: Entry): Promise<Heartbeat | undefi
   try {
     event = await env.client.getStateEvent(roomId, EVENT_HEARTBEAT, entry.userId);
   } catch (err) {
-    if (unreadable(err)) {
+    if (hasStatus(err, 403, 404)) {
       env.log.debug(`no heartbeat readable in "${roomId}" (${err.status} ${err.errcode})`);
       return undefined;
     }

@@ -91,7 +91,13 @@ Deno.test("withAgentRoom", async (t) => {
       makers: { "!bob": "@mallory:hs" },
     }));
     const { env, clock, calls, log } = fixture;
-    await clock.run(assert.rejects(withAgentRoom(env, "bob", send), NoSuchAgentError));
+    await clock.run(
+      assert.rejects(withAgentRoom(env, "bob", send), (failure: unknown) => {
+        assert.ok(failure instanceof NoSuchAgentError);
+        assert.deepEqual(failure.names, [], "the name was typed right: nothing else to suggest");
+        return true;
+      }),
+    );
     assert.ok(calls().includes("POST /_matrix/client/v3/rooms/!bob/leave"));
     assert.deepEqual(log.warnings, [
       'The room "!bob" of "bob" is not its agent\'s: it was made by "@mallory:hs".',
