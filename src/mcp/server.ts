@@ -208,7 +208,10 @@ export function mcpServer(ctx: OpContext): McpServerHandle {
     inputSchema: z.toJSONSchema(input, { io: "input" }) as { type: "object" },
   }));
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
-  server.setRequestHandler(LooseCallRequest, async (request: { params: unknown }, extra: Extra) => {
+  // Calls still running when the client goes away: the server ends only after them,
+  // so what they take is settled and what they open is closed.
+  const running = new Set<Promise<unknown>>();
+  const callTool = async (request: { params: unknown }, extra: Extra) => {
     const { name, args, progressToken } = callParams(request.params);
     const definition = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!definition) {
@@ -242,6 +245,12 @@ export function mcpServer(ctx: OpContext): McpServerHandle {
     } catch (err) {
       return toolError(err);
     }
+  };
+  server.setRequestHandler(LooseCallRequest, (request: { params: unknown }, extra: Extra) => {
+    const answer = callTool(request, extra);
+    const tracked = answer.catch(() => {}).finally(() => running.delete(tracked));
+    running.add(tracked);
+    return answer;
   });
   server.onerror = (err: Error) => ctx.log.debug(`MCP: ${err.message}`);
   return {
@@ -250,6 +259,7 @@ export function mcpServer(ctx: OpContext): McpServerHandle {
       const closed = new Promise<void>((resolve) => server.onclose = resolve);
       await server.connect(deliveries.watch(transport));
       await closed;
+      while (running.size > 0) await Promise.all([...running]);
       await deliveries.settled();
     },
   };
