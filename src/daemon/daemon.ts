@@ -20,7 +20,7 @@ import type { ChangeSignal } from "../store/change_signal.ts";
 import { StatusTopic } from "./topic.ts";
 import { AgentPlace } from "./agent_place.ts";
 import type { AgentStatus } from "../space/agents.ts";
-import { repliedTo, route, type RouteContext } from "./route.ts";
+import { needsHtmlText, repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "../store/store.ts";
 import type { DaemonRecords } from "../store/daemon_records.ts";
 import type { DaemonStatus, InboxMessage } from "../store/types.ts";
@@ -448,11 +448,15 @@ export class Daemon {
     const answered = rooms.flatMap(([, events]) => events.map(repliedTo))
       .filter((id) => id !== undefined);
     const sentByMe = answered.length ? await this.#options.store.sentOf(answered) : undefined;
+    // The HTML reader is loaded only for a batch that has a message only its HTML tells.
+    const htmlText = rooms.some(([, events]) => events.some(needsHtmlText))
+      ? (await import("../matrix/html_text.ts")).htmlText
+      : undefined;
     const messages: InboxMessage[] = [];
     const withdrawn: string[] = [];
     for (const [roomId, events] of rooms) {
       for (const event of events) {
-        const verdict = route(event, roomId, { ...context, sentByMe });
+        const verdict = route(event, roomId, { ...context, sentByMe, htmlText });
         if (verdict.kind === "inbox") messages.push(verdict.message);
         if (verdict.kind === "withdrawn") withdrawn.push(verdict.eventId);
         if (verdict.kind === "dropped-sender") this.#status.droppedSenders++;

@@ -12,6 +12,8 @@ export interface RouteContext {
   allowedServers: ReadonlySet<string>;
   /** Events this user sent that the batch's events reply to: such a reply is meant for it. */
   sentByMe?: ReadonlySet<string>;
+  /** HTML as readable text, for messages whose body leaves out what only their HTML says. */
+  htmlText?: (html: string) => string;
 }
 
 export type Verdict =
@@ -29,21 +31,64 @@ function mentions(event: MatrixEvent, userId: string): boolean {
   return Array.isArray(ids) && ids.includes(userId);
 }
 
-/** An `m.replace` edit: the message it edits, and the new text as `m.new_content` carries it. */
+/** An `m.replace` edit: the message it edits, and the new content as `m.new_content` carries it. */
 function replacement(
   event: MatrixEvent,
-): { editOf: string; body: string; msgtype?: string } | undefined {
+): { editOf: string; content: Record<string, unknown> } | undefined {
   const relates = event.content["m.relates_to"] as Record<string, unknown> | undefined;
   const fresh = event.content["m.new_content"] as Record<string, unknown> | undefined;
   if (relates?.rel_type !== "m.replace" || typeof relates.event_id !== "string") return undefined;
   if (typeof fresh !== "object" || fresh === null || typeof fresh.body !== "string") {
     return undefined;
   }
-  return {
-    editOf: relates.event_id,
-    body: fresh.body,
-    msgtype: typeof fresh.msgtype === "string" ? fresh.msgtype : undefined,
-  };
+  return { editOf: relates.event_id, content: fresh };
+}
+
+const isReply = (content: Record<string, unknown>) =>
+  typeof (content["m.relates_to"] as Record<string, unknown> | undefined)?.["m.in_reply_to"] ===
+    "object";
+
+/** The HTML of a message, without the quote of a reply (`<mx-reply>`) that some clients add. */
+function htmlOf(content: Record<string, unknown>): string | undefined {
+  if (content.format !== "org.matrix.custom.html" || typeof content.formatted_body !== "string") {
+    return undefined;
+  }
+  return content.formatted_body.replace(/<mx-reply>[\s\S]*?<\/mx-reply>/g, "");
+}
+
+/**
+ * The quoted lines a client puts before a reply's own text for clients
+ * without replies, as the spec says to strip them: the leading `>` lines and
+ * the blank line after them.
+ */
+export function stripReplyFallback(body: string): string {
+  const lines = body.split("\n");
+  let start = 0;
+  while (start < lines.length && lines[start].startsWith(">")) start++;
+  if (start === 0) return body;
+  if (lines[start] === "") start++;
+  return lines.slice(start).join("\n");
+}
+
+/** Whether only the HTML of this message says anything: its text comes from the HTML. */
+export function needsHtmlText(event: MatrixEvent): boolean {
+  const content = replacement(event)?.content ?? event.content;
+  const body = typeof content.body === "string" ? content.body : "";
+  const text = isReply(event.content) ? stripReplyFallback(body) : body;
+  return text.trim() === "" && (htmlOf(content) ?? "").trim() !== "";
+}
+
+/** What an agent reads of a message: its body as written, or the text of its HTML. */
+function readableText(
+  event: MatrixEvent,
+  content: Record<string, unknown>,
+  htmlText?: (html: string) => string,
+): string | undefined {
+  if (typeof content.body !== "string") return undefined;
+  const body = isReply(event.content) ? stripReplyFallback(content.body) : content.body;
+  const html = htmlOf(content);
+  if (body.trim() === "" && html !== undefined && htmlText) return htmlText(html);
+  return body;
 }
 
 function relation(event: MatrixEvent): { replyTo?: string; threadRoot?: string } {
@@ -85,8 +130,9 @@ export function route(event: MatrixEvent, roomId: string, ctx: RouteContext): Ve
   }
   if (event.type !== "m.room.message" || event.sender === ctx.userId) return { kind: "ignored" };
   const edit = replacement(event);
-  const body = edit?.body ?? event.content.body;
-  const msgtype = edit?.msgtype ?? event.content.msgtype;
+  const content = edit?.content ?? event.content;
+  const body = readableText(event, content, ctx.htmlText);
+  const msgtype = content.msgtype;
   if (typeof body !== "string" || typeof msgtype !== "string") return { kind: "ignored" };
   const server = serverOfUserId(event.sender);
   if (server === undefined || !ctx.allowedServers.has(server)) return { kind: "dropped-sender" };

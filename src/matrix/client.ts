@@ -98,6 +98,15 @@ export class MatrixClient {
     return answer.joined_rooms;
   }
 
+  /** The user ids of the room's joined members. */
+  async joinedMembers(roomId: string): Promise<string[]> {
+    const answer = await this.#request<{ joined: Record<string, unknown> }>(
+      "GET",
+      V3 + path`/rooms/${roomId}/joined_members`,
+    );
+    return Object.keys(answer.joined);
+  }
+
   async resolveAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
     const answer = await this.#request<{ room_id: string; servers?: string[] }>(
       "GET",
@@ -214,6 +223,10 @@ export function textContent(message: TextMessage): Record<string, unknown> {
     body: message.body,
     "m.mentions": message.mentions ?? {},
   };
+  if (message.html !== undefined) {
+    content.format = "org.matrix.custom.html";
+    content.formatted_body = message.html;
+  }
   if (message.threadRoot) {
     content["m.relates_to"] = {
       rel_type: "m.thread",

@@ -6,3 +6,8 @@ export function serverOfUserId(userId: string): string | undefined {
   if (!userId.startsWith("@") || colon < 2 || colon === userId.length - 1) return undefined;
   return userId.slice(colon + 1);
 }
+
+/** The local part of a user id (`@local:server`), or undefined when it is not one. */
+export function localpartOfUserId(userId: string): string | undefined {
+  return serverOfUserId(userId) === undefined ? undefined : userId.slice(1, userId.indexOf(":"));
+}

@@ -106,6 +106,8 @@ export interface Mentions {
 
 export interface TextMessage {
   body: string;
+  /** The body as HTML (`formatted_body`), for clients that show formatting. */
+  html?: string;
   msgtype?: "m.text" | "m.notice";
   mentions?: Mentions;
   /** Reply to this event. */

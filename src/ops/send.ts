@@ -1,6 +1,8 @@
 import type { InboxMessage } from "../store/types.ts";
 import { CchatError, hasStatus, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
+import { mayMention, mayNeedFormatting } from "../matrix/format.ts";
+import { mentionable } from "../space/mentions.ts";
 import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
@@ -49,6 +51,10 @@ export function prepareMessage(options: SendOptions): TextMessage {
     replyTo: options.reply,
     threadRoot: options.thread,
   };
+  return checkSize(message);
+}
+
+function checkSize(message: TextMessage): TextMessage {
   const size = new TextEncoder().encode(JSON.stringify(textContent(message))).length;
   if (size > MAX_CONTENT_BYTES) {
     throw new UsageError(
@@ -57,6 +63,26 @@ export function prepareMessage(options: SendOptions): TextMessage {
     );
   }
   return message;
+}
+
+/**
+ * `message` with its Markdown as HTML and its `@name`s as mentions, for the
+ * people who read it in a Matrix client; the body stays as written.
+ */
+async function formatted(session: Session, roomId: string, message: TextMessage) {
+  if (!mayNeedFormatting(message.body)) return message;
+  const [{ formatMarkdown }, users] = await Promise.all([
+    import("../matrix/markdown.ts"),
+    mayMention(message.body) ? mentionable(session.space, roomId) : new Map<string, string>(),
+  ]);
+  const { html, mentioned } = formatMarkdown(message.body, users);
+  const userIds = [...new Set([...message.mentions?.user_ids ?? [], ...mentioned])]
+    .filter((userId) => userId !== session.userId);
+  return checkSize({
+    ...message,
+    ...(html === undefined ? {} : { html }),
+    ...(userIds.length ? { mentions: { ...message.mentions, user_ids: userIds } } : {}),
+  });
 }
 
 /**
@@ -169,13 +195,14 @@ async function sendJoining(
   message: TextMessage,
   txnId: string,
 ): Promise<string> {
+  const content = await formatted(session, roomId, message);
   try {
-    return await session.client.sendText(roomId, message, txnId);
+    return await session.client.sendText(roomId, content, txnId);
   } catch (err) {
     if (!(hasStatus(err, 403))) throw err;
   }
   await joinAgentRoom(session.space, roomId);
-  return await session.client.sendText(roomId, message, txnId);
+  return await session.client.sendText(roomId, content, txnId);
 }
 
 async function withNamedRoom<T>(

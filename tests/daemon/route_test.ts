@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { route, type RouteContext, type Verdict } from "../../src/daemon/route.ts";
+import {
+  needsHtmlText,
+  route,
+  type RouteContext,
+  stripReplyFallback,
+  type Verdict,
+} from "../../src/daemon/route.ts";
+import { htmlText } from "../../src/matrix/html_text.ts";
 import type { InboxMessage } from "../../src/store/types.ts";
 import type { MatrixEvent } from "../../src/matrix/types.ts";
 
@@ -247,5 +254,53 @@ Deno.test("route: edits and redactions", async (t) => {
     const message = inbox(route(odd, OWN, ctx));
     assert.equal(message.body, "hello");
     assert.equal(message.editOf, undefined);
+  });
+});
+
+Deno.test("route: what an agent reads of a message a client formatted", async (t) => {
+  const reply = { "m.relates_to": { "m.in_reply_to": { event_id: "$parent" } } };
+
+  await t.step("a reply arrives without the quote of the message it answers", () => {
+    const e = event({}, {
+      ...reply,
+      body: "> <@me:hs> Can you run the tests?\n> They take a while\n\nYes, all green.",
+      format: "org.matrix.custom.html",
+      formatted_body:
+        "<mx-reply><blockquote>Can you run the tests?</blockquote></mx-reply>Yes, all green.",
+    });
+    assert.equal(inbox(route(e, OWN, ctx)).body, "Yes, all green.");
+  });
+
+  await t.step("only a reply loses its leading quote: a plain quote stays", () => {
+    const quoted = "> to be or not\n\nthat is it";
+    assert.equal(inbox(route(event({}, { body: quoted }), OWN, ctx)).body, quoted);
+    assert.equal(stripReplyFallback("no quote\n> later"), "no quote\n> later");
+    assert.equal(stripReplyFallback("> a\n> b\ntext"), "text");
+  });
+
+  await t.step("a message whose HTML alone says something reaches the agent as text", () => {
+    const e = event({}, {
+      body: "",
+      format: "org.matrix.custom.html",
+      formatted_body:
+        '<h2>Status</h2><ul><li><strong>build</strong> ok</li><li>see <a href="https://ci.example/1">run 1</a></li></ul><p>ask <a href="https://matrix.to/#/@me:hs">me</a></p>',
+    });
+    assert.equal(needsHtmlText(e), true);
+    const text = inbox(route(e, OWN, { ...ctx, htmlText })).body;
+    assert.match(text, /^Status\n/);
+    assert.match(text, /\* build ok/);
+    assert.match(text, /run 1 \[https:\/\/ci\.example\/1\]/);
+    assert.match(text, /ask me$/);
+    assert.equal(text.includes("<"), false);
+  });
+
+  await t.step("a body that says it all is read as written, and needs no HTML reader", () => {
+    const e = event({}, {
+      body: "**bold**",
+      format: "org.matrix.custom.html",
+      formatted_body: "<strong>bold</strong>",
+    });
+    assert.equal(needsHtmlText(e), false);
+    assert.equal(inbox(route(e, OWN, { ...ctx, htmlText })).body, "**bold**");
   });
 });
