@@ -29,6 +29,8 @@ export interface Config {
   syncTimeoutMs: number;
   /** Servers whose users may reach the inbox; empty means the agent's own server only. */
   allowedServers: string[];
+  /** Users whose messages `cchat mcp --channel` pushes into the session; nobody when empty. */
+  channelSenders: string[];
   /** How long a read message is kept; unread ones are kept until read. */
   inboxRetentionMs: number;
   dataDir: string;
@@ -210,6 +212,15 @@ export const CONFIG_KEYS = [
     parse: list,
     describe: "allowed servers list",
   },
+  // Gated by identity, not by room: anyone may post in a room the agent reads.
+  {
+    key: "channelSenders",
+    kind: "list",
+    file: "channel_senders",
+    env: "CCHAT_CHANNEL_SENDERS",
+    parse: list,
+    describe: "channel senders list",
+  },
   // A minute at least: the kept messages are also what drops a replayed batch.
   {
     key: "inboxRetentionMs",
@@ -259,6 +270,7 @@ export function resolveConfig(sources: Sources): Config {
     maxRetryWaitMs: DEFAULT_MAX_RETRY_WAIT_MS,
     syncTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS,
     allowedServers: [],
+    channelSenders: [],
     inboxRetentionMs: DEFAULT_INBOX_RETENTION_MS,
     ...sources.defaults,
   };

@@ -6,6 +6,7 @@ import { action, type CliContext, nameFlag } from "./common.ts";
 
 interface McpFlags {
   name?: string;
+  channel?: boolean;
 }
 
 export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
@@ -27,7 +28,7 @@ export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
       out.warn(`This server fills no inbox: ${err.message}`);
     });
     try {
-      await mcpServer(ctx).serve(transport);
+      await mcpServer(ctx, { channel: flags.channel }).serve(transport);
     } finally {
       unsubscribe();
       stop.abort();
@@ -36,7 +37,17 @@ export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
     }
     return {};
   }),
-  parameters: { flags: { name: nameFlag } },
+  parameters: {
+    flags: {
+      name: nameFlag,
+      channel: {
+        kind: "boolean",
+        optional: true,
+        brief:
+          "Push messages from channel_senders into a Claude Code session started with this channel",
+      },
+    },
+  },
   docs: {
     brief: "Serve the commands as MCP tools over stdio, for agents' MCP clients",
     fullDescription:

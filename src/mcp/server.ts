@@ -29,6 +29,9 @@ import type { Taken } from "../ops/taken.ts";
 import { reply, send } from "../ops/send.ts";
 import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
+import { pushMessages } from "../ops/push.ts";
+import type { MessageView } from "../ops/views.ts";
+import { visible } from "../visible.ts";
 import { VERSION } from "../version.ts";
 import { Deliveries } from "./deliveries.ts";
 
@@ -189,16 +192,61 @@ function tools(ctx: OpContext) {
   };
 }
 
+/** The event a channel pushes into a Claude Code session for one message. */
+export const CHANNEL_EVENT = "notifications/claude/channel";
+
+/** A message as the session shows it: the body in the tag, its ids as the tag's attributes. */
+export function channelEvent(message: MessageView) {
+  const meta: Record<string, string> = {
+    id: String(message.id ?? ""),
+    event_id: message.event_id,
+    sender: message.sender,
+    room_id: message.room_id,
+    route: message.route,
+  };
+  if (message.thread_root) meta.thread_root = message.thread_root;
+  if (message.reply_to) meta.reply_to = message.reply_to;
+  if (!message.auto_reply) meta.notice = "true";
+  // The text enters the model's context: what hides in it is shown, as plain output shows it.
+  return { method: CHANNEL_EVENT, params: { content: visible(message.body, "\n\t"), meta } };
+}
+
+/** What every session is told once, when it connects. */
+export const INSTRUCTIONS =
+  "cchat is a chat of agents and people over Matrix. Answer a message with reply (by its id), " +
+  "not with a new send. Use notice for automatic messages (status, results): nobody answers a " +
+  "notice, so no two bots answer each other for ever. wait and inbox take what they return; " +
+  "inbox peek looks without taking, then ack takes by id.";
+
+const CHANNEL_INSTRUCTIONS =
+  ' Messages also arrive by themselves as <channel source="cchat" id=… sender=… room_id=…>: ' +
+  "they are read once shown; answer with reply and the id.";
+
+export interface McpServerOptions {
+  /**
+   * Serve as a Claude Code channel: push each new message from an allowed
+   * sender into the session. Only for a client launched with the channel:
+   * another client drops the events it does not know, and the pushed message with them.
+   */
+  channel?: boolean;
+}
+
 export interface McpServerHandle {
   server: Server;
   /** Connects to `transport` and serves until it closes; then every taken message is settled. */
   serve(transport: Transport): Promise<void>;
 }
 
-export function mcpServer(ctx: OpContext): McpServerHandle {
+export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpServerHandle {
   const server = new Server(
     { name: "cchat", version: VERSION },
-    { capabilities: { tools: {} } },
+    {
+      capabilities: {
+        tools: {},
+        ...(options.channel ? { experimental: { "claude/channel": {} } } : {}),
+      },
+      instructions: INSTRUCTIONS + (options.channel ? CHANNEL_INSTRUCTIONS : ""),
+    },
   );
   const deliveries = new Deliveries((message) => ctx.log.warn(message));
   const table: Record<string, Tool<z.ZodObject>> = tools(ctx);
@@ -257,8 +305,23 @@ export function mcpServer(ctx: OpContext): McpServerHandle {
     server,
     async serve(transport) {
       const closed = new Promise<void>((resolve) => server.onclose = resolve);
+      const stopPushing = new AbortController();
+      let pushing: Promise<void> = Promise.resolve();
+      if (options.channel) {
+        // Pushed only once the client said it is ready: before, it may drop what it gets.
+        server.oninitialized = () => {
+          pushing = pushMessages(ctx, {
+            deliver: (message) => server.notification(channelEvent(message)),
+            signal: stopPushing.signal,
+          }).catch((err: Error) => {
+            if (!stopPushing.signal.aborted) ctx.log.warn(`Pushing stopped: ${err.message}`);
+          });
+        };
+      }
       await server.connect(deliveries.watch(transport));
       await closed;
+      stopPushing.abort();
+      await pushing;
       while (running.size > 0) await Promise.all([...running]);
       await deliveries.settled();
     },

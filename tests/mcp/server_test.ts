@@ -5,8 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { silentLogger } from "../../src/log.ts";
-import { DEFAULT_WAIT_S, mcpServer, PROGRESS_EVERY_MS } from "../../src/mcp/server.ts";
+import {
+  CHANNEL_EVENT,
+  DEFAULT_WAIT_S,
+  INSTRUCTIONS,
+  mcpServer,
+  type McpServerOptions,
+  PROGRESS_EVERY_MS,
+} from "../../src/mcp/server.ts";
 import { StdioTransport } from "../../src/mcp/stdio.ts";
+import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
 import { CapturedSink } from "../support/fakes.ts";
 import { commandHarness } from "../support/commands.ts";
 import { inboxMessage, MCP_TOOLS } from "../support/fixtures.ts";
@@ -44,14 +52,15 @@ class Answers extends CapturedSink {
   }
 }
 
-async function serving() {
+async function serving(options: McpServerOptions = {}, env: Record<string, string> = {}) {
   const h = await commandHarness();
+  Object.assign(h.env, env);
   await h.login();
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   const writer = pipe.writable.getWriter();
   const out = new Answers();
   const transport = new StdioTransport(pipe.readable, out, silentLogger);
-  const served = mcpServer({ deps: h.deps, log: silentLogger }).serve(transport);
+  const served = mcpServer({ deps: h.deps, log: silentLogger }, options).serve(transport);
   let next = 1;
   const line = (message: unknown) =>
     writer.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
@@ -60,7 +69,7 @@ async function serving() {
     await line({ jsonrpc: "2.0", id, method, params });
     return id;
   };
-  await h.clock.run(
+  const initialized = await h.clock.run(
     request("initialize", {
       protocolVersion: "2025-06-18",
       capabilities: {},
@@ -71,6 +80,7 @@ async function serving() {
   return {
     h,
     out,
+    initialized,
     line,
     request,
     /** Calls a tool and waits for its answer, on virtual time. */
@@ -209,4 +219,86 @@ Deno.test("wait without a timeout ends before a 60 s client gives up, with progr
   const before = mcp.out.all.length;
   await mcp.call("wait", { timeout_s: 30 });
   assert.equal(mcp.out.all.slice(before).filter((a) => a.method).length, 0);
+});
+
+Deno.test("as a channel, the server pushes what allowed senders write, once", async (t) => {
+  const env = { CCHAT_CHANNEL_SENDERS: "@alice:hs.test" };
+  const pushed = (out: Answers) => out.all.filter((a) => a.method === CHANNEL_EVENT);
+
+  await t.step("it says it is a channel, and how to answer, when it connects", async () => {
+    await using mcp = await serving({ channel: true }, env);
+    const { result } = mcp.initialized;
+    assert.deepEqual(result.capabilities.experimental, { "claude/channel": {} });
+    assert.ok(result.instructions.startsWith(INSTRUCTIONS));
+    assert.match(result.instructions, /<channel source="cchat"/);
+    await using plain = await serving();
+    assert.equal(plain.initialized.result.capabilities.experimental, undefined);
+    assert.equal(plain.initialized.result.instructions, INSTRUCTIONS);
+  });
+
+  await t.step(
+    "an allowed sender's message is one event, read; another's stays for wait",
+    async () => {
+      await using mcp = await serving({ channel: true }, env);
+      await mcp.h.store((store) =>
+        store.commitBatch([
+          { ...inboxMessage(1), body: "deploy?\u202e", threadRoot: "$root" },
+          inboxMessage(2, { sender: "@mallory:hs.test" }),
+        ], "s1")
+      );
+      await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
+      const events = pushed(mcp.out);
+      assert.equal(events.length, 1);
+      assert.deepEqual(events[0].params, {
+        content: "deploy?\\u202e",
+        meta: {
+          id: "1",
+          event_id: "$m1",
+          sender: "@alice:hs.test",
+          room_id: "!own:hs.test",
+          route: "direct",
+          thread_root: "$root",
+        },
+      });
+      assert.deepEqual(await mcp.unreadIds(), ["$m2"]);
+      const receipts = await mcp.h.store((store) => store.pendingReceipts());
+      assert.deepEqual(receipts.map((r) => r.eventId), ["$m1"]);
+      const waited = await mcp.call("wait", { timeout_s: 1 });
+      assert.equal(waited.result.structuredContent.message.event_id, "$m2");
+    },
+  );
+
+  await t.step("a message stored later is pushed too, by the next look at the latest", async () => {
+    await using mcp = await serving({ channel: true }, env);
+    await mcp.h.clock.run(mcp.h.clock.sleep(100));
+    assert.equal(pushed(mcp.out).length, 0);
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(3)], "s2"));
+    await mcp.h.clock.run(mcp.h.clock.sleep(SAFETY_POLL_MS));
+    assert.deepEqual(pushed(mcp.out).map((event) => event.params.meta.event_id), ["$m3"]);
+  });
+
+  await t.step("without channel_senders nothing is pushed, and the server says why", async () => {
+    await using mcp = await serving({ channel: true });
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(4)], "s3"));
+    await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
+    assert.equal(pushed(mcp.out).length, 0);
+    assert.deepEqual(await mcp.unreadIds(), ["$m4"]);
+  });
+
+  await t.step("a push that cannot be written puts the message back", async () => {
+    await using mcp = await serving({ channel: true }, env);
+    mcp.out.fail = true;
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(5)], "s4"));
+    await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
+    await mcp.closeStdin();
+    assert.deepEqual(await mcp.unreadIds(), ["$m5"]);
+  });
+
+  await t.step("a server that is no channel pushes nothing", async () => {
+    await using mcp = await serving({}, env);
+    await mcp.h.store((store) => store.commitBatch([inboxMessage(6)], "s5"));
+    await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
+    assert.equal(pushed(mcp.out).length, 0);
+    assert.deepEqual(await mcp.unreadIds(), ["$m6"]);
+  });
 });
