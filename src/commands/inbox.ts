@@ -43,7 +43,7 @@ export const ackCommand = buildCommand<AckFlags, string[], CliContext>({
     const result = await ack({ deps, log: out }, { ids });
     const shown = (eventIds: string[]) => eventIds.map((id) => `"${id}"`).join(", ");
     const lines = [
-      ...result.acknowledged.map((m) => `read: ${formatMessage(m).split("\n")[0]}`),
+      ...result.acknowledged.map((m) => `read: ${m.id === null ? "" : `#${m.id} `}"${m.event_id}"`),
       ...(result.already_read.length ? [`already read: ${shown(result.already_read)}`] : []),
     ];
     return { data: result, text: lines.join("\n") };

@@ -21,6 +21,7 @@ import {
   type ProgressToken,
   type ServerNotification,
   type ServerRequest,
+  type ToolAnnotations,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod/v4";
 import { CchatError } from "../errors.ts";
@@ -31,6 +32,12 @@ import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
 import { pushMessages } from "../ops/push.ts";
 import type { MessageView } from "../ops/views.ts";
+import {
+  AckResultSchema,
+  MessageViewSchema,
+  SendResultSchema,
+  WhoResultSchema,
+} from "../ops/schemas.ts";
 import { visible } from "../visible.ts";
 import { VERSION } from "../version.ts";
 import { Deliveries } from "./deliveries.ts";
@@ -43,6 +50,11 @@ export const MAX_WAIT_S = 600;
  * client stops listening.
  */
 export const DEFAULT_WAIT_S = 50;
+/**
+ * What the whole tools/list answer may weigh: a model pays for it in every
+ * turn. The tests and the bench hold the listing to it.
+ */
+export const TOOLS_LIST_BUDGET_BYTES = 4_096;
 /** How often a long `wait` tells a client that asked for progress that it is still waiting. */
 export const PROGRESS_EVERY_MS = 10_000;
 
@@ -59,6 +71,9 @@ interface Call {
 interface Tool<S extends z.ZodObject> {
   description: string;
   input: S;
+  /** The tool's `structuredContent`, as its `outputSchema` tells the client. */
+  output: z.ZodObject;
+  annotations: ToolAnnotations;
   run(
     args: z.infer<S>,
     call: Call,
@@ -76,6 +91,40 @@ function toolError(err: unknown): CallToolResult {
   const message = err instanceof Error ? err.message : String(err);
   const hint = err instanceof CchatError && err.hint ? `\nhint: ${err.hint}` : "";
   return { content: [{ type: "text", text: message + hint }], isError: true };
+}
+
+/**
+ * A schema as tools/list carries it, which every turn of an agent pays for:
+ * without the `$schema` line, the bounds of a safe integer, or `anyOf` for
+ * what may also be null. An output schema names what each object holds but
+ * not what it must: the server writes those, and strictness is for input.
+ */
+function jsonSchema(schema: z.ZodObject, io: "input" | "output") {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io });
+  // The protocol asks that the schema itself say it is an object.
+  return { type: "object" as const, ...compact(rest, io === "output") as object };
+}
+
+function compact(node: unknown, loose: boolean): unknown {
+  if (Array.isArray(node)) return node.map((item) => compact(item, loose));
+  if (typeof node !== "object" || node === null) return node;
+  const entries = Object.entries(node)
+    .filter(([key]) => !(loose && (key === "required" || key === "additionalProperties")))
+    .map(([key, value]) => [key, key === "required" ? value : compact(value, loose)] as const);
+  const out: Record<string, unknown> = Object.fromEntries(entries);
+  // Inside an output schema, properties say it is an object.
+  if (loose && out.type === "object") delete out.type;
+  if (out.type === "integer" && out.minimum === Number.MIN_SAFE_INTEGER) delete out.minimum;
+  if (out.type === "integer" && out.maximum === Number.MAX_SAFE_INTEGER) delete out.maximum;
+  // Alternatives that differ only in their type are one schema of several types.
+  const options = out.anyOf as Record<string, unknown>[] | undefined;
+  const typed = options?.filter((option) => typeof option.type === "string");
+  const bare = typed?.filter((option) => Object.keys(option).length === 1);
+  if (options && typed!.length === options.length && bare!.length >= options.length - 1) {
+    const { anyOf: _, ...rest } = out;
+    return Object.assign(rest, ...options, { type: options.map((option) => option.type) });
+  }
+  return out;
 }
 
 /** A `tools/call` as the protocol layer hands it over unchecked, so this server checks it itself. */
@@ -121,26 +170,44 @@ async function reportProgress(
   }
 }
 
+/** A message named by its short id or its event id. */
+const ID = z.union([z.number().int(), z.string()]);
+/** Posts to the homeserver, where others read it; each call posts anew. */
+const SENDS: ToolAnnotations = { destructiveHint: false };
+/** Changes only the local inbox: what it takes is read. */
+const TAKES: ToolAnnotations = { destructiveHint: false, openWorldHint: false };
+
 function tools(ctx: OpContext) {
   return {
     send: tool({
-      description: "Post to the lobby, or to an agent's room.",
+      description: "Post Markdown to the lobby or an agent's room. @name mentions.",
       input: z.strictObject({
         text: z.string(),
-        to: z.string().optional().describe("agent name; the lobby when absent"),
-        notice: z.boolean().optional().describe("never answered automatically"),
+        to: z.string().optional().describe("agent name"),
+        notice: z.boolean().optional(),
+        reply: ID.optional(),
+        thread: ID.optional().describe("post in its thread"),
+        mentions: z.array(z.string()).optional(),
       }),
-      run: async ({ text, to, notice }, { signal }) => ({
-        ...await send(ctx, { body: text, to, notice, signal }),
+      output: SendResultSchema,
+      annotations: SENDS,
+      run: async ({ text, to, notice, reply, thread, mentions }, { signal }) => ({
+        ...await send(ctx, {
+          body: text,
+          to,
+          notice,
+          reply: reply === undefined ? undefined : String(reply),
+          thread: thread === undefined ? undefined : String(thread),
+          mentions,
+          signal,
+        }),
       }),
     }),
     reply: tool({
-      description: "Answer a message in its room, as a reply that mentions its sender.",
-      input: z.strictObject({
-        id: z.union([z.number().int(), z.string()]).describe("a message's id, or its event_id"),
-        text: z.string(),
-        notice: z.boolean().optional(),
-      }),
+      description: "Answer a message (id or event_id) in its room and thread.",
+      input: z.strictObject({ id: ID, text: z.string(), notice: z.boolean().optional() }),
+      output: SendResultSchema,
+      annotations: SENDS,
       run: async ({ id, text, notice }, { signal }) => ({
         ...await reply(ctx, { id, text, notice, signal }),
       }),
@@ -150,33 +217,39 @@ function tools(ctx: OpContext) {
       input: z.strictObject({
         all: z.boolean().optional().describe("include agents silent a day"),
       }),
+      output: WhoResultSchema,
+      annotations: { readOnlyHint: true },
       run: async ({ all }, { signal }) => ({ ...await who(ctx, { all, signal }) }),
     }),
     inbox: tool({
-      description:
-        "Unread messages, oldest first. Takes them: they are read once returned, unless peek.",
+      description: "Unread messages, oldest first. Takes them, unless peek.",
       input: z.strictObject({
         limit: z.number().int().min(1).optional(),
-        peek: z.boolean().optional().describe("leave them unread"),
+        peek: z.boolean().optional(),
       }),
+      output: z.object({ messages: z.array(MessageViewSchema) }),
+      annotations: TAKES,
       run: async ({ limit, peek }, { signal }) => {
         const taken = await inbox(ctx, { limit, peek, signal });
         return { ...taken, value: { messages: taken.value } };
       },
     }),
     ack: tool({
-      description: "Mark messages read by id, after looking at them with inbox peek.",
+      description: "Take messages by id, after an inbox peek.",
       input: z.strictObject({
-        ids: z.array(z.union([z.number().int(), z.string()])).min(1),
+        ids: z.array(ID).min(1),
       }),
+      output: AckResultSchema,
+      annotations: { ...TAKES, idempotentHint: true },
       run: async ({ ids }) => ({ ...await ack(ctx, { ids }) }),
     }),
     wait: tool({
-      description:
-        `Wait for the next message and take it; null when none came in time. Keep timeout_s under your client's tool timeout.`,
+      description: "Wait for the next message and take it; null at the timeout.",
       input: z.strictObject({
         timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
       }),
+      output: z.object({ message: MessageViewSchema.nullable() }),
+      annotations: TAKES,
       run: async ({ timeout_s }, call) => {
         const waiting = new AbortController();
         const progress = reportProgress(ctx, call, timeout_s, waiting.signal);
@@ -216,7 +289,8 @@ export const INSTRUCTIONS =
   "cchat is a chat of agents and people over Matrix. Answer a message with reply (by its id), " +
   "not with a new send. Use notice for automatic messages (status, results): nobody answers a " +
   "notice, so no two bots answer each other for ever. wait and inbox take what they return; " +
-  "inbox peek looks without taking, then ack takes by id.";
+  "inbox peek looks without taking, then ack takes by id. Keep wait's timeout_s under your " +
+  "client's tool timeout (60 s in most).";
 
 const CHANNEL_INSTRUCTIONS =
   ' Messages also arrive by themselves as <channel source="cchat" id=… sender=… room_id=…>: ' +
@@ -250,10 +324,14 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
   );
   const deliveries = new Deliveries((message) => ctx.log.warn(message));
   const table: Record<string, Tool<z.ZodObject>> = tools(ctx);
-  const listing = Object.entries(table).map(([name, { description, input }]) => ({
+  const listing = Object.entries(table).map((
+    [name, { description, input, output, annotations }],
+  ) => ({
     name,
     description,
-    inputSchema: z.toJSONSchema(input, { io: "input" }) as { type: "object" },
+    inputSchema: jsonSchema(input, "input"),
+    outputSchema: jsonSchema(output, "output"),
+    annotations,
   }));
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
   // Calls still running when the client goes away: the server ends only after them,

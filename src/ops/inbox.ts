@@ -2,6 +2,8 @@ import { UsageError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { InboxMessage } from "../store/types.ts";
 import { type OpContext, openLocal } from "./local.ts";
+import type { z } from "zod/v4";
+import type { AckResultSchema } from "./schemas.ts";
 import { type Taken, takeWith } from "./taken.ts";
 import { type MessageView, messageView } from "./views.ts";
 
@@ -107,12 +109,7 @@ export async function messageByRef(store: Store, id: number | string): Promise<I
   return found;
 }
 
-export interface AckResult {
-  /** The messages this acknowledgement took: read now, and their senders see a receipt. */
-  acknowledged: MessageView[];
-  /** The event ids of those that were read already, by another reader or before. */
-  already_read: string[];
-}
+export type AckResult = z.infer<typeof AckResultSchema>;
 
 /**
  * Takes the messages named by id, as read: what a reader looked at with a
@@ -135,7 +132,7 @@ export async function ack(
   if (taken.length) await local.receipts.notify();
   const takenIds = new Set(taken.map((m) => m.eventId));
   return {
-    acknowledged: taken.map(messageView),
+    acknowledged: taken.map((m) => ({ id: m.id ?? null, event_id: m.eventId })),
     already_read: [...new Set(named.map((m) => m.eventId))].filter((id) => !takenIds.has(id)),
   };
 }

@@ -2,12 +2,15 @@ import type { InboxMessage } from "../store/types.ts";
 import { CchatError, hasStatus, UsageError } from "../errors.ts";
 import { textContent } from "../matrix/client.ts";
 import { mayMention, mayNeedFormatting } from "../matrix/format.ts";
+import { serverOfUserId } from "../matrix/ids.ts";
 import { mentionable } from "../space/mentions.ts";
 import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
 import { messageByRef } from "./inbox.ts";
+import type { z } from "zod/v4";
+import type { SendResultSchema } from "./schemas.ts";
 import { openSession, type Session } from "./session.ts";
 import type { OpContext } from "./local.ts";
 
@@ -20,16 +23,13 @@ export interface SendOptions {
   reply?: string;
   /** A message whose thread to post in: without `to`, its short id or event id in the inbox. */
   thread?: string;
+  /** User ids to notify, beside those its `@name`s mention. */
+  mentions?: string[];
   /** Stops the request: a caller that gave up sends nothing more. */
   signal?: AbortSignal;
 }
 
-export interface SendResult {
-  event_id: string;
-  room_id: string;
-  /** The agent's name, "lobby", or for a message answered in its room the user id of its sender. */
-  to: string;
-}
+export type SendResult = z.infer<typeof SendResultSchema>;
 
 /**
  * Synapse refuses events over 65,536 bytes with 413 M_TOO_LARGE; the event
@@ -45,11 +45,18 @@ export function prepareMessage(options: SendOptions): TextMessage {
       hint: 'Give the text as an argument, or "-" to read it from stdin.',
     });
   }
+  const wrong = options.mentions?.find((userId) => serverOfUserId(userId) === undefined);
+  if (wrong !== undefined) {
+    throw new UsageError(`"${wrong}" is not a Matrix user id to mention.`, {
+      hint: 'Give full user ids, for example "@alice:example.org", or write @NAME in the text.',
+    });
+  }
   const message: TextMessage = {
     body: options.body,
     msgtype: options.notice ? "m.notice" : "m.text",
     replyTo: options.reply,
     threadRoot: options.thread,
+    ...(options.mentions?.length ? { mentions: { user_ids: [...new Set(options.mentions)] } } : {}),
   };
   return checkSize(message);
 }
@@ -100,7 +107,11 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
     const answer = prepareMessage({ ...options, reply: target.replyTo, thread: target.threadRoot });
     // A reply mentions whom it answers, as the spec asks: so it reaches that sender's inbox
     // wherever the conversation is held.
-    if (target.sender !== session.userId) answer.mentions = { user_ids: [target.sender] };
+    if (target.sender !== session.userId) {
+      answer.mentions = {
+        user_ids: [...new Set([target.sender, ...answer.mentions?.user_ids ?? []])],
+      };
+    }
     const eventId = await sendJoining(session, target.roomId, answer, txnId);
     await remember(ctx, session, eventId);
     // Answered is read: no hook shows it again, and its sender sees the receipt.

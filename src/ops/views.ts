@@ -2,20 +2,13 @@
  * The data operations hand to their faces: snake_case like the Matrix API,
  * so the CLI's --json and the MCP server's tool results are the same document.
  */
-import type { InboxMessage, Route } from "../store/types.ts";
-import type { Agent, AgentStatus } from "../space/agents.ts";
+import type { z } from "zod/v4";
+import type { InboxMessage } from "../store/types.ts";
+import type { Agent } from "../space/agents.ts";
+import type { AgentViewSchema, MessageViewSchema } from "./schemas.ts";
 import { holdsHidden } from "../visible.ts";
 
-export interface AgentView {
-  name: string;
-  status: AgentStatus;
-  last_beat_age_ms: number | null;
-  host: string;
-  version: string;
-  user_id: string;
-  room_id: string | null;
-  room_alias: string;
-}
+export type AgentView = z.infer<typeof AgentViewSchema>;
 
 export function agentView(agent: Agent): AgentView {
   return {
@@ -30,30 +23,7 @@ export function agentView(agent: Agent): AgentView {
   };
 }
 
-export interface MessageView {
-  /** The short id to quote back (`cchat reply ID`); null on messages stored by an older daemon. */
-  id: number | null;
-  event_id: string;
-  room_id: string;
-  route: Route;
-  sender: string;
-  body: string;
-  msgtype: string;
-  ts: number;
-  auto_reply: boolean;
-  reply_to: string | null;
-  thread_root: string | null;
-  /**
-   * The body holds characters plain output shows escaped (controls, bidi
-   * marks, zero-width and tag characters, separators): `body` is exact, so
-   * what it shows may differ from what it holds.
-   */
-  hidden_characters: boolean;
-  /** The message this one edits, when it edits one already read: the body is the new text. */
-  edit_of: string | null;
-  /** Its sender edited it while it was unread: the body is the latest text. */
-  edited: boolean;
-}
+export type MessageView = z.infer<typeof MessageViewSchema>;
 
 export function messageView(m: InboxMessage): MessageView {
   return {

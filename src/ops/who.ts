@@ -2,9 +2,11 @@ import { hasStatus } from "../errors.ts";
 import type { Agent } from "../space/agents.ts";
 import { type Directory, openDirectory } from "../space/directory.ts";
 import { listAgents } from "../space/roster.ts";
+import type { z } from "zod/v4";
+import type { WhoResultSchema } from "./schemas.ts";
 import { openSession } from "./session.ts";
 import type { OpContext } from "./local.ts";
-import { type AgentView, agentView } from "./views.ts";
+import { agentView } from "./views.ts";
 
 export interface WhoOptions {
   /** Also list agents that have been silent for more than a day. */
@@ -12,11 +14,7 @@ export interface WhoOptions {
   signal?: AbortSignal;
 }
 
-export interface WhoResult {
-  /** "lobby" in lobby-only mode, when there is no Space to list from. */
-  mode: "space" | "lobby";
-  agents: AgentView[];
-}
+export type WhoResult = z.infer<typeof WhoResultSchema>;
 
 export const FORGOTTEN_AFTER_MS = 24 * 3600_000;
 

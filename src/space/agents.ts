@@ -2,7 +2,8 @@
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER } from "../defaults.ts";
 import { EVENT_HEARTBEAT } from "./names.ts";
 
-export type AgentStatus = "online" | "offline";
+export const AGENT_STATUSES = ["online", "offline"] as const;
+export type AgentStatus = typeof AGENT_STATUSES[number];
 
 export interface Heartbeat {
   userId: string;

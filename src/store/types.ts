@@ -2,7 +2,9 @@ import type { Failure } from "../errors.ts";
 
 /** What the daemon hands to readers: inbox messages and its own status. */
 
-export type Route = "direct" | "broadcast" | "mention";
+/** Why a message is in the inbox: written in the agent's room, to every agent, or naming it. */
+export const ROUTES = ["direct", "broadcast", "mention"] as const;
+export type Route = typeof ROUTES[number];
 
 export interface InboxMessage {
   /**

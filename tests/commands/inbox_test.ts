@@ -286,7 +286,7 @@ Deno.test("ack through the CLI", async (t) => {
     await h.store((s) => s.commitBatch([message(1), message(2)], "s1"));
     assert.equal(await h.cli("ack", "1"), 0);
     assert.equal(h.stdout.lines.length, 1);
-    assert.match(h.stdout.lines[0], /^read: #1 \[/);
+    assert.equal(h.stdout.lines[0], 'read: #1 "$m1"');
     h.stdout.text = "";
     assert.equal(await h.cli("ack", "--json", "1", "2"), 0);
     const result = JSON.parse(h.stdout.text);

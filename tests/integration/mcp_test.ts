@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { LEASE_TTL_MS } from "../../src/store/lease.ts";
+import { TOOLS_LIST_BUDGET_BYTES } from "../../src/mcp/server.ts";
 import { agentCli, cchat, eventually } from "../../harness/cli.ts";
 import { clientFor } from "../../harness/matrix.ts";
 import { startMcp } from "../../harness/mcp.ts";
@@ -16,9 +17,6 @@ import { MCP_TOOLS } from "../support/fixtures.ts";
 
 /** How soon a server must be gone once its client closed stdin or died. */
 const EXIT_AFTER_EOF_MS = 2_000;
-
-/** What every tool description costs an agent in every turn. */
-const MAX_TOOLS_LIST_BYTES = 3_000;
 
 Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat mcp", async (t) => {
   const hs = await testHomeserver();
@@ -42,7 +40,7 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
       );
       const bytes = new TextEncoder().encode(JSON.stringify(listing)).length;
       console.log(`tools/list: ${bytes} bytes`);
-      assert.ok(bytes <= MAX_TOOLS_LIST_BYTES, `${bytes} bytes`);
+      assert.ok(bytes <= TOOLS_LIST_BUDGET_BYTES, `${bytes} bytes`);
     });
 
     await t.step("send posts to the lobby and answers with the event id", async () => {

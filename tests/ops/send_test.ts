@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { send } from "../../src/ops/send.ts";
+import { prepareMessage, send } from "../../src/ops/send.ts";
+import { UsageError } from "../../src/errors.ts";
 import { json } from "../support/fakes.ts";
 import { call, commandHarness, V3 } from "../support/commands.ts";
 import { opContext } from "../support/ops.ts";
@@ -18,4 +19,20 @@ Deno.test("send, called directly, posts to the lobby and remembers what it sent"
   assert.match(call(put), /\/rooms\/!lobby:hs\.test\/send\/m\.room\.message\//);
   // A reply to it, in any room, is this agent's to read.
   assert.deepEqual([...await h.store((s) => s.sentOf(["$sent", "$other"]))], ["$sent"]);
+});
+
+Deno.test("prepareMessage: mentions named outright", async (t) => {
+  await t.step("user ids become m.mentions, each once", () => {
+    const message = prepareMessage({ body: "look", mentions: ["@a:hs", "@b:hs", "@a:hs"] });
+    assert.deepEqual(message.mentions, { user_ids: ["@a:hs", "@b:hs"] });
+    assert.equal(prepareMessage({ body: "look" }).mentions, undefined);
+  });
+
+  await t.step("anything else is a usage error, and nothing is sent", () => {
+    assert.throws(
+      () => prepareMessage({ body: "look", mentions: ["alice"] }),
+      (err: Error) =>
+        err instanceof UsageError && /"alice" is not a Matrix user id/.test(err.message),
+    );
+  });
 });
