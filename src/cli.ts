@@ -23,6 +23,7 @@ import { completeCommand, completionsCommand } from "./commands/completions.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { hookCommand } from "./commands/hook.ts";
 import { ackCommand, inboxCommand, waitCommand } from "./commands/inbox.ts";
+import { historyCommand } from "./commands/history.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
 import { provisionCommand, revokeCommand } from "./commands/provision.ts";
@@ -64,6 +65,7 @@ const app: Application<CliContext> = buildApplication(
       inbox: inboxCommand,
       ack: ackCommand,
       wait: waitCommand,
+      history: historyCommand,
       demo: demoCommand,
       mcp: mcpCommand,
       hook: hookCommand,

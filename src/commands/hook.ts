@@ -161,6 +161,6 @@ function stopReason(brief: Briefing): string {
     `cchat: ${count(brief, "message")} for you (direct or mentioning you):`,
     ...lines(brief),
     ...rest(brief),
-    "Answer them before you stop: cchat reply ID TEXT with the #ID of the message, or the MCP reply tool.",
+    "Answer them before you stop: cchat reply ID TEXT with the #ID of the message, or the MCP send tool with reply set to the ID.",
   ].join("\n");
 }

@@ -1,5 +1,5 @@
 /** How data looks to people; `--json` prints the same data as it is. */
-import type { AgentView, MessageView } from "../ops/views.ts";
+import type { AgentView, HistoryResult, MessageView } from "../ops/views.ts";
 import { formatTable } from "../output.ts";
 import { visible } from "../visible.ts";
 
@@ -31,13 +31,34 @@ export function agentTable(agents: AgentView[]): string {
  */
 export function formatMessage(m: MessageView): string {
   const id = m.id === null ? "" : `#${m.id} `;
-  const when = new Date(m.ts).toISOString().replace("T", " ").slice(0, 19);
+  const when = timeOf(m.ts);
   const flags = [
     m.route,
     ...(m.auto_reply ? [] : ["notice: do not auto-reply"]),
     ...(m.edit_of === null ? [] : [`edit of ${visible(m.edit_of)}`]),
     ...(m.edited ? ["edited"] : []),
   ].join(", ");
-  const body = m.body.split(/\r?\n/).map((line) => visible(line, "\t")).join("\n  ");
-  return `${id}[${when}] ${visible(m.sender)} (${flags}): ${body}`;
+  return `${id}[${when}] ${visible(m.sender)} (${flags}): ${indented(m.body)}`;
+}
+
+const timeOf = (ts: number) => new Date(ts).toISOString().replace("T", " ").slice(0, 19);
+
+/** A body whose later lines are indented under its header, every hidden character shown. */
+const indented = (body: string) =>
+  body.split(/\r?\n/).map((line) => visible(line, "\t")).join("\n  ");
+
+/** A room's or a thread's messages, one header each, by agent name where the sender has one. */
+export function formatHistory(messages: HistoryResult["messages"]): string {
+  return messages.map((m) => {
+    const who = m.sender_name === null
+      ? visible(m.sender)
+      : `${visible(m.sender_name)} (${visible(m.sender)})`;
+    const flags = [
+      ...(m.thread_root === null ? [] : ["in thread"]),
+      ...(m.reply_to === null ? [] : ["reply"]),
+      ...(m.edited ? ["edited"] : []),
+    ];
+    const shown = flags.length ? ` (${flags.join(", ")})` : "";
+    return `[${timeOf(m.ts)}] ${who}${shown}: ${indented(m.body)}`;
+  }).join("\n");
 }

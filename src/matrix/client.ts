@@ -10,6 +10,7 @@ import type {
 } from "./types.ts";
 
 const V3 = "/_matrix/client/v3";
+const V1 = "/_matrix/client/v1";
 
 /** Headroom over the server's long-poll, so a slow answer is not mistaken for a dead server. */
 export const SYNC_TIMEOUT_HEADROOM_MS = 15_000;
@@ -213,6 +214,25 @@ export class MatrixClient {
         filter: options.types ? JSON.stringify({ types: options.types }) : undefined,
       },
     });
+  }
+
+  /** One event of a room, as the server serves it to a member. */
+  async event(roomId: string, eventId: string): Promise<MatrixEvent> {
+    return await this.#request<MatrixEvent>("GET", V3 + path`/rooms/${roomId}/event/${eventId}`);
+  }
+
+  /** The events that relate to `eventId` by `relType` (a thread: `m.thread`), newest first. */
+  async relations(
+    roomId: string,
+    eventId: string,
+    relType: string,
+    options: { limit?: number } = {},
+  ): Promise<{ chunk: MatrixEvent[] }> {
+    return await this.#request(
+      "GET",
+      V1 + path`/rooms/${roomId}/relations/${eventId}/${relType}`,
+      { query: { dir: "b", limit: options.limit } },
+    );
   }
 }
 

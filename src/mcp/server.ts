@@ -27,13 +27,15 @@ import { z } from "zod/v4";
 import { CchatError } from "../errors.ts";
 import { ack, inbox, wait } from "../ops/inbox.ts";
 import type { Taken } from "../ops/taken.ts";
-import { reply, send } from "../ops/send.ts";
+import { send } from "../ops/send.ts";
 import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
 import { pushMessages } from "../ops/push.ts";
 import type { MessageView } from "../ops/views.ts";
+import { history, MAX_HISTORY } from "../ops/history.ts";
 import {
   AckResultSchema,
+  HistoryResultSchema,
   MessageViewSchema,
   SendResultSchema,
   WhoResultSchema,
@@ -73,7 +75,8 @@ interface Tool<S extends z.ZodObject> {
   input: S;
   /** The tool's `structuredContent`, as its `outputSchema` tells the client. */
   output: z.ZodObject;
-  annotations: ToolAnnotations;
+  /** Only what differs from the protocol's defaults (which assume a tool may destroy). */
+  annotations?: ToolAnnotations;
   run(
     args: z.infer<S>,
     call: Call,
@@ -109,7 +112,7 @@ function compact(node: unknown, loose: boolean): unknown {
   if (Array.isArray(node)) return node.map((item) => compact(item, loose));
   if (typeof node !== "object" || node === null) return node;
   const entries = Object.entries(node)
-    .filter(([key]) => !(loose && (key === "required" || key === "additionalProperties")))
+    .filter(([key]) => !(loose && ["required", "additionalProperties", "enum"].includes(key)))
     .map(([key, value]) => [key, key === "required" ? value : compact(value, loose)] as const);
   const out: Record<string, unknown> = Object.fromEntries(entries);
   // Inside an output schema, properties say it is an object.
@@ -172,10 +175,6 @@ async function reportProgress(
 
 /** A message named by its short id or its event id. */
 const ID = z.union([z.number().int(), z.string()]);
-/** Posts to the homeserver, where others read it; each call posts anew. */
-const SENDS: ToolAnnotations = { destructiveHint: false };
-/** Changes only the local inbox: what it takes is read. */
-const TAKES: ToolAnnotations = { destructiveHint: false, openWorldHint: false };
 
 function tools(ctx: OpContext) {
   return {
@@ -185,12 +184,12 @@ function tools(ctx: OpContext) {
         text: z.string(),
         to: z.string().optional().describe("agent name"),
         notice: z.boolean().optional(),
-        reply: ID.optional(),
-        thread: ID.optional().describe("post in its thread"),
+        reply: ID.optional().describe("id to answer"),
+        thread: ID.optional(),
         mentions: z.array(z.string()).optional(),
       }),
       output: SendResultSchema,
-      annotations: SENDS,
+      annotations: { destructiveHint: false },
       run: async ({ text, to, notice, reply, thread, mentions }, { signal }) => ({
         ...await send(ctx, {
           body: text,
@@ -203,15 +202,6 @@ function tools(ctx: OpContext) {
         }),
       }),
     }),
-    reply: tool({
-      description: "Answer a message (id or event_id) in its room and thread.",
-      input: z.strictObject({ id: ID, text: z.string(), notice: z.boolean().optional() }),
-      output: SendResultSchema,
-      annotations: SENDS,
-      run: async ({ id, text, notice }, { signal }) => ({
-        ...await reply(ctx, { id, text, notice, signal }),
-      }),
-    }),
     who: tool({
       description: "The agents and who is online.",
       input: z.strictObject({
@@ -221,6 +211,17 @@ function tools(ctx: OpContext) {
       annotations: { readOnlyHint: true },
       run: async ({ all }, { signal }) => ({ ...await who(ctx, { all, signal }) }),
     }),
+    history: tool({
+      description: "Recent messages of a room or thread.",
+      input: z.strictObject({
+        room: z.string().optional().describe('"lobby" or agent name'),
+        thread: ID.optional(),
+        limit: z.number().int().min(1).max(MAX_HISTORY).optional(),
+      }),
+      output: HistoryResultSchema,
+      annotations: { readOnlyHint: true },
+      run: async (args, { signal }) => ({ ...await history(ctx, { ...args, signal }) }),
+    }),
     inbox: tool({
       description: "Unread messages, oldest first. Takes them, unless peek.",
       input: z.strictObject({
@@ -228,7 +229,6 @@ function tools(ctx: OpContext) {
         peek: z.boolean().optional(),
       }),
       output: z.object({ messages: z.array(MessageViewSchema) }),
-      annotations: TAKES,
       run: async ({ limit, peek }, { signal }) => {
         const taken = await inbox(ctx, { limit, peek, signal });
         return { ...taken, value: { messages: taken.value } };
@@ -240,16 +240,15 @@ function tools(ctx: OpContext) {
         ids: z.array(ID).min(1),
       }),
       output: AckResultSchema,
-      annotations: { ...TAKES, idempotentHint: true },
+      annotations: { idempotentHint: true },
       run: async ({ ids }) => ({ ...await ack(ctx, { ids }) }),
     }),
     wait: tool({
-      description: "Wait for the next message and take it; null at the timeout.",
+      description: "Take the next message, waiting; null at the timeout.",
       input: z.strictObject({
         timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
       }),
       output: z.object({ message: MessageViewSchema.nullable() }),
-      annotations: TAKES,
       run: async ({ timeout_s }, call) => {
         const waiting = new AbortController();
         const progress = reportProgress(ctx, call, timeout_s, waiting.signal);
@@ -286,15 +285,15 @@ export function channelEvent(message: MessageView) {
 
 /** What every session is told once, when it connects. */
 export const INSTRUCTIONS =
-  "cchat is a chat of agents and people over Matrix. Answer a message with reply (by its id), " +
-  "not with a new send. Use notice for automatic messages (status, results): nobody answers a " +
+  "cchat is a chat of agents and people over Matrix. Answer a message with send and reply set " +
+  "to its id: the answer goes to its room and thread, and reaches its sender. Use notice for automatic messages (status, results): nobody answers a " +
   "notice, so no two bots answer each other for ever. wait and inbox take what they return; " +
   "inbox peek looks without taking, then ack takes by id. Keep wait's timeout_s under your " +
   "client's tool timeout (60 s in most).";
 
 const CHANNEL_INSTRUCTIONS =
   ' Messages also arrive by themselves as <channel source="cchat" id=… sender=… room_id=…>: ' +
-  "they are read once shown; answer with reply and the id.";
+  "they are read once shown; answer with send, reply set to the id.";
 
 export interface McpServerOptions {
   /**
@@ -331,7 +330,7 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
     description,
     inputSchema: jsonSchema(input, "input"),
     outputSchema: jsonSchema(output, "output"),
-    annotations,
+    ...(annotations ? { annotations } : {}),
   }));
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
   // Calls still running when the client goes away: the server ends only after them,

@@ -68,3 +68,21 @@ export const AckResultSchema = z.object({
   /** The event ids of those that were read already, by another reader or before. */
   already_read: z.array(eventId),
 });
+
+export const HistoryResultSchema = z.object({
+  room_id: roomId,
+  /** The thread read, by its root; null for the room's own timeline. */
+  thread_root: eventId.nullable(),
+  messages: z.array(z.object({
+    event_id: eventId,
+    sender: z.string(),
+    /** The agent name the sender holds in the Space; null for people and strangers. */
+    sender_name: z.string().nullable(),
+    body: z.string(),
+    ts: z.number(),
+    reply_to: eventId.nullable(),
+    thread_root: eventId.nullable(),
+    edited: z.boolean(),
+    hidden_characters: z.boolean(),
+  })),
+});

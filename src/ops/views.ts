@@ -5,7 +5,7 @@
 import type { z } from "zod/v4";
 import type { InboxMessage } from "../store/types.ts";
 import type { Agent } from "../space/agents.ts";
-import type { AgentViewSchema, MessageViewSchema } from "./schemas.ts";
+import type { AgentViewSchema, HistoryResultSchema, MessageViewSchema } from "./schemas.ts";
 import { holdsHidden } from "../visible.ts";
 
 export type AgentView = z.infer<typeof AgentViewSchema>;
@@ -24,6 +24,9 @@ export function agentView(agent: Agent): AgentView {
 }
 
 export type MessageView = z.infer<typeof MessageViewSchema>;
+
+/** The recent messages of a room or a thread, as `history` reads them. */
+export type HistoryResult = z.infer<typeof HistoryResultSchema>;
 
 export function messageView(m: InboxMessage): MessageView {
   return {

@@ -5,6 +5,7 @@ import { type Agent, type Heartbeat, parseHeartbeat, toAgent } from "./agents.ts
 import type { Directory } from "./directory.ts";
 import type { SpaceEnv } from "./env.ts";
 import { unlessRefused } from "./ensure.ts";
+import { spaceRoomId } from "./lookup.ts";
 import { EVENT_AGENT, EVENT_HEARTBEAT } from "./names.ts";
 
 /** An agent's own entry in the Space: who it is, under which name, and where it beats. */
@@ -147,4 +148,18 @@ function aliasOrUndefined(env: SpaceEnv, name: string): string | undefined {
     env.log.debug(`skipped the unusable agent name "${name}"`);
     return undefined;
   }
+}
+
+/** Each agent name the Space settles on one account, and that account. Without a Space, none. */
+export async function agentNames(env: SpaceEnv): Promise<Map<string, string>> {
+  const spaceId = await unlessRefused(spaceRoomId(env));
+  if (spaceId === undefined) return new Map();
+  const entries = spaceEntries(env, await env.client.roomState(spaceId));
+  const claims = await settleClaims(env, entries);
+  const names = new Map<string, string>();
+  for (const [name, holders] of claims) {
+    const accounts = new Set(holders.map((entry) => entry.userId));
+    if (accounts.size === 1) names.set(name, [...accounts][0]);
+  }
+  return names;
 }

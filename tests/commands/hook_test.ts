@@ -205,7 +205,7 @@ Deno.test("hook Stop", async (t) => {
     assert.deepEqual(reason.slice(1, 3), [line(2, 2), line(3, 3, "mention")]);
     assert.match(
       reason[3],
-      /^Answer them before you stop: cchat reply ID TEXT.*MCP reply tool/,
+      /^Answer them before you stop: cchat reply ID TEXT.*MCP send tool with reply/,
     );
     assert.equal(reason.length, 4);
     assert.deepEqual(await h.unread(), ["$m1"], "the broadcast is left for the inbox");

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  needsHtmlText,
-  route,
-  type RouteContext,
-  stripReplyFallback,
-  type Verdict,
-} from "../../src/daemon/route.ts";
+import { route, type RouteContext, type Verdict } from "../../src/daemon/route.ts";
+import { needsHtmlText, stripReplyFallback } from "../../src/matrix/message_text.ts";
 import { htmlText } from "../../src/matrix/html_text.ts";
 import type { InboxMessage } from "../../src/store/types.ts";
 import type { MatrixEvent } from "../../src/matrix/types.ts";

@@ -72,16 +72,19 @@ Deno.test("a channel pushes an allowed sender's message once, and nobody else's"
       },
     );
 
-    await t.step("the model answers the pushed message by its id", async () => {
-      const answered = await mcp.client.callTool({
-        name: "reply",
-        arguments: { id: Number(pushedId), text: "build is green" },
-      });
-      assert.equal(answered.isError, undefined, JSON.stringify(answered.content));
-      const { event_id } = answered.structuredContent as { event_id: string };
-      const seen = await human.waitForMessage(roomId, (e) => e.getId() === event_id, 20_000);
-      assert.equal(seen.getContent().body, "build is green");
-    });
+    await t.step(
+      "the model answers the pushed message by its id, with send and reply",
+      async () => {
+        const answered = await mcp.client.callTool({
+          name: "send",
+          arguments: { reply: Number(pushedId), text: "build is green" },
+        });
+        assert.equal(answered.isError, undefined, JSON.stringify(answered.content));
+        const { event_id } = answered.structuredContent as { event_id: string };
+        const seen = await human.waitForMessage(roomId, (e) => e.getId() === event_id, 20_000);
+        assert.equal(seen.getContent().body, "build is green");
+      },
+    );
 
     await t.step("closing stdin ends it", async () => {
       const { code } = await mcp.closeStdin();

@@ -125,7 +125,7 @@ Deno.test("two agents answer each other through cchat mcp for 200 turns while th
       return sent;
     };
     // Both agents run at once, each waiting while the other writes: A opens in B's room, then
-    // each answers what it heard with reply.
+    // each answers what it heard with send and reply.
     const asker = async () => {
       await say(a, "send", { to: "answerer" }, 1);
       for (let turn = 3; turn <= TURNS + 1; turn += 2) {
@@ -134,14 +134,14 @@ Deno.test("two agents answer each other through cchat mcp for 200 turns while th
           ? (await Promise.all([a.next(), delay(50).then(() => a.clientDies())]))[0]
           : await a.next();
         if (turn > TURNS) return;
-        const sent = await say(a, "reply", { id: heard.id }, turn);
+        const sent = await say(a, "send", { reply: heard.id }, turn);
         assert.equal(sent.to, agentB.user.userId, "the reply names whom it reaches");
       }
     };
     const answerer = async () => {
       for (let turn = 2; turn <= TURNS; turn += 2) {
         const heard = await b.next();
-        const sent = await say(b, "reply", { id: heard.id }, turn);
+        const sent = await say(b, "send", { reply: heard.id }, turn);
         assert.equal(sent.to, agentA.user.userId, "the reply names whom it reaches");
         if (DAEMON_DEATHS.has(turn) && daemon) {
           await daemon.stop("SIGKILL");

@@ -82,13 +82,13 @@ Deno.test("an MCP client sends, lists, waits and gets tool errors through cchat 
       asked = { id: message.id, eventId, roomId };
     });
 
-    await t.step("reply answers that message in its room, by its short id", async () => {
-      const result = await call("reply", { id: asked!.id, text: "hello from MCP" });
+    await t.step("send with reply answers that message in its room, by its short id", async () => {
+      const result = await call("send", { reply: asked!.id, text: "hello from MCP" });
       assert.equal(result.isError, undefined);
       const sent = result.structuredContent as { event_id: string; room_id: string; to: string };
       assert.equal(sent.room_id, asked!.roomId);
       assert.equal(sent.to, human.userId);
-      const unknown = await call("reply", { id: 999_999, text: "never sent" });
+      const unknown = await call("send", { reply: 999_999, text: "never sent" });
       assert.equal(unknown.isError, true);
       const [text] = unknown.content as { type: string; text: string }[];
       assert.match(text.text, /No message "999999" is in the inbox\.\nhint: .*cchat inbox --peek/);

@@ -17,6 +17,7 @@ import { StdioTransport } from "../../src/mcp/stdio.ts";
 import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
 import { CapturedSink } from "../support/fakes.ts";
 import { commandHarness } from "../support/commands.ts";
+import type { Store } from "../../src/store/store.ts";
 import { inboxMessage, MCP_TOOLS } from "../support/fixtures.ts";
 
 /** A JSON-RPC message from the server, as the tests read it. */
@@ -96,7 +97,12 @@ async function serving(options: McpServerOptions = {}, env: Record<string, strin
       await writer.close().catch(() => {});
       await h.clock.run(served);
     },
-    unreadIds: () => h.store(async (store) => (await store.unread()).map((m) => m.eventId)),
+    // On the clock: a store that meets the server's own writes retries after a (virtual) pause.
+    unreadIds: () =>
+      h.clock.run(h.store(async (store) => (await store.unread()).map((m) => m.eventId))),
+    /** Stores `messages` as the daemon does, while the server runs. */
+    deliver: (messages: Parameters<Store["commitBatch"]>[0], since: string) =>
+      h.clock.run(h.store((store) => store.commitBatch(messages, since))),
     async [Symbol.asyncDispose]() {
       await writer.close().catch(() => {});
       await h.clock.run(served);
@@ -240,12 +246,10 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
     "an allowed sender's message is one event, read; another's stays for wait",
     async () => {
       await using mcp = await serving({ channel: true }, env);
-      await mcp.h.store((store) =>
-        store.commitBatch([
-          { ...inboxMessage(1), body: "deploy?\u202e", threadRoot: "$root" },
-          inboxMessage(2, { sender: "@mallory:hs.test" }),
-        ], "s1")
-      );
+      await mcp.deliver([
+        { ...inboxMessage(1), body: "deploy?\u202e", threadRoot: "$root" },
+        inboxMessage(2, { sender: "@mallory:hs.test" }),
+      ], "s1");
       await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
       const events = pushed(mcp.out);
       assert.equal(events.length, 1);
@@ -261,7 +265,7 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
         },
       });
       assert.deepEqual(await mcp.unreadIds(), ["$m2"]);
-      const receipts = await mcp.h.store((store) => store.pendingReceipts());
+      const receipts = await mcp.h.clock.run(mcp.h.store((store) => store.pendingReceipts()));
       assert.deepEqual(receipts.map((r) => r.eventId), ["$m1"]);
       const waited = await mcp.call("wait", { timeout_s: 1 });
       assert.equal(waited.result.structuredContent.message.event_id, "$m2");
@@ -272,14 +276,14 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
     await using mcp = await serving({ channel: true }, env);
     await mcp.h.clock.run(mcp.h.clock.sleep(100));
     assert.equal(pushed(mcp.out).length, 0);
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(3)], "s2"));
+    await mcp.deliver([inboxMessage(3)], "s2");
     await mcp.h.clock.run(mcp.h.clock.sleep(SAFETY_POLL_MS));
     assert.deepEqual(pushed(mcp.out).map((event) => event.params.meta.event_id), ["$m3"]);
   });
 
   await t.step("without channel_senders nothing is pushed, and the server says why", async () => {
     await using mcp = await serving({ channel: true });
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(4)], "s3"));
+    await mcp.deliver([inboxMessage(4)], "s3");
     await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
     assert.equal(pushed(mcp.out).length, 0);
     assert.deepEqual(await mcp.unreadIds(), ["$m4"]);
@@ -288,7 +292,7 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
   await t.step("a push that cannot be written puts the message back", async () => {
     await using mcp = await serving({ channel: true }, env);
     mcp.out.fail = true;
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(5)], "s4"));
+    await mcp.deliver([inboxMessage(5)], "s4");
     await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
     await mcp.closeStdin();
     assert.deepEqual(await mcp.unreadIds(), ["$m5"]);
@@ -296,7 +300,7 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
 
   await t.step("a server that is no channel pushes nothing", async () => {
     await using mcp = await serving({}, env);
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(6)], "s5"));
+    await mcp.deliver([inboxMessage(6)], "s5");
     await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
     assert.equal(pushed(mcp.out).length, 0);
     assert.deepEqual(await mcp.unreadIds(), ["$m6"]);

@@ -42,4 +42,4 @@ export function inboxMessage(n: number, overrides: Partial<InboxMessage> = {}): 
 }
 
 /** The tools `cchat mcp` lists, by name, sorted. */
-export const MCP_TOOLS = ["ack", "inbox", "reply", "send", "wait", "who"];
+export const MCP_TOOLS = ["ack", "history", "inbox", "send", "wait", "who"];
