@@ -38,8 +38,12 @@ export function formatMessage(m: MessageView): string {
     ...(m.edit_of === null ? [] : [`edit of ${visible(m.edit_of)}`]),
     ...(m.edited ? ["edited"] : []),
   ].join(", ");
-  return `${id}[${when}] ${visible(m.sender)} (${flags}): ${indented(m.body)}`;
+  return `${id}[${when}] ${senderOf(m)} (${flags}): ${indented(m.body)}`;
 }
+
+/** The sender by its agent name, with the user id that proves it, or by its user id alone. */
+const senderOf = (m: { sender: string; sender_name: string | null }) =>
+  m.sender_name === null ? visible(m.sender) : `${visible(m.sender_name)} ${visible(m.sender)}`;
 
 const timeOf = (ts: number) => new Date(ts).toISOString().replace("T", " ").slice(0, 19);
 
@@ -50,15 +54,12 @@ const indented = (body: string) =>
 /** A room's or a thread's messages, one header each, by agent name where the sender has one. */
 export function formatHistory(messages: HistoryResult["messages"]): string {
   return messages.map((m) => {
-    const who = m.sender_name === null
-      ? visible(m.sender)
-      : `${visible(m.sender_name)} (${visible(m.sender)})`;
     const flags = [
       ...(m.thread_root === null ? [] : ["in thread"]),
       ...(m.reply_to === null ? [] : ["reply"]),
       ...(m.edited ? ["edited"] : []),
     ];
     const shown = flags.length ? ` (${flags.join(", ")})` : "";
-    return `[${timeOf(m.ts)}] ${who}${shown}: ${indented(m.body)}`;
+    return `[${timeOf(m.ts)}] ${senderOf(m)}${shown}: ${indented(m.body)}`;
   }).join("\n");
 }

@@ -21,6 +21,7 @@ import { StatusTopic } from "./topic.ts";
 import { AgentPlace } from "./agent_place.ts";
 import type { AgentStatus } from "../space/agents.ts";
 import { needsHtmlText } from "../matrix/message_text.ts";
+import { SenderNames } from "../space/sender_names.ts";
 import { repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "../store/store.ts";
 import type { DaemonRecords } from "../store/daemon_records.ts";
@@ -77,9 +78,12 @@ export class Daemon {
   readonly #instance = crypto.randomUUID();
   /** When this loop recorded itself as the account's: only a later record ends it. */
   #claimedAt = 0;
+  /** Who of the senders is an agent, and by which name: stored with each message. */
+  readonly #senderNames: SenderNames;
 
   constructor(options: DaemonOptions) {
     this.#options = options;
+    this.#senderNames = new SenderNames(options.space);
     this.#topic = new StatusTopic(options.space.client, options.identity.host, options.deps.now);
     this.#heartbeat = new HeartbeatWriter(options.space.client, options.identity, options.deps.now);
     this.#status = {
@@ -461,6 +465,13 @@ export class Daemon {
         if (verdict.kind === "inbox") messages.push(verdict.message);
         if (verdict.kind === "withdrawn") withdrawn.push(verdict.eventId);
         if (verdict.kind === "dropped-sender") this.#status.droppedSenders++;
+      }
+    }
+    if (messages.length > 0) {
+      const names = await this.#senderNames.of([...new Set(messages.map((m) => m.sender))]);
+      for (const message of messages) {
+        const name = names.get(message.sender);
+        if (name !== undefined) message.senderName = name;
       }
     }
     return { messages, withdrawn };

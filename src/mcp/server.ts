@@ -179,12 +179,13 @@ const ID = z.union([z.number().int(), z.string()]);
 function tools(ctx: OpContext) {
   return {
     send: tool({
-      description: "Post Markdown to the lobby or an agent's room. @name mentions.",
+      description:
+        "Post Markdown to the lobby or to an agent. @name mentions; reply answers an id.",
       input: z.strictObject({
         text: z.string(),
-        to: z.string().optional().describe("agent name"),
+        to: z.string().optional(),
         notice: z.boolean().optional(),
-        reply: ID.optional().describe("id to answer"),
+        reply: ID.optional(),
         thread: ID.optional(),
         mentions: z.array(z.string()).optional(),
       }),
@@ -205,16 +206,16 @@ function tools(ctx: OpContext) {
     who: tool({
       description: "The agents and who is online.",
       input: z.strictObject({
-        all: z.boolean().optional().describe("include agents silent a day"),
+        all: z.boolean().optional().describe("also those silent a day"),
       }),
       output: WhoResultSchema,
       annotations: { readOnlyHint: true },
       run: async ({ all }, { signal }) => ({ ...await who(ctx, { all, signal }) }),
     }),
     history: tool({
-      description: "Recent messages of a room or thread.",
+      description: "Recent messages of a room (lobby or agent name) or thread.",
       input: z.strictObject({
-        room: z.string().optional().describe('"lobby" or agent name'),
+        room: z.string().optional(),
         thread: ID.optional(),
         limit: z.number().int().min(1).max(MAX_HISTORY).optional(),
       }),
@@ -223,7 +224,7 @@ function tools(ctx: OpContext) {
       run: async (args, { signal }) => ({ ...await history(ctx, { ...args, signal }) }),
     }),
     inbox: tool({
-      description: "Unread messages, oldest first. Takes them, unless peek.",
+      description: "Unread messages, oldest first; takes them unless peek.",
       input: z.strictObject({
         limit: z.number().int().min(1).optional(),
         peek: z.boolean().optional(),
@@ -235,7 +236,7 @@ function tools(ctx: OpContext) {
       },
     }),
     ack: tool({
-      description: "Take messages by id, after an inbox peek.",
+      description: "Take messages by id after a peek.",
       input: z.strictObject({
         ids: z.array(ID).min(1),
       }),
@@ -244,7 +245,7 @@ function tools(ctx: OpContext) {
       run: async ({ ids }) => ({ ...await ack(ctx, { ids }) }),
     }),
     wait: tool({
-      description: "Take the next message, waiting; null at the timeout.",
+      description: "Take the next message, waiting; null if none.",
       input: z.strictObject({
         timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
       }),

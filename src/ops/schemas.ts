@@ -17,6 +17,8 @@ export const MessageViewSchema = z.object({
   room_id: roomId,
   route: z.enum(ROUTES),
   sender: z.string(),
+  /** The agent name the sender holds in the Space; null for people and strangers. */
+  sender_name: z.string().nullable(),
   body: z.string(),
   msgtype: z.string(),
   ts: z.number(),

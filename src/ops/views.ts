@@ -35,6 +35,7 @@ export function messageView(m: InboxMessage): MessageView {
     room_id: m.roomId,
     route: m.route,
     sender: m.sender,
+    sender_name: m.senderName ?? null,
     body: m.body,
     msgtype: m.msgtype,
     ts: m.ts,

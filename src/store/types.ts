@@ -16,6 +16,8 @@ export interface InboxMessage {
   roomId: string;
   route: Route;
   sender: string;
+  /** The agent name the sender holds in the Space, when it is an agent. */
+  senderName?: string;
   body: string;
   msgtype: string;
   /** The server's timestamp. */

@@ -106,6 +106,16 @@ Deno.test("messages read well in Element and reach agents as text", async (t) =>
       assert.equal(message.body, "Yes, go ahead.");
       assert.equal(message.reply_to, question);
     });
+
+    await t.step("an agent's message reaches another with its sender's agent name", async () => {
+      const sent = await reader.run(["send", "--to", "writer", "ready when you are"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      const received = await writer.run(["wait", "--json", "--timeout", "20"]);
+      const message = JSON.parse(received.stdout);
+      assert.equal(message.event_id, sent.stdout.trim());
+      assert.equal(message.sender, reader.user.userId);
+      assert.equal(message.sender_name, "reader");
+    });
   } finally {
     human.stop();
     const stopped = await daemon.stop();

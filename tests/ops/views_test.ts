@@ -23,6 +23,7 @@ Deno.test("messageView", async (t) => {
       room_id: "!own:hs",
       route: "direct",
       sender: "@bob:hs",
+      sender_name: null,
       body: "build is green",
       msgtype: "m.text",
       ts: 1_700_000_000_987,
@@ -33,6 +34,9 @@ Deno.test("messageView", async (t) => {
       edit_of: null,
       edited: false,
     });
+  });
+  await t.step("the sender's agent name, when the daemon knew it", () => {
+    assert.equal(messageView({ ...MESSAGE, senderName: "bob" }).sender_name, "bob");
   });
   await t.step("relations and the notice flag", () => {
     const json = messageView({
