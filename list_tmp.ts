@@ -5,4 +5,4 @@ const h = mcpServer({ deps: {} as never, log: silentLogger });
 const handler = (h.server as any)._requestHandlers.get("tools/list");
 const r = await handler({ method: "tools/list", params: {} }, {});
 console.log(JSON.stringify(r).length);
-for (const t of r.tools) console.log(t.name, JSON.stringify(t).length);
+for (const t of r.tools) console.log(JSON.stringify(t));

@@ -24,6 +24,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { hookCommand } from "./commands/hook.ts";
 import { ackCommand, inboxCommand, waitCommand } from "./commands/inbox.ts";
 import { historyCommand } from "./commands/history.ts";
+import { deliveryCommand } from "./commands/delivery.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { mcpCommand } from "./commands/mcp.ts";
 import { provisionCommand, revokeCommand } from "./commands/provision.ts";
@@ -66,6 +67,7 @@ const app: Application<CliContext> = buildApplication(
       ack: ackCommand,
       wait: waitCommand,
       history: historyCommand,
+      delivery: deliveryCommand,
       demo: demoCommand,
       mcp: mcpCommand,
       hook: hookCommand,

@@ -1,6 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import type { Deps } from "../deps.ts";
 import { readStdin } from "../ops/input.ts";
+import { type Awaited, NotYetError, parseAwait } from "../ops/delivery.ts";
 import { reply, send } from "../ops/send.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 
@@ -10,7 +11,16 @@ interface Flags {
   notice: boolean;
   reply?: string;
   thread?: string;
+  await?: Awaited;
 }
+
+export const awaitFlag = {
+  kind: "parsed",
+  parse: parseAwait,
+  brief: "wait until the message is read (or answered), at most SECONDS; exit 7 when not",
+  optional: true,
+  placeholder: "read[:SECONDS]",
+} as const;
 
 const noticeFlag = {
   kind: "boolean",
@@ -22,8 +32,20 @@ const noticeFlag = {
 export const sendCommand = buildCommand<Flags, [string], CliContext>({
   func: action(async ({ deps, out }, flags: Flags, text: string) => {
     const body = await bodyOf(text, deps);
-    const sent = await send({ deps, log: out }, { ...flags, body });
-    return { data: sent, text: sent.event_id };
+    try {
+      const sent = await send({ deps, log: out }, { ...flags, body });
+      return { data: sent, text: sent.state ? `${sent.event_id} ${sent.state}` : sent.event_id };
+    } catch (err) {
+      // Sent, but not yet as far as asked: the id is still the caller's to follow.
+      if (!(err instanceof NotYetError)) throw err;
+      const { event_id, state } = err.result;
+      return {
+        data: err.result,
+        text: `${event_id} ${state}`,
+        note: err.message,
+        code: err.exitCode,
+      };
+    }
   }),
   parameters: {
     flags: {
@@ -50,6 +72,7 @@ export const sendCommand = buildCommand<Flags, [string], CliContext>({
         optional: true,
         placeholder: "ID",
       },
+      await: awaitFlag,
     },
     positional: {
       kind: "tuple",

@@ -19,6 +19,8 @@ export interface StateEvent extends MatrixEvent {
 export interface JoinedRoomSync {
   timeline?: { events: MatrixEvent[]; limited?: boolean; prev_batch?: string };
   state?: { events: MatrixEvent[] };
+  /** Receipts and typing: events of no timeline. */
+  ephemeral?: { events: { type: string; content: Record<string, unknown> }[] };
 }
 
 export interface SyncResponse {

@@ -32,7 +32,8 @@ import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
 import { pushMessages } from "../ops/push.ts";
 import type { MessageView } from "../ops/views.ts";
-import { history, MAX_HISTORY } from "../ops/history.ts";
+import { history } from "../ops/history.ts";
+import { NotYetError } from "../ops/delivery.ts";
 import {
   AckResultSchema,
   HistoryResultSchema,
@@ -180,7 +181,7 @@ function tools(ctx: OpContext) {
   return {
     send: tool({
       description:
-        "Post Markdown to the lobby or to an agent. @name mentions; reply answers an id.",
+        "Post Markdown to the lobby or an agent; @name mentions, reply answers an id, await_read_s waits until read.",
       input: z.strictObject({
         text: z.string(),
         to: z.string().optional(),
@@ -188,25 +189,36 @@ function tools(ctx: OpContext) {
         reply: ID.optional(),
         thread: ID.optional(),
         mentions: z.array(z.string()).optional(),
+        await_read_s: z.number().max(MAX_WAIT_S).optional(),
       }),
       output: SendResultSchema,
       annotations: { destructiveHint: false },
-      run: async ({ text, to, notice, reply, thread, mentions }, { signal }) => ({
-        ...await send(ctx, {
-          body: text,
-          to,
-          notice,
-          reply: reply === undefined ? undefined : String(reply),
-          thread: thread === undefined ? undefined : String(thread),
-          mentions,
-          signal,
-        }),
-      }),
+      run: async ({ text, reply, thread, await_read_s, ...rest }, { signal }) => {
+        try {
+          return {
+            ...await send(ctx, {
+              ...rest,
+              body: text,
+              reply: reply === undefined ? undefined : String(reply),
+              thread: thread === undefined ? undefined : String(thread),
+              await: await_read_s === undefined
+                ? undefined
+                : { state: "read", timeoutMs: await_read_s * 1000 },
+              signal,
+            }),
+          };
+        } catch (err) {
+          // Sent, but not read in time: that is the answer, not a failure.
+          if (!(err instanceof NotYetError)) throw err;
+          const { event_id, room_id, to, state } = err.result;
+          return { event_id, room_id, to, state };
+        }
+      },
     }),
     who: tool({
       description: "The agents and who is online.",
       input: z.strictObject({
-        all: z.boolean().optional().describe("also those silent a day"),
+        all: z.boolean().optional().describe("also silent a day"),
       }),
       output: WhoResultSchema,
       annotations: { readOnlyHint: true },
@@ -217,16 +229,16 @@ function tools(ctx: OpContext) {
       input: z.strictObject({
         room: z.string().optional(),
         thread: ID.optional(),
-        limit: z.number().int().min(1).max(MAX_HISTORY).optional(),
+        limit: z.number().int().optional(),
       }),
       output: HistoryResultSchema,
       annotations: { readOnlyHint: true },
       run: async (args, { signal }) => ({ ...await history(ctx, { ...args, signal }) }),
     }),
     inbox: tool({
-      description: "Unread messages, oldest first; takes them unless peek.",
+      description: "Unread messages, oldest first; taken unless peek.",
       input: z.strictObject({
-        limit: z.number().int().min(1).optional(),
+        limit: z.number().int().optional(),
         peek: z.boolean().optional(),
       }),
       output: z.object({ messages: z.array(MessageViewSchema) }),
@@ -236,18 +248,18 @@ function tools(ctx: OpContext) {
       },
     }),
     ack: tool({
-      description: "Take messages by id after a peek.",
+      description: "Take messages by id.",
       input: z.strictObject({
-        ids: z.array(ID).min(1),
+        ids: z.array(ID),
       }),
       output: AckResultSchema,
       annotations: { idempotentHint: true },
       run: async ({ ids }) => ({ ...await ack(ctx, { ids }) }),
     }),
     wait: tool({
-      description: "Take the next message, waiting; null if none.",
+      description: "Take the next message, waiting.",
       input: z.strictObject({
-        timeout_s: z.number().min(0).max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
+        timeout_s: z.number().max(MAX_WAIT_S).default(DEFAULT_WAIT_S),
       }),
       output: z.object({ message: MessageViewSchema.nullable() }),
       run: async ({ timeout_s }, call) => {

@@ -6,6 +6,7 @@
 import { z } from "zod/v4";
 import { AGENT_STATUSES } from "../space/agents.ts";
 import { ROUTES } from "../store/types.ts";
+import { LADDER } from "./ladder.ts";
 
 const eventId = z.string();
 const roomId = z.string();
@@ -48,11 +49,26 @@ export const AgentViewSchema = z.object({
   room_alias: z.string(),
 });
 
+const DeliveryStateSchema = z.enum(LADDER);
+
 export const SendResultSchema = z.object({
   event_id: eventId,
   room_id: roomId,
   /** The agent's name, "lobby", or for a message answered in its room the user id of its sender. */
   to: z.string(),
+  /** Only when the send waited for its message to be read: how far it got. */
+  state: DeliveryStateSchema.optional(),
+});
+
+export const DeliveryResultSchema = z.object({
+  event_id: eventId,
+  room_id: roomId,
+  to: z.string(),
+  state: DeliveryStateSchema,
+  /** Who read it (their read receipt covers it), the sender aside. */
+  read_by: z.array(z.string()),
+  /** The replies to it and the messages of its thread, as far as the room's recent ones show. */
+  answered_by: z.array(z.object({ event_id: eventId, sender: z.string() })),
 });
 
 export const WhoResultSchema = z.object({

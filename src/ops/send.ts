@@ -8,6 +8,7 @@ import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
+import { type Awaited, type SentMessage, track } from "./delivery.ts";
 import { messageByRef } from "./inbox.ts";
 import type { z } from "zod/v4";
 import type { SendResultSchema } from "./schemas.ts";
@@ -23,6 +24,8 @@ export interface SendOptions {
   reply?: string;
   /** A message whose thread to post in: without `to`, its short id or event id in the inbox. */
   thread?: string;
+  /** Wait after sending until the message is read (or answered): its state goes in the result. */
+  await?: Awaited;
   /** User ids to notify, beside those its `@name`s mention. */
   mentions?: string[];
   /** Stops the request: a caller that gave up sends nothing more. */
@@ -113,14 +116,15 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
       };
     }
     const eventId = await sendJoining(session, target.roomId, answer, txnId);
-    await remember(ctx, session, eventId);
+    const sent = { eventId, roomId: target.roomId, to: target.sender };
+    await remember(ctx, session, sent);
     // Answered is read: no hook shows it again, and its sender sees the receipt.
     if (target.answered) {
       const read = await session.store.claimMessages([target.answered]);
       await session.store.handedOver(read);
       if (read.length) await session.receipts.notify();
     }
-    return { event_id: eventId, room_id: target.roomId, to: target.sender };
+    return await awaited(ctx, session, sent, options.await);
   }
   const post = async (roomId: string) => ({
     roomId,
@@ -129,19 +133,32 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
   const sent = options.to === undefined
     ? await withRoom(space, LOBBY_KEY, space.aliases.lobby, post)
     : await withNamedRoom(session, options.to, post);
-  await remember(ctx, session, sent.eventId);
-  return { event_id: sent.eventId, room_id: sent.roomId, to: options.to ?? "lobby" };
+  const posted = { eventId: sent.eventId, roomId: sent.roomId, to: options.to ?? "lobby" };
+  await remember(ctx, session, posted);
+  return await awaited(ctx, session, posted, options.await);
+}
+
+/** The result of a send; with `awaited`, once the message got that far. */
+async function awaited(
+  ctx: OpContext,
+  session: Session,
+  sent: SentMessage,
+  awaited: Awaited | undefined,
+): Promise<SendResult> {
+  const result = { event_id: sent.eventId, room_id: sent.roomId, to: sent.to };
+  if (!awaited) return result;
+  return { ...result, state: (await track(ctx, session, sent, awaited)).state };
 }
 
 /**
  * Notes what was sent, so the daemon takes replies to it as meant for this
  * agent; the message is out either way, so a failure here fails nothing.
  */
-async function remember(ctx: OpContext, session: Session, eventId: string): Promise<void> {
+async function remember(ctx: OpContext, session: Session, sent: SentMessage): Promise<void> {
   try {
-    await session.store.rememberSent(eventId);
+    await session.store.rememberSent(sent.eventId, { roomId: sent.roomId, to: sent.to });
   } catch (err) {
-    ctx.log.debug(`The sent event "${eventId}" could not be noted: ${(err as Error).message}`);
+    ctx.log.debug(`The sent event "${sent.eventId}" could not be noted: ${(err as Error).message}`);
   }
 }
 

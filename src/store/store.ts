@@ -36,6 +36,13 @@ interface Claim {
   message: InboxMessage | undefined;
 }
 
+/** A message this user sent: until when it is remembered, and where it went. */
+interface SentRecord {
+  expiresAt: number;
+  roomId?: string;
+  to?: string;
+}
+
 export class Store {
   readonly #kv: Deno.Kv;
   readonly #deps: Pick<Deps, "now" | "sleep" | "random">;
@@ -384,16 +391,32 @@ export class Store {
    * Notes an event this user sent, for `retentionMs`: a reply to it is meant
    * for this user, wherever it is posted, even when it does not mention it.
    */
-  async rememberSent(eventId: string): Promise<void> {
+  async rememberSent(eventId: string, where: { roomId: string; to: string }): Promise<void> {
     await commitWithRetry(
       () =>
         this.#kv.atomic().set(
           this.#keys.sent(eventId),
-          { expiresAt: this.#deps.now() + this.#retentionMs },
+          { expiresAt: this.#deps.now() + this.#retentionMs, ...where } satisfies SentRecord,
           { expireIn: this.#retentionMs },
         ),
       this.#deps,
     );
+  }
+
+  /** Where a message this user sent went, while it is remembered. */
+  async sentMessage(
+    eventId: string,
+  ): Promise<{ eventId: string; roomId: string; to: string } | undefined> {
+    const entry = await withLockRetry(
+      () => this.#kv.get<SentRecord>(this.#keys.sent(eventId)),
+      this.#deps,
+    );
+    const record = entry.value;
+    // Records written before deliveries were tracked say only that it was sent, not where.
+    if (!record || record.expiresAt <= this.#deps.now() || record.roomId === undefined) {
+      return undefined;
+    }
+    return { eventId, roomId: record.roomId, to: record.to ?? "" };
   }
 
   /** Which of `eventIds` this user sent, as far as `rememberSent` was told. */

@@ -645,7 +645,7 @@ Deno.test("a reply to what the agent sent reaches its inbox from any room it is 
     {},
     undefined,
     undefined,
-    (store) => void store.rememberSent("$asked"),
+    (store) => void store.rememberSent("$asked", { roomId: "!r", to: "lobby" }),
   );
   assert.equal(run.outcome, undefined);
   assert.deepEqual(run.unread.map((m) => [m.eventId, m.route]), [["$r1", "mention"]]);

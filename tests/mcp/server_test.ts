@@ -148,6 +148,21 @@ Deno.test("the MCP server's protocol is strict", async (t) => {
     const tooLong = await mcp.call("wait", { timeout_s: 100_000 });
     assert.equal(tooLong.result.isError, true);
   });
+
+  await t.step("values the operation refuses are tool errors with its hint", async () => {
+    for (
+      const [name, args] of [
+        ["wait", { timeout_s: -1 }],
+        ["inbox", { limit: 0 }],
+        ["ack", { ids: [] }],
+        ["history", { limit: 500 }],
+      ] as const
+    ) {
+      const answer = await mcp.call(name, args);
+      assert.equal(answer.result.isError, true, name);
+      assert.match(answer.result.content[0].text, /\nhint: /, name);
+    }
+  });
 });
 
 Deno.test("a wait that does not reach its client takes nothing", async (t) => {
