@@ -31,6 +31,8 @@ export interface Config {
   allowedServers: string[];
   /** Users whose messages `cchat mcp --channel` pushes into the session; nobody when empty. */
   channelSenders: string[];
+  /** Users whose "yes ID" or "no ID" answers a tool-use approval `cchat mcp --channel` relays. */
+  approvers: string[];
   /** How long a read message is kept; unread ones are kept until read. */
   inboxRetentionMs: number;
   dataDir: string;
@@ -221,6 +223,14 @@ export const CONFIG_KEYS = [
     parse: list,
     describe: "channel senders list",
   },
+  {
+    key: "approvers",
+    kind: "list",
+    file: "approvers",
+    env: "CCHAT_APPROVERS",
+    parse: list,
+    describe: "approvers list",
+  },
   // A minute at least: the kept messages are also what drops a replayed batch.
   {
     key: "inboxRetentionMs",
@@ -271,6 +281,7 @@ export function resolveConfig(sources: Sources): Config {
     syncTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS,
     allowedServers: [],
     channelSenders: [],
+    approvers: [],
     inboxRetentionMs: DEFAULT_INBOX_RETENTION_MS,
     ...sources.defaults,
   };

@@ -2,6 +2,8 @@ import { buildCommand } from "@stricli/core";
 import { loadConfig } from "../config.ts";
 import { hostSyncLoop } from "../ops/agent.ts";
 import { holdDataFile, requireName } from "../ops/local.ts";
+import { PermissionRelay } from "../ops/permission.ts";
+import { userIdsOf } from "../ops/push.ts";
 import { action, type CliContext, nameFlag } from "./common.ts";
 
 interface McpFlags {
@@ -12,7 +14,9 @@ interface McpFlags {
 export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
   func: action(async ({ deps, out }, flags: McpFlags) => {
     // An MCP client hides stderr: a server without a name would serve an inbox nobody fills.
-    requireName(await loadConfig(deps, { name: flags.name }));
+    const config = await loadConfig(deps, { name: flags.name });
+    const name = requireName(config);
+    const approvers = userIdsOf("approvers", config.approvers);
     // Loaded here: the MCP SDK costs the other commands nothing.
     const [{ mcpServer }, { StdioTransport }] = await Promise.all([
       import("../mcp/server.ts"),
@@ -28,7 +32,10 @@ export const mcpCommand = buildCommand<McpFlags, [], CliContext>({
       out.warn(`This server fills no inbox: ${err.message}`);
     });
     try {
-      await mcpServer(ctx, { channel: flags.channel }).serve(transport);
+      const permissions = flags.channel && approvers.size > 0
+        ? new PermissionRelay(ctx, name, approvers)
+        : undefined;
+      await mcpServer(ctx, { channel: flags.channel, permissions }).serve(transport);
     } finally {
       unsubscribe();
       stop.abort();

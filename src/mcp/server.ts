@@ -31,6 +31,7 @@ import { send } from "../ops/send.ts";
 import type { OpContext } from "../ops/local.ts";
 import { who } from "../ops/who.ts";
 import { pushMessages } from "../ops/push.ts";
+import type { PermissionRelay } from "../ops/permission.ts";
 import type { MessageView } from "../ops/views.ts";
 import { history } from "../ops/history.ts";
 import { NotYetError } from "../ops/delivery.ts";
@@ -315,7 +316,23 @@ export interface McpServerOptions {
    * another client drops the events it does not know, and the pushed message with them.
    */
   channel?: boolean;
+  /** With a channel: relay the session's tool-use approvals to the agent's room. */
+  permissions?: PermissionRelay;
 }
+
+/** The verdict a channel sends back for a relayed approval. */
+export const PERMISSION_EVENT = "notifications/claude/channel/permission";
+
+/** An approval a session asks of the channel, as the protocol layer hands it over unchecked. */
+const PermissionRequestNotification = z.object({
+  method: z.literal("notifications/claude/channel/permission_request"),
+  params: z.object({
+    request_id: z.string(),
+    tool_name: z.string(),
+    description: z.string(),
+    input_preview: z.string(),
+  }).loose(),
+});
 
 export interface McpServerHandle {
   server: Server;
@@ -329,7 +346,14 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
     {
       capabilities: {
         tools: {},
-        ...(options.channel ? { experimental: { "claude/channel": {} } } : {}),
+        ...(options.channel
+          ? {
+            experimental: {
+              "claude/channel": {},
+              ...(options.permissions ? { "claude/channel/permission": {} } : {}),
+            },
+          }
+          : {}),
       },
       instructions: INSTRUCTIONS + (options.channel ? CHANNEL_INSTRUCTIONS : ""),
     },
@@ -390,6 +414,20 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
     running.add(tracked);
     return answer;
   });
+  if (options.channel && options.permissions) {
+    const { permissions } = options;
+    server.setNotificationHandler(
+      PermissionRequestNotification,
+      async ({ params }: z.infer<typeof PermissionRequestNotification>) => {
+        try {
+          await permissions.ask(params);
+        } catch (err) {
+          // The local dialog stays open: the approval is only not relayed.
+          ctx.log.warn(`An approval could not be relayed to the room: ${(err as Error).message}`);
+        }
+      },
+    );
+  }
   server.onerror = (err: Error) => ctx.log.debug(`MCP: ${err.message}`);
   return {
     server,
@@ -400,8 +438,14 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
       if (options.channel) {
         // Pushed only once the client said it is ready: before, it may drop what it gets.
         server.oninitialized = () => {
+          const { permissions } = options;
           pushing = pushMessages(ctx, {
             deliver: (message) => server.notification(channelEvent(message)),
+            relay: permissions && {
+              permissions,
+              answer: (verdict) =>
+                server.notification({ method: PERMISSION_EVENT, params: { ...verdict } }),
+            },
             signal: stopPushing.signal,
           }).catch((err: Error) => {
             if (!stopPushing.signal.aborted) ctx.log.warn(`Pushing stopped: ${err.message}`);

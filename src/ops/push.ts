@@ -11,23 +11,33 @@ import type { InboxMessage } from "../store/types.ts";
 import { SAFETY_POLL_MS } from "./inbox.ts";
 import { type Local, type OpContext, openLocal } from "./local.ts";
 import { type MessageView, messageView } from "./views.ts";
+import type { PermissionRelay, PermissionVerdict } from "./permission.ts";
 
 export interface PushOptions {
   /** Writes one message into the session; resolves once written, rejects when it cannot be. */
   deliver(message: MessageView): Promise<void>;
+  /** Approvals asked in the agent's room: an approver's answer goes back as a verdict. */
+  relay?: {
+    permissions: PermissionRelay;
+    /** Writes the verdict into the session; resolves once written. */
+    answer(verdict: PermissionVerdict): Promise<void>;
+  };
   /** Ends the pushing; what was taken and not yet written is put back. */
   signal: AbortSignal;
 }
 
-/** The user ids of `channel_senders`, checked: an entry that is no user id would let no one in. */
-export function channelSenders(senders: string[]): Set<string> {
-  const wrong = senders.find((sender) => serverOfUserId(sender) === undefined);
+/**
+ * The user ids of a setting that lets people in (`channel_senders`,
+ * `approvers`), checked: an entry that is no user id would let no one in.
+ */
+export function userIdsOf(setting: string, values: string[]): Set<string> {
+  const wrong = values.find((value) => serverOfUserId(value) === undefined);
   if (wrong !== undefined) {
-    throw new ConfigError(`The channel sender "${wrong}" is not a Matrix user id.`, {
-      hint: 'Give full user ids in "channel_senders", for example "@alice:example.org".',
+    throw new ConfigError(`"${wrong}" in "${setting}" is not a Matrix user id.`, {
+      hint: `Give full user ids in "${setting}", for example "@alice:example.org".`,
     });
   }
-  return new Set(senders);
+  return new Set(values);
 }
 
 /**
@@ -39,7 +49,7 @@ export function channelSenders(senders: string[]): Set<string> {
 export async function pushMessages(ctx: OpContext, options: PushOptions): Promise<void> {
   const { signal } = options;
   await using local = await openLocal(ctx);
-  const senders = channelSenders(local.config.channelSenders);
+  const senders = userIdsOf("channel_senders", local.config.channelSenders);
   if (senders.size === 0) {
     ctx.log.warn(
       'No message is pushed into the session: "channel_senders" names nobody. ' +
@@ -53,6 +63,7 @@ export async function pushMessages(ctx: OpContext, options: PushOptions): Promis
     const changed = local.inbox.changed(stop).catch(() => {});
     try {
       const unread = await local.store.unread();
+      if (options.relay && await relayVerdicts(local, unread, options.relay) > 0) continue;
       const allowed = unread.filter((message) => senders.has(message.sender));
       if (allowed.length > 0 && await pushTaken(local, allowed, options) > 0) continue;
       const poll = ctx.deps.sleep(SAFETY_POLL_MS, stop).catch(() => {});
@@ -64,6 +75,32 @@ export async function pushMessages(ctx: OpContext, options: PushOptions): Promis
   }
 }
 
+/**
+ * Takes the approvers' answers to open requests among `unread` and sends
+ * each verdict; returns how many were taken. An answer is read once its
+ * verdict is written; one that cannot be is unread again.
+ */
+async function relayVerdicts(
+  local: Local,
+  unread: InboxMessage[],
+  relay: NonNullable<PushOptions["relay"]>,
+): Promise<number> {
+  // The first answer to a request decides it; a later one is an ordinary message.
+  const answers = new Map<string, InboxMessage>();
+  for (const message of unread) {
+    const verdict = relay.permissions.verdictOf(message);
+    if (verdict && !answers.has(verdict.request_id)) answers.set(verdict.request_id, message);
+  }
+  if (answers.size === 0) return 0;
+  const taken = await local.store.claimMessages([...answers.values()]);
+  await handOver(local, taken, async (message) => {
+    const verdict = relay.permissions.verdictOf(message)!;
+    await relay.answer(verdict);
+    relay.permissions.close(verdict.request_id);
+  });
+  return taken.length;
+}
+
 /** Takes `messages` and writes each; returns how many were taken. */
 async function pushTaken(
   local: Local,
@@ -72,10 +109,20 @@ async function pushTaken(
 ): Promise<number> {
   // Another reader may have taken some since they were looked at: those are its own.
   const taken = await local.store.claimMessages(messages);
+  await handOver(local, taken, (message) => deliver(messageView(message)));
+  return taken.length;
+}
+
+/** Writes each taken message in turn: those written are read, the rest unread again. */
+async function handOver(
+  local: Local,
+  taken: InboxMessage[],
+  write: (message: InboxMessage) => Promise<void>,
+): Promise<void> {
   let written = 0;
   try {
     for (const message of taken) {
-      await deliver(messageView(message));
+      await write(message);
       written++;
     }
   } finally {
@@ -85,5 +132,4 @@ async function pushTaken(
       await local.receipts.notify();
     }
   }
-  return taken.length;
 }

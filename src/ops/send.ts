@@ -83,7 +83,13 @@ async function formatted(session: Session, roomId: string, message: TextMessage)
   if (!mayNeedFormatting(message.body)) return message;
   const [{ formatMarkdown }, users] = await Promise.all([
     import("../matrix/markdown.ts"),
-    mayMention(message.body) ? mentionable(session.space, roomId) : new Map<string, string>(),
+    mayMention(message.body)
+      // Names that cannot be read mention nobody: the message still goes.
+      ? mentionable(session.space, roomId).catch((err: Error) => {
+        session.space.log.debug(`no mention resolved: ${err.message}`);
+        return new Map<string, string>();
+      })
+      : new Map<string, string>(),
   ]);
   const { html, mentioned } = formatMarkdown(message.body, users);
   const userIds = [...new Set([...message.mentions?.user_ids ?? [], ...mentioned])]

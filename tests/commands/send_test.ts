@@ -2,9 +2,16 @@
 import assert from "node:assert/strict";
 import { CchatError, ConfigError, UsageError } from "../../src/errors.ts";
 import { MAX_CONTENT_BYTES } from "../../src/ops/send.ts";
-import { type Handler, json, type RecordedRequest } from "../support/fakes.ts";
-import { BOB, call, commandHarness, HS, noRequests, stdinOf, V3 } from "../support/commands.ts";
-import { cchatRoomState } from "../support/space.ts";
+import { json, type RecordedRequest } from "../support/fakes.ts";
+import {
+  agentRoomHomeserver,
+  call,
+  commandHarness,
+  HS,
+  noRequests,
+  stdinOf,
+  V3,
+} from "../support/commands.ts";
 import { inboxMessage } from "../support/fixtures.ts";
 
 const harness = commandHarness;
@@ -83,40 +90,8 @@ Deno.test("send checks its input before any request", async (t) => {
 });
 
 /** A homeserver that knows the lobby and the agent "builder", and accepts sends. */
-const BUILDER = "@builder:hs.test";
-
-function homeserver(options: { whoami?: string; firstSend?: number } = {}): Handler {
-  let sends = 0;
-  return (r) => {
-    const p = decodeURIComponent(r.url.pathname);
-    if (p === `${V3}/account/whoami`) return json({ user_id: options.whoami ?? BOB });
-    if (p === `${V3}/directory/room/#agents-lobby:hs.test`) {
-      return json({ room_id: "!lobby:hs.test" });
-    }
-    // The Space names builder's room in builder's own entry, and builder made that room.
-    if (p === `${V3}/directory/room/#agents:hs.test`) return json({ room_id: "!space:hs.test" });
-    if (p === `${V3}/rooms/!space:hs.test/state/dev.cchat.agent/${BUILDER}`) {
-      return json({
-        type: "dev.cchat.agent",
-        state_key: BUILDER,
-        sender: BUILDER,
-        content: { name: "builder", room_id: "!builder:hs.test" },
-      });
-    }
-    if (r.method === "GET" && p === `${V3}/rooms/!builder:hs.test/state`) {
-      return json(cchatRoomState(BUILDER));
-    }
-    if (p.startsWith(`${V3}/join/`)) return json({ room_id: "!builder:hs.test" });
-    if (r.method === "PUT" && p.includes("/send/m.room.message/")) {
-      sends++;
-      if (sends === 1 && options.firstSend) {
-        return json({ errcode: "M_FORBIDDEN", error: "not in room" }, options.firstSend);
-      }
-      return json({ event_id: `$sent${sends}` });
-    }
-    return json({ errcode: "M_UNRECOGNIZED", error: p }, 404);
-  };
-}
+const homeserver = (options: { whoami?: string; firstSend?: number } = {}) =>
+  agentRoomHomeserver({ name: "builder", owner: "@builder:hs.test", ...options });
 
 Deno.test("send", async (t) => {
   await t.step("with CCHAT_ACCESS_TOKEN, a whoami comes first", async () => {

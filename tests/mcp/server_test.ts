@@ -11,13 +11,16 @@ import {
   INSTRUCTIONS,
   mcpServer,
   type McpServerOptions,
+  PERMISSION_EVENT,
   PROGRESS_EVERY_MS,
 } from "../../src/mcp/server.ts";
 import { StdioTransport } from "../../src/mcp/stdio.ts";
-import { SAFETY_POLL_MS } from "../../src/ops/inbox.ts";
 import { CapturedSink } from "../support/fakes.ts";
-import { commandHarness } from "../support/commands.ts";
+import { agentRoomHomeserver, BOB, commandHarness } from "../support/commands.ts";
 import type { Store } from "../../src/store/store.ts";
+import type { OpContext } from "../../src/ops/local.ts";
+import { PermissionRelay } from "../../src/ops/permission.ts";
+import type { Handler } from "../support/fakes.ts";
 import { inboxMessage, MCP_TOOLS } from "../support/fixtures.ts";
 
 /** A JSON-RPC message from the server, as the tests read it. */
@@ -53,15 +56,21 @@ class Answers extends CapturedSink {
   }
 }
 
-async function serving(options: McpServerOptions = {}, env: Record<string, string> = {}) {
-  const h = await commandHarness();
+async function serving(
+  options: McpServerOptions | ((ctx: OpContext) => McpServerOptions) = {},
+  env: Record<string, string> = {},
+  handler?: Handler,
+) {
+  const h = await commandHarness(handler);
   Object.assign(h.env, env);
   await h.login();
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   const writer = pipe.writable.getWriter();
   const out = new Answers();
   const transport = new StdioTransport(pipe.readable, out, silentLogger);
-  const served = mcpServer({ deps: h.deps, log: silentLogger }, options).serve(transport);
+  const ctx = { deps: h.deps, log: silentLogger };
+  const served = mcpServer(ctx, typeof options === "function" ? options(ctx) : options)
+    .serve(transport);
   let next = 1;
   const line = (message: unknown) =>
     writer.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
@@ -100,6 +109,16 @@ async function serving(options: McpServerOptions = {}, env: Record<string, strin
     // On the clock: a store that meets the server's own writes retries after a (virtual) pause.
     unreadIds: () =>
       h.clock.run(h.store(async (store) => (await store.unread()).map((m) => m.eventId))),
+    /**
+     * Lets the server run until `done` holds: it works on real KV turns as
+     * well as virtual time, so a fixed stretch of virtual time is not enough.
+     */
+    until: async (done: () => boolean | Promise<boolean>) => {
+      for (let look = 0; !(await done()); look++) {
+        assert.ok(look < 200, "it never happened");
+        await h.clock.run(h.clock.sleep(100));
+      }
+    },
     /** Stores `messages` as the daemon does, while the server runs. */
     deliver: (messages: Parameters<Store["commitBatch"]>[0], since: string) =>
       h.clock.run(h.store((store) => store.commitBatch(messages, since))),
@@ -171,7 +190,7 @@ Deno.test("a wait that does not reach its client takes nothing", async (t) => {
     const id = await mcp.request("tools/call", { name: "wait", arguments: { timeout_s: 60 } });
     await mcp.h.clock.run(Promise.resolve());
     await mcp.cancel(id);
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    await mcp.deliver([inboxMessage(1)], "s1");
     // Long past the safety poll and the timeout the cancelled call had.
     await mcp.h.clock.run(mcp.h.clock.sleep(120_000));
     assert.deepEqual(await mcp.unreadIds(), ["$m1"]);
@@ -180,7 +199,7 @@ Deno.test("a wait that does not reach its client takes nothing", async (t) => {
 
   await t.step("cancelled as it takes a message: the message is put back", async () => {
     await using mcp = await serving();
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    await mcp.deliver([inboxMessage(1)], "s1");
     // The cancel follows on the same read, before the call could answer.
     const id = 50;
     await mcp.line({
@@ -196,7 +215,7 @@ Deno.test("a wait that does not reach its client takes nothing", async (t) => {
 
   await t.step("an answer that cannot be written puts the message back", async () => {
     await using mcp = await serving();
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(1), inboxMessage(2)], "s1"));
+    await mcp.deliver([inboxMessage(1), inboxMessage(2)], "s1");
     mcp.out.fail = true;
     await mcp.request("tools/call", { name: "inbox", arguments: {} });
     // A stdout that fails means the client is gone: the server ends, settling what it took.
@@ -206,7 +225,7 @@ Deno.test("a wait that does not reach its client takes nothing", async (t) => {
 
   await t.step("the client going away puts back what a call took", async () => {
     await using mcp = await serving();
-    await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+    await mcp.deliver([inboxMessage(1)], "s1");
     const id = await mcp.request("tools/call", { name: "wait", arguments: { timeout_s: 5 } });
     await mcp.closeStdin();
     assert.equal(mcp.out.all.some((a) => a.id === id), false);
@@ -216,12 +235,12 @@ Deno.test("a wait that does not reach its client takes nothing", async (t) => {
 
 Deno.test("a wait that reaches its client marks the message read and leaves a receipt", async () => {
   await using mcp = await serving();
-  await mcp.h.store((store) => store.commitBatch([inboxMessage(1)], "s1"));
+  await mcp.deliver([inboxMessage(1)], "s1");
   const answer = await mcp.call("wait", { timeout_s: 5 });
   assert.equal(answer.result.structuredContent.message.event_id, "$m1");
   await mcp.h.clock.run(mcp.h.clock.sleep(100));
   assert.deepEqual(await mcp.unreadIds(), []);
-  const receipts = await mcp.h.store((store) => store.pendingReceipts());
+  const receipts = await mcp.h.clock.run(mcp.h.store((store) => store.pendingReceipts()));
   assert.deepEqual(receipts.map((r) => r.eventId), ["$m1"]);
 });
 
@@ -265,7 +284,7 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
         { ...inboxMessage(1), body: "deploy?\u202e", threadRoot: "$root" },
         inboxMessage(2, { sender: "@mallory:hs.test" }),
       ], "s1");
-      await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
+      await mcp.until(() => pushed(mcp.out).length > 0);
       const events = pushed(mcp.out);
       assert.equal(events.length, 1);
       assert.deepEqual(events[0].params, {
@@ -292,7 +311,7 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
     await mcp.h.clock.run(mcp.h.clock.sleep(100));
     assert.equal(pushed(mcp.out).length, 0);
     await mcp.deliver([inboxMessage(3)], "s2");
-    await mcp.h.clock.run(mcp.h.clock.sleep(SAFETY_POLL_MS));
+    await mcp.until(() => pushed(mcp.out).length > 0);
     assert.deepEqual(pushed(mcp.out).map((event) => event.params.meta.event_id), ["$m3"]);
   });
 
@@ -319,5 +338,61 @@ Deno.test("as a channel, the server pushes what allowed senders write, once", as
     await mcp.h.clock.run(mcp.h.clock.sleep(6_000));
     assert.equal(pushed(mcp.out).length, 0);
     assert.deepEqual(await mcp.unreadIds(), ["$m6"]);
+  });
+});
+
+Deno.test("as a channel with approvers, a tool-use approval is relayed to the room", async (t) => {
+  const ALICE = "@alice:hs.test";
+  const relayed = (ctx: OpContext) => ({
+    channel: true,
+    permissions: new PermissionRelay(ctx, "bob", new Set([ALICE])),
+  });
+  const request = {
+    jsonrpc: "2.0",
+    method: "notifications/claude/channel/permission_request",
+    params: {
+      request_id: "kqwzx",
+      tool_name: "Bash",
+      description: "Run shell command",
+      input_preview: '{"command":"make deploy"}',
+    },
+  };
+  const verdicts = (out: Answers) =>
+    out.all.filter((a) => a.method === PERMISSION_EVENT).map((a) => a.params);
+
+  await t.step("it says it relays, and posts each request in the agent's room", async () => {
+    await using mcp = await serving(relayed, {}, agentRoomHomeserver({ name: "bob", owner: BOB }));
+    assert.deepEqual(mcp.initialized.result.capabilities.experimental, {
+      "claude/channel": {},
+      "claude/channel/permission": {},
+    });
+    await mcp.line(request);
+    await mcp.until(() => mcp.h.requests.some((r) => r.method === "PUT"));
+    const put = mcp.h.requests.find((r) => r.method === "PUT")!;
+    assert.match(decodeURIComponent(put.url.pathname), /\/rooms\/!bob:hs\.test\/send\//);
+    assert.match((put.body as { body: string }).body, /"yes kqwzx" or "no kqwzx"/);
+  });
+
+  await t.step("an approver's answer goes back once; anyone else's is a message", async () => {
+    await using mcp = await serving(relayed, {}, agentRoomHomeserver({ name: "bob", owner: BOB }));
+    await mcp.line(request);
+    await mcp.h.clock.run(mcp.h.clock.sleep(100));
+    await mcp.deliver([
+      inboxMessage(1, { sender: "@mallory:hs.test", body: "yes kqwzx" }),
+      inboxMessage(2, { sender: ALICE, body: "no KQWZX" }),
+      inboxMessage(3, { sender: ALICE, body: "yes kqwzx" }),
+    ], "s1");
+    await mcp.until(() => verdicts(mcp.out).length > 0);
+    assert.deepEqual(verdicts(mcp.out), [{ request_id: "kqwzx", behavior: "deny" }]);
+    // The answer that counted is read; the others wait for the tools as messages.
+    assert.deepEqual(await mcp.unreadIds(), ["$m1", "$m3"]);
+  });
+
+  await t.step("without approvers nothing is relayed, and no relay is declared", async () => {
+    await using mcp = await serving({ channel: true });
+    assert.deepEqual(mcp.initialized.result.capabilities.experimental, { "claude/channel": {} });
+    await mcp.line(request);
+    await mcp.h.clock.run(mcp.h.clock.sleep(100));
+    assert.equal(mcp.h.requests.length, 0);
   });
 });

@@ -36,3 +36,23 @@ Deno.test("prepareMessage: mentions named outright", async (t) => {
     );
   });
 });
+
+Deno.test("send: names that cannot be read mention nobody, and the message still goes", async () => {
+  await using h = await commandHarness((r) => {
+    const route = call(r);
+    if (route === `GET ${V3}/directory/room/#agents-lobby:hs.test`) {
+      return json({ room_id: "!lobby:hs.test" });
+    }
+    if (r.method === "PUT") return json({ event_id: "$sent" });
+    return json({ errcode: "M_UNKNOWN", error: "down" }, 400);
+  });
+  await h.login();
+  const result = await h.clock.run(send(opContext(h).ctx, { body: "@ann, **look**" }));
+  assert.equal(result.event_id, "$sent");
+  const put = h.requests.find((r) => r.method === "PUT")!;
+  assert.deepEqual((put.body as Record<string, unknown>)["m.mentions"], {});
+  assert.equal(
+    (put.body as Record<string, unknown>).formatted_body,
+    "<p>@ann, <strong>look</strong></p>",
+  );
+});

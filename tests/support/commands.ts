@@ -7,7 +7,15 @@ import { writeCredentials } from "../../src/credentials.ts";
 import { Store } from "../../src/store/store.ts";
 import { DaemonRecords } from "../../src/store/daemon_records.ts";
 import type { Deps } from "../../src/deps.ts";
-import { fakeDeps, fakeFetch, type Handler, type RecordedRequest, VirtualClock } from "./fakes.ts";
+import {
+  fakeDeps,
+  fakeFetch,
+  type Handler,
+  json,
+  type RecordedRequest,
+  VirtualClock,
+} from "./fakes.ts";
+import { cchatRoomState } from "./space.ts";
 
 export const HS = "http://hs.test";
 export const BOB = "@bob:hs.test";
@@ -98,4 +106,48 @@ export async function exists(path: string): Promise<boolean> {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
+}
+
+/**
+ * A homeserver with a lobby and one agent's room: the Space names the room
+ * in the agent's own entry, the agent made it, and every send is answered
+ * with `$sentN` (the first with `firstSend` as its status, when given).
+ */
+export function agentRoomHomeserver(
+  options: { name: string; owner: string; whoami?: string; firstSend?: number },
+): Handler {
+  const { name, owner } = options;
+  const roomId = `!${name}:hs.test`;
+  let sends = 0;
+  return (r) => {
+    const p = decodeURIComponent(r.url.pathname);
+    if (p === `${V3}/account/whoami`) return json({ user_id: options.whoami ?? BOB });
+    if (p === `${V3}/directory/room/#agents-lobby:hs.test`) {
+      return json({ room_id: "!lobby:hs.test" });
+    }
+    if (p === `${V3}/directory/room/#agents:hs.test`) return json({ room_id: "!space:hs.test" });
+    const entry = {
+      type: "dev.cchat.agent",
+      state_key: owner,
+      sender: owner,
+      content: { name, room_id: roomId },
+    };
+    if (p === `${V3}/rooms/!space:hs.test/state/dev.cchat.agent/${owner}`) return json(entry);
+    if (r.method === "GET" && p === `${V3}/rooms/!space:hs.test/state`) return json([entry]);
+    if (p === `${V3}/rooms/${roomId}/joined_members`) {
+      return json({ joined: { [owner]: {}, "@alice:hs.test": {} } });
+    }
+    if (r.method === "GET" && p === `${V3}/rooms/${roomId}/state`) {
+      return json(cchatRoomState(owner));
+    }
+    if (p.startsWith(`${V3}/join/`)) return json({ room_id: roomId });
+    if (r.method === "PUT" && p.includes("/send/m.room.message/")) {
+      sends++;
+      if (sends === 1 && options.firstSend) {
+        return json({ errcode: "M_FORBIDDEN", error: "not in room" }, options.firstSend);
+      }
+      return json({ event_id: `$sent${sends}` });
+    }
+    return json({ errcode: "M_UNRECOGNIZED", error: p }, 404);
+  };
 }
