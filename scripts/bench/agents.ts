@@ -3,12 +3,14 @@
  * message from the send returning to a waiting `cchat wait` printing it, and
  * to the MCP `wait` tool returning it, against a raw /sync in the same run;
  * a `send` tool call against a PUT by fetch in this process and by curl; and
- * the size of `tools/list`, which an agent pays for in every turn.
+ * the size of `tools/list`, which an agent pays for in every turn; and a
+ * message pushed into a channel session, against the same raw /sync.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { realSleep } from "../../src/deps.ts";
-import { TOOLS_LIST_BUDGET_BYTES } from "../../src/mcp/server.ts";
+import { CHANNEL_EVENT, TOOLS_LIST_BUDGET_BYTES } from "../../src/mcp/server.ts";
+import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import { textContent } from "../../src/matrix/client.ts";
 import { agentCli, buildBundle, CCHAT_BUNDLE, eventually } from "../../harness/cli.ts";
 import { clientFor } from "../../harness/matrix.ts";
@@ -20,6 +22,7 @@ import { alternate, ratio, spread, summarize } from "./stats.ts";
 const MCP_WAIT_TARGET = 1.5;
 const CLI_WAIT_TARGET = 2.5;
 const MCP_SEND_TARGET = 1.2;
+const PUSH_TARGET = 1.5;
 /** Long enough for a fresh `cchat wait` to be watching before the message is sent. */
 const READY_MS = 800;
 const ARRIVAL_TIMEOUT_MS = 10_000;
@@ -33,6 +36,7 @@ export const run: Section = async (context) => {
   const daemon = agent.daemon();
   const env = { ...Deno.env.toObject(), NO_COLOR: "1", ...agent.env };
   const mcp = new Client({ name: "cchat-bench", version: "1" });
+  const channel = new Client({ name: "cchat-bench-channel", version: "1" });
   try {
     const place = await eventually("the daemon's first sync", async () => {
       const status = JSON.parse((await agent.run(["status", "--json"])).stdout).daemon;
@@ -167,13 +171,57 @@ export const run: Section = async (context) => {
       hosting.floor.push(sample.floor);
     }
 
-    const [cliS, cliF, toolS, toolF, hostS, hostF] = [
+    // The server goes; one serving as a Claude Code channel takes the loop over, and each
+    // message from the human is pushed to its client as it arrives.
+    context.note(`agents: a channel server; ${context.samples} messages pushed`);
+    const hostPid = (mcp.transport as StdioClientTransport | undefined)?.pid;
+    await mcp.close();
+    let nextPush: (() => void) | undefined;
+    channel.fallbackNotificationHandler = (notification: JSONRPCNotification) => {
+      if (notification.method === CHANNEL_EVENT) nextPush?.();
+      return Promise.resolve();
+    };
+    await channel.connect(
+      new StdioClientTransport({
+        command: Deno.execPath(),
+        args: [...CCHAT_BUNDLE, "mcp", "--channel"],
+        env: { ...env, CCHAT_CHANNEL_SENDERS: human.userId },
+        stderr: "ignore",
+      }),
+    );
+    await eventually("the channel server hosting the loop", async () => {
+      const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
+      const pid = status.lease?.pid;
+      return status.state === "running" && pid !== undefined && pid !== hostPid &&
+          pid !== daemonPid
+        ? true
+        : undefined;
+    }, 30_000);
+    // Listening from before the send: a push needs no call to be waiting.
+    const pushedAt = () =>
+      new Promise<number>((resolve) => {
+        nextPush = () => {
+          nextPush = undefined;
+          resolve(performance.now());
+        };
+      });
+    const pushing = { reader: [] as number[], floor: [] as number[] };
+    for (let i = 0; i < 1 + context.samples; i++) {
+      const sample = await receive(pushedAt, i);
+      if (i === 0) continue;
+      pushing.reader.push(sample.reader);
+      pushing.floor.push(sample.floor);
+    }
+
+    const [cliS, cliF, toolS, toolF, hostS, hostF, pushS, pushF] = [
       cli.reader,
       cli.floor,
       tool.reader,
       tool.floor,
       hosting.reader,
       hosting.floor,
+      pushing.reader,
+      pushing.floor,
     ].map(summarize);
     const [mcpSend, fetchSend, curlSend] = [sends.mcp, sends.fetch, sends.curl].map(summarize);
     const row = (metric: string, value: string, extra: Partial<Row> = {}): Row => ({
@@ -202,6 +250,16 @@ export const run: Section = async (context) => {
         target: `≤ ${MCP_WAIT_TARGET}×`,
         met: hostS.median / hostF.median <= MCP_WAIT_TARGET,
       }),
+      row("channel push: send returned → notification read by the client", spread(pushS), {
+        data: { ...pushS },
+      }),
+      row("raw /sync, the floor (beside the channel server)", spread(pushF), {
+        data: { ...pushF },
+      }),
+      row("channel push/floor at p50", ratio(pushS.median, pushF.median), {
+        target: `≤ ${PUSH_TARGET}×`,
+        met: pushS.median / pushF.median <= PUSH_TARGET,
+      }),
       row("MCP send tool → event id", spread(mcpSend), { data: { ...mcpSend } }),
       row("fetch PUT in this process, the floor", spread(fetchSend), { data: { ...fetchSend } }),
       row("curl PUT (process)", spread(curlSend), { data: { ...curlSend } }),
@@ -217,6 +275,7 @@ export const run: Section = async (context) => {
     ];
   } finally {
     await mcp.close();
+    await channel.close();
     await daemon.stop();
   }
 };

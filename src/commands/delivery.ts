@@ -1,11 +1,11 @@
 import { buildCommand } from "@stricli/core";
-import { type Awaited, delivery, NotYetError } from "../ops/delivery.ts";
+import { type DeliveryWait, delivery, NotYetError } from "../ops/delivery.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 import { awaitFlag } from "./send.ts";
 
 interface DeliveryFlags {
   json: boolean;
-  await?: Awaited;
+  await?: DeliveryWait;
 }
 
 export const deliveryCommand = buildCommand<DeliveryFlags, [string], CliContext>({

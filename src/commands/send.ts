@@ -1,7 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import type { Deps } from "../deps.ts";
 import { readStdin } from "../ops/input.ts";
-import { type Awaited, NotYetError, parseAwait } from "../ops/delivery.ts";
+import { type DeliveryWait, NotYetError, parseAwait } from "../ops/delivery.ts";
 import { reply, send } from "../ops/send.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 
@@ -11,7 +11,7 @@ interface Flags {
   notice: boolean;
   reply?: string;
   thread?: string;
-  await?: Awaited;
+  await?: DeliveryWait;
 }
 
 export const awaitFlag = {

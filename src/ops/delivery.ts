@@ -17,7 +17,7 @@ import type { z } from "zod/v4";
 export type DeliveryResult = z.infer<typeof DeliveryResultSchema>;
 
 /** What to wait for: a state at least this far up the ladder, for at most `timeoutMs`. */
-export interface Awaited {
+export interface DeliveryWait {
   state: Exclude<DeliveryState, "sent">;
   /** Forever when absent. */
   timeoutMs?: number;
@@ -37,21 +37,21 @@ const POLL_MS = 30_000;
 const RECENT = 50;
 
 /** `--await read[:SECONDS]` or `answered[:SECONDS]`, as the command line spells it. */
-export function parseAwait(spec: string): Awaited {
+export function parseAwait(spec: string): DeliveryWait {
   const match = /^(read|answered)(?::(\d+(?:\.\d+)?))?$/.exec(spec);
   if (!match) {
     throw new UsageError(`"${spec}" is not a state to wait for.`, {
       hint: 'Give "read" or "answered", optionally with seconds: "read:30".',
     });
   }
-  const state = match[1] as Awaited["state"];
+  const state = match[1] as DeliveryWait["state"];
   return match[2] === undefined ? { state } : { state, timeoutMs: Number(match[2]) * 1000 };
 }
 
 /** The state of a message this agent sent, by its event id; waits first when told to. */
 export async function delivery(
   ctx: OpContext,
-  options: { eventId: string; await?: Awaited; signal?: AbortSignal },
+  options: { eventId: string; await?: DeliveryWait; signal?: AbortSignal },
 ): Promise<DeliveryResult> {
   await using session = await openSession(ctx, {}, { signal: options.signal });
   const sent = await session.store.sentMessage(options.eventId);
@@ -72,7 +72,7 @@ export async function track(
   { deps }: OpContext,
   session: Session,
   sent: SentMessage,
-  awaited?: Awaited,
+  awaited?: DeliveryWait,
 ): Promise<DeliveryResult> {
   const { client } = session;
   const recipient = await recipientOf(session, sent.to);
@@ -112,7 +112,7 @@ export async function track(
 
 /** A wait for a state that did not come in time; the state reached so far goes with it. */
 export class NotYetError extends CchatError {
-  constructor(readonly result: DeliveryResult, awaited: Awaited) {
+  constructor(readonly result: DeliveryResult, awaited: DeliveryWait) {
     super(
       `The message "${result.event_id}" is ${result.state}, not ${awaited.state}, after ` +
         `${(awaited.timeoutMs ?? 0) / 1000} s.`,

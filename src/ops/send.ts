@@ -8,7 +8,7 @@ import type { TextMessage } from "../matrix/types.ts";
 import { joinAgentRoom, NoSuchAgentError, withAgentRoom } from "../space/agent_room.ts";
 import { LOBBY_KEY, withRoom } from "../space/lookup.ts";
 import { validateAgentName } from "../space/names.ts";
-import { type Awaited, type SentMessage, track } from "./delivery.ts";
+import { type DeliveryWait, type SentMessage, track } from "./delivery.ts";
 import { messageByRef } from "./inbox.ts";
 import type { z } from "zod/v4";
 import type { SendResultSchema } from "./schemas.ts";
@@ -25,7 +25,7 @@ export interface SendOptions {
   /** A message whose thread to post in: without `to`, its short id or event id in the inbox. */
   thread?: string;
   /** Wait after sending until the message is read (or answered): its state goes in the result. */
-  await?: Awaited;
+  await?: DeliveryWait;
   /** User ids to notify, beside those its `@name`s mention. */
   mentions?: string[];
   /** Stops the request: a caller that gave up sends nothing more. */
@@ -130,7 +130,7 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
       await session.store.handedOver(read);
       if (read.length) await session.receipts.notify();
     }
-    return await awaited(ctx, session, sent, options.await);
+    return await withDelivery(ctx, session, sent, options.await);
   }
   const post = async (roomId: string) => ({
     roomId,
@@ -141,15 +141,15 @@ export async function send(ctx: OpContext, options: SendOptions): Promise<SendRe
     : await withNamedRoom(session, options.to, post);
   const posted = { eventId: sent.eventId, roomId: sent.roomId, to: options.to ?? "lobby" };
   await remember(ctx, session, posted);
-  return await awaited(ctx, session, posted, options.await);
+  return await withDelivery(ctx, session, posted, options.await);
 }
 
 /** The result of a send; with `awaited`, once the message got that far. */
-async function awaited(
+async function withDelivery(
   ctx: OpContext,
   session: Session,
   sent: SentMessage,
-  awaited: Awaited | undefined,
+  awaited: DeliveryWait | undefined,
 ): Promise<SendResult> {
   const result = { event_id: sent.eventId, room_id: sent.roomId, to: sent.to };
   if (!awaited) return result;
