@@ -1,5 +1,5 @@
 import { buildCommand } from "@stricli/core";
-import { type DeliveryWait, delivery, NotYetError } from "../ops/delivery.ts";
+import { delivery, type DeliveryWait, NotYetError } from "../ops/delivery.ts";
 import { action, type CliContext, jsonFlag } from "./common.ts";
 import { awaitFlag } from "./send.ts";
 
