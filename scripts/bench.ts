@@ -10,6 +10,7 @@ import { runScript } from "../harness/script.ts";
 import { type BenchContext, renderTable, type Row, type Section } from "./bench/report.ts";
 import { run as agents } from "./bench/agents.ts";
 import { run as boot } from "./bench/boot.ts";
+import { run as db } from "./bench/db.ts";
 import { run as filter } from "./bench/filter.ts";
 import { run as fleetmem } from "./bench/fleetmem.ts";
 import { run as load } from "./bench/load.ts";
@@ -30,6 +31,7 @@ const SECTIONS: Record<string, Section> = {
   memory,
   fleetmem,
   load,
+  db,
   boot,
 };
 

@@ -16,7 +16,7 @@ import {
 import { runScript } from "../harness/script.ts";
 
 const USAGE = `Usage: deno task homeserver <command>
-  start [DATA_DIR] [PORT] [--limits=off|default]
+  start [DATA_DIR] [PORT] [--limits=off|default] [--db=sqlite|postgres]
   stop [DATA_DIR]
   status [DATA_DIR]
   register USER PASSWORD [admin] [--data DATA_DIR] [--json]
@@ -29,6 +29,7 @@ function parseCli(args: string[]) {
       allowPositionals: true,
       options: {
         limits: { type: "string", default: "off" },
+        db: { type: "string", default: "sqlite" },
         data: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -55,8 +56,14 @@ async function main(args: string[]): Promise<number> {
           hint: 'Use "--limits=off" or "--limits=default".',
         });
       }
+      const database = values.db;
+      if (database !== "sqlite" && database !== "postgres") {
+        throw new UsageError(`The database "${database}" is unknown.`, {
+          hint: 'Use "--db=sqlite" or "--db=postgres".',
+        });
+      }
       const port = rest[1] === undefined ? DEFAULT_PORT : Number(rest[1]);
-      const server = await startHomeserver({ dataDir: dataDir(rest[0]), port, limits });
+      const server = await startHomeserver({ dataDir: dataDir(rest[0]), port, limits, database });
       console.log(server.baseUrl);
       return ExitCode.ok;
     }

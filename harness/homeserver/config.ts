@@ -7,6 +7,8 @@
 import { randomHex, sha256Hex } from "../../src/encoding.ts";
 
 export type Limits = "off" | "default";
+/** Synapse's database: SQLite in a file, or PostgreSQL (what Synapse's docs ask of production). */
+export type Database = "sqlite" | "postgres";
 /** How Synapse is run on this machine. */
 export type Launcher = "chroot" | "docker";
 
@@ -21,6 +23,11 @@ export interface ServerState {
   root?: string;
   /** Container name (docker route). */
   container?: string;
+  /** SQLite when absent. */
+  database?: Database;
+  /** Host pid of PostgreSQL (chroot route), or its container (docker route). */
+  postgresPid?: number;
+  postgresContainer?: string;
   port: number;
   baseUrl: string;
   serverName: string;
@@ -74,7 +81,13 @@ export const paths = (dataDir: string) => ({
   state: `${dataDir}/server.json`,
   log: `${dataDir}/homeserver.log`,
   lock: `${dataDir}/.homeserver.lock`,
+  /** PostgreSQL's data, and the directory of its Unix socket: it listens on no TCP port. */
+  postgres: `${dataDir}/postgres`,
+  postgresLog: `${dataDir}/postgres.log`,
 });
+
+/** The role and the database Synapse uses in the PostgreSQL of a data dir. */
+export const POSTGRES_ROLE = "synapse";
 
 export interface ConfigOptions {
   dataDir: string;
@@ -83,6 +96,7 @@ export interface ConfigOptions {
   bindAddress: string;
   limits: Limits;
   extraConfig?: string;
+  database?: Database;
 }
 
 /** Writes every config file for one start and returns a hash of all of conf.d and the main file. */
@@ -106,7 +120,19 @@ export async function writeConfig(options: ConfigOptions): Promise<string> {
         // The shared-secret register API lives under the client resource.
         resources: [{ names: ["client"], compress: false }],
       }],
-      database: { name: "sqlite3", args: { database: `${dataDir}/homeserver.db` } },
+      database: options.database === "postgres"
+        ? {
+          name: "psycopg2",
+          // A host that is a directory is the Unix socket's: no password, no port.
+          args: {
+            user: POSTGRES_ROLE,
+            database: POSTGRES_ROLE,
+            host: p.postgres,
+            cp_min: 5,
+            cp_max: 10,
+          },
+        }
+        : { name: "sqlite3", args: { database: `${dataDir}/homeserver.db` } },
       media_store_path: `${dataDir}/media_store`,
       signing_key_path: p.signingKey,
       registration_shared_secret_path: p.secret,

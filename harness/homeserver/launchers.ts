@@ -7,7 +7,7 @@ import { realSleep } from "../../src/deps.ts";
 import { CchatError } from "../../src/errors.ts";
 import { isRunning, readProc } from "../proc.ts";
 import { sha256Hex } from "../../src/encoding.ts";
-import { type Launcher, paths, type ServerState } from "./config.ts";
+import { type Database, type Launcher, paths, POSTGRES_ROLE, type ServerState } from "./config.ts";
 
 const note = (message: string) => console.error(message);
 
@@ -56,8 +56,14 @@ const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 /** How one launcher starts Synapse. */
 export interface Runner {
   route: Launcher;
-  /** Starts Synapse detached; the result is merged into the recorded state. */
-  launch(dataDir: string, port: number): Promise<Pick<ServerState, "pid" | "root" | "container">>;
+  /** Starts Synapse detached, its database first; the result is merged into the recorded state. */
+  launch(
+    dataDir: string,
+    port: number,
+    database: Database,
+  ): Promise<
+    Pick<ServerState, "pid" | "root" | "container" | "postgresPid" | "postgresContainer">
+  >;
 }
 
 /** Where Synapse listens: loopback on the host; inside a container, what Docker publishes on loopback. */
@@ -103,14 +109,16 @@ export async function isAlive(
     }
   }
   if (state.pid === undefined) return false;
-  return options.justStarted ? await isRunning(state.pid) : await isOurProcess(state.pid, dataDir);
+  return options.justStarted
+    ? await isRunning(state.pid)
+    : await isOurProcess(state.pid, paths(dataDir).config);
 }
 
-/** Running, and still Synapse on this data dir (pids get reused). */
-async function isOurProcess(pid: number, dataDir: string): Promise<boolean> {
+/** Running, and still the process started with `marker` in its arguments (pids get reused). */
+async function isOurProcess(pid: number, marker: string): Promise<boolean> {
   if (!await isRunning(pid)) return false;
   const cmdline = await readProc(pid, "cmdline");
-  return cmdline?.split("\0").includes(paths(dataDir).config) ?? false;
+  return cmdline?.split("\0").includes(marker) ?? false;
 }
 
 /** Synapse's output under Docker, which keeps it instead of a log file. */
@@ -124,21 +132,33 @@ export async function containerLogs(state: ServerState): Promise<string> {
 /** Stops the server a state describes and undoes its mount; safe to repeat. */
 export async function stopServer(state: ServerState, dataDir: string): Promise<void> {
   if (state.route === "docker") {
-    if (state.container) {
-      await succeeds("docker", ["stop", "--time", "10", state.container]);
-      await succeeds("docker", ["rm", "--force", state.container]);
+    // Synapse first, then the database it was writing to.
+    for (const container of [state.container, state.postgresContainer]) {
+      if (!container) continue;
+      await succeeds("docker", ["stop", "--time", "10", container]);
+      await succeeds("docker", ["rm", "--force", container]);
     }
     return;
   }
-  if (state.pid !== undefined && await isOurProcess(state.pid, dataDir)) {
-    signal(state.pid, "SIGTERM");
-    if (!await waitForExit(state.pid, dataDir, 10_000)) {
-      note(`Synapse (pid ${state.pid}) ignored SIGTERM for 10 s; sending SIGKILL.`);
-      signal(state.pid, "SIGKILL");
-      await waitForExit(state.pid, dataDir, 5_000);
-    }
+  const synapse = paths(dataDir).config;
+  if (state.pid !== undefined) await stopProcess("Synapse", state.pid, synapse, "SIGTERM");
+  // SIGINT is PostgreSQL's fast shutdown: it ends the sessions and writes a checkpoint.
+  const { postgres } = paths(dataDir);
+  if (state.postgresPid !== undefined) {
+    await stopProcess("PostgreSQL", state.postgresPid, postgres, "SIGINT");
   }
   if (state.root) await unmount(state.root + dataDir);
+}
+
+/** Stops the process `pid` if it still is the one started on `marker`, by `how`, then by force. */
+async function stopProcess(what: string, pid: number, marker: string, how: Deno.Signal) {
+  if (!await isOurProcess(pid, marker)) return;
+  signal(pid, how);
+  if (!await waitForExit(pid, marker, 10_000)) {
+    note(`${what} (pid ${pid}) ignored ${how} for 10 s; sending SIGKILL.`);
+    signal(pid, "SIGKILL");
+    await waitForExit(pid, marker, 5_000);
+  }
 }
 
 /** The process may exit between our check and the signal; that is what we wanted anyway. */
@@ -150,10 +170,10 @@ function signal(pid: number, name: Deno.Signal): void {
   }
 }
 
-async function waitForExit(pid: number, dataDir: string, ms: number): Promise<boolean> {
+async function waitForExit(pid: number, marker: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!await isOurProcess(pid, dataDir)) return true;
+    if (!await isOurProcess(pid, marker)) return true;
     await realSleep(100);
   }
   return false;
@@ -161,9 +181,12 @@ async function waitForExit(pid: number, dataDir: string, ms: number): Promise<bo
 
 const docker: Runner = {
   route: "docker",
-  async launch(dataDir, port) {
+  async launch(dataDir, port, database) {
     const container = `cchat-synapse-${(await sha256Hex(dataDir)).slice(0, 12)}`;
     await succeeds("docker", ["rm", "--force", container]);
+    const postgresContainer = database === "postgres"
+      ? await dockerPostgres(`${container}-postgres`, dataDir)
+      : undefined;
     note("Starting Synapse in Docker (the first run pulls matrixdotorg/synapse).");
     const p = paths(dataDir);
     await run("docker", [
@@ -180,15 +203,50 @@ const docker: Runner = {
       "matrixdotorg/synapse",
       ...["-m", "synapse.app.homeserver", "-c", p.config, "-c", p.confDir],
     ]);
-    return { container };
+    return { container, postgresContainer };
   },
 };
 
+/**
+ * PostgreSQL's official image on the data dir, listening on its Unix socket
+ * there only, which the Synapse container reaches through the same mount.
+ */
+async function dockerPostgres(container: string, dataDir: string): Promise<string> {
+  await succeeds("docker", ["rm", "--force", container]);
+  note("Starting PostgreSQL in Docker (the first run pulls postgres:18).");
+  const { postgres } = paths(dataDir);
+  await run("docker", [
+    "run",
+    "--detach",
+    "--name",
+    container,
+    "--volume",
+    `${dataDir}:${dataDir}`,
+    ...["--env", `PGDATA=${postgres}`, "--env", `POSTGRES_USER=${POSTGRES_ROLE}`],
+    ...["--env", "POSTGRES_HOST_AUTH_METHOD=trust"],
+    ...["--env", "POSTGRES_INITDB_ARGS=--encoding=UTF8 --locale=C"],
+    "postgres:18",
+    ...["-c", "listen_addresses=", "-c", `unix_socket_directories=${postgres}`],
+  ]);
+  await untilReady(() => succeeds("docker", ["exec", container, "pg_isready", "-h", postgres]));
+  return container;
+}
+
+/** Waits until `ready` says so, for PostgreSQL's start (a first one runs initdb). */
+async function untilReady(ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!await ready()) {
+    if (Date.now() > deadline) throw new CchatError("PostgreSQL did not start within 60 s.");
+    await realSleep(200);
+  }
+}
+
 const chroot: Runner = {
   route: "chroot",
-  async launch(dataDir) {
+  async launch(dataDir, _port, database) {
     const root = await ensureChroot();
     await bindMount(dataDir, root + dataDir);
+    const postgresPid = database === "postgres" ? await chrootPostgres(root, dataDir) : undefined;
     const p = paths(dataDir);
     // `sh` backgrounds the server with its output in the log and tells us its pid;
     // setsid detaches it from our session so it outlives this script.
@@ -202,9 +260,110 @@ const chroot: Runner = {
       p.confDir,
       p.log,
     ], { env: CHROOT_ENV });
-    return { pid: Number(pid.trim()), root };
+    return { pid: Number(pid.trim()), root, postgresPid };
   },
 };
+
+/**
+ * PostgreSQL from the chroot's Debian packages (installed into it the first
+ * time one is asked for), its data in the data dir, listening on a Unix
+ * socket there and no TCP port; the role and database Synapse uses are made
+ * once. Returns the server's host pid.
+ */
+async function chrootPostgres(root: string, dataDir: string): Promise<number> {
+  const bin = await ensurePostgres(root);
+  const { postgres, postgresLog } = paths(dataDir);
+  const asPostgres = (command: string, ...args: string[]) =>
+    run("chroot", ["--userspec=postgres:postgres", root, `${bin}/${command}`, ...args], {
+      env: CHROOT_ENV,
+    });
+  await letPostgresThrough(root, dataDir);
+  if (!await exists(`${postgres}/PG_VERSION`)) {
+    await Deno.remove(postgres, { recursive: true }).catch(() => {});
+    await Deno.mkdir(postgres, { mode: 0o700 });
+    await run("chroot", [root, "chown", "postgres:postgres", postgres], { env: CHROOT_ENV });
+    note("  initdb for PostgreSQL");
+    await asPostgres(
+      "initdb",
+      ...["-D", postgres, "--auth=trust", `--username=${POSTGRES_ROLE}`],
+      ...["--encoding=UTF8", "--locale=C"],
+    );
+  }
+  const pid = await run("sh", [
+    "-c",
+    'setsid chroot --userspec=postgres:postgres "$1" "$2" -D "$3" -c listen_addresses= ' +
+    '-c unix_socket_directories="$3" </dev/null >>"$4" 2>&1 & echo $!',
+    "sh",
+    root,
+    `${bin}/postgres`,
+    postgres,
+    postgresLog,
+  ], { env: CHROOT_ENV });
+  await untilReady(() =>
+    asPostgres("pg_isready", "-h", postgres, "-U", POSTGRES_ROLE).then(() => true, () => false)
+  );
+  // Synapse asks for a database in the C locale; made once, and there on every later start.
+  await asPostgres(
+    "createdb",
+    ...["-h", postgres, "-U", POSTGRES_ROLE, "-O", POSTGRES_ROLE, "-T", "template0"],
+    ...["-E", "UTF8", "--locale=C", POSTGRES_ROLE],
+  ).catch((e) => {
+    if (!(e instanceof CchatError && e.hint?.includes("already exists"))) throw e;
+  });
+  return Number(pid.trim());
+}
+
+/**
+ * Lets PostgreSQL's user pass through the chroot's directories above the data
+ * dir (traverse only, not list): a data dir under the chroot's /root, which
+ * only root may enter, is where the tests keep theirs.
+ */
+async function letPostgresThrough(root: string, dataDir: string): Promise<void> {
+  const parts = dataDir.split("/").filter(Boolean);
+  for (let depth = 0; depth < parts.length; depth++) {
+    const dir = `${root}/${parts.slice(0, depth).join("/")}`;
+    const { mode } = await Deno.stat(dir);
+    if (mode !== null && (mode & 0o001) === 0) await Deno.chmod(dir, (mode & 0o7777) | 0o001);
+  }
+}
+
+/** The chroot's PostgreSQL binaries, installed with apt the first time, under the chroot's lock. */
+async function ensurePostgres(root: string): Promise<string> {
+  const found = async () => {
+    if (!await exists(`${root}/usr/lib/postgresql`)) return undefined;
+    for await (const entry of Deno.readDir(`${root}/usr/lib/postgresql`)) {
+      const bin = `/usr/lib/postgresql/${entry.name}/bin`;
+      if (await exists(`${root}${bin}/postgres`)) return bin;
+    }
+    return undefined;
+  };
+  const bin = await found();
+  if (bin) return bin;
+  using lock = await Deno.open(`${root}.lock`, { create: true, write: true });
+  await lock.lock(true);
+  const raced = await found();
+  if (raced) return raced;
+  note("Installing PostgreSQL into the Synapse chroot (once).");
+  // PostgreSQL runs as its own user, who must be able to enter the chroot at all.
+  await Deno.chmod(root, 0o755);
+  // Its packages' scripts need /proc (systemd-tmpfiles).
+  await run("mount", ["-t", "proc", "proc", `${root}/proc`]);
+  try {
+    await run("chroot", [root, "apt-get", "update"], { env: CHROOT_ENV });
+    await run(
+      "chroot",
+      [root, "apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
+      { env: CHROOT_ENV },
+    );
+    await run("chroot", [root, "apt-get", "clean"], { env: CHROOT_ENV });
+  } finally {
+    // Not unmount(): the chroot keeps its /proc directory.
+    await run("umount", ["--lazy", `${root}/proc`]);
+  }
+  const installed = await found();
+  if (!installed) throw new CchatError(`No PostgreSQL server was installed in "${root}".`);
+  return installed;
+}
 
 const CHROOT_ENV = {
   PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -251,6 +410,8 @@ async function ensureChroot(): Promise<string> {
   note(`Building the Synapse chroot "${root}" (about a minute, once).`);
   const tmp = await Deno.makeTempDir({ dir: cache, prefix: `${name}.tmp-` });
   try {
+    // A temporary directory is the owner's only; the chroot's root is everyone's to enter.
+    await Deno.chmod(tmp, 0o755);
     await buildChroot(tmp);
     await Deno.writeTextFile(`${tmp}/.cchat-ready`, JSON.stringify(RECIPE) + "\n");
     await Deno.rename(tmp, root);

@@ -9,6 +9,7 @@ import { CchatError, ExitCode, UsageError } from "../../src/errors.ts";
 import { registerWithSharedSecret } from "../../src/matrix/admin.ts";
 import { anonymousHttp } from "../matrix.ts";
 import {
+  type Database,
   type Launcher,
   type Limits,
   paths,
@@ -23,7 +24,7 @@ import {
 import { answers, externalHomeserver } from "./external.ts";
 import { bindAddress, containerLogs, isAlive, pickRunner, stopServer } from "./launchers.ts";
 
-export type { Launcher, Limits, ServerState };
+export type { Database, Launcher, Limits, ServerState };
 
 export const DEFAULT_PORT = 18448;
 
@@ -35,6 +36,8 @@ export interface StartOptions {
   limits: Limits;
   /** YAML written to `DATA_DIR/conf.d/60-extra.yaml`, e.g. low rate limits for a test. */
   extraConfig?: string;
+  /** SQLite when absent. */
+  database?: Database;
   /** Where CCHAT_TEST_HOMESERVER and CCHAT_TEST_REGISTRATION_SECRET are read; the process env by default. */
   env?: Env;
 }
@@ -118,7 +121,8 @@ export async function startHomeserver(options: StartOptions): Promise<Homeserver
     serverName: SERVER_NAME,
     configHash,
     startedAt: new Date().toISOString(),
-    ...await runner.launch(dataDir, options.port),
+    database: options.database ?? "sqlite",
+    ...await runner.launch(dataDir, options.port, options.database ?? "sqlite"),
   };
   await writeState(dataDir, state);
   try {
@@ -223,7 +227,7 @@ function fromState(state: ServerState) {
 const describe = (state: ServerState) =>
   `${state.route} route, ${
     state.pid === undefined ? `container ${state.container}` : `pid ${state.pid}`
-  }, ${state.baseUrl}`;
+  }, ${state.database === "postgres" ? "PostgreSQL" : "SQLite"}, ${state.baseUrl}`;
 
 function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {

@@ -5,7 +5,12 @@
  */
 
 import { CchatError } from "../../src/errors.ts";
-import { cchatCacheDir, startHomeserver, type StartOptions } from "../../harness/homeserver/mod.ts";
+import {
+  cchatCacheDir,
+  type Database,
+  startHomeserver,
+  type StartOptions,
+} from "../../harness/homeserver/mod.ts";
 import type { TestHomeserver } from "../../harness/users.ts";
 
 export type TestHomeserverKind = "fast" | "limited" | "publishing";
@@ -28,15 +33,35 @@ const KINDS: Record<Exclude<TestHomeserverKind, "fast">, { port: number; extraCo
   publishing: { port: 18452, extraConfig: "room_list_publication_rules: [{action: allow}]\n" },
 };
 
+/**
+ * The database the test homeservers run on: SQLite unless CCHAT_TEST_DB is
+ * "postgres". Each database has data dirs and ports of its own, so both can run.
+ */
+export function testDatabase(): Database {
+  const chosen = Deno.env.get("CCHAT_TEST_DB") || "sqlite";
+  if (chosen !== "sqlite" && chosen !== "postgres") {
+    throw new Error(`CCHAT_TEST_DB is "${chosen}"; give "sqlite" or "postgres".`);
+  }
+  return chosen;
+}
+
+/** PostgreSQL's servers listen this many ports above SQLite's. */
+const POSTGRES_PORT_OFFSET = 20;
+
 /** How `testHomeserver(kind)` starts its server; tests reuse it to reach the same one. */
 export function testHomeserverOptions(kind: TestHomeserverKind): StartOptions {
-  const dataDir = `${cchatCacheDir()}/test-homeserver/${kind}`;
-  if (kind === "fast") return { dataDir, port: 18450, limits: "off" };
+  const database = testDatabase();
+  const postgres = database === "postgres";
+  const dataDir = `${cchatCacheDir()}/test-homeserver/${kind}${postgres ? "-postgres" : ""}`;
+  const offset = postgres ? POSTGRES_PORT_OFFSET : 0;
+  if (kind === "fast") return { dataDir, port: 18450 + offset, limits: "off", database };
   const prefix = `CCHAT_TEST_${kind.toUpperCase()}_`;
   return {
     dataDir,
     limits: "off",
-    ...KINDS[kind],
+    database,
+    extraConfig: KINDS[kind].extraConfig,
+    port: KINDS[kind].port + offset,
     env: (name) => Deno.env.get(name.replace("CCHAT_TEST_", prefix)),
   };
 }
