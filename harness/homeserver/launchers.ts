@@ -314,13 +314,13 @@ async function chrootPostgres(root: string, dataDir: string): Promise<number> {
 }
 
 /**
- * Lets PostgreSQL's user pass through the chroot's directories above the data
- * dir (traverse only, not list): a data dir under the chroot's /root, which
- * only root may enter, is where the tests keep theirs.
+ * Lets PostgreSQL's user pass through the chroot's directories down to the
+ * data dir and into it (traverse only, not list): the tests keep theirs under
+ * /root, which only root may enter, or in a temporary directory of mode 0700.
  */
 async function letPostgresThrough(root: string, dataDir: string): Promise<void> {
   const parts = dataDir.split("/").filter(Boolean);
-  for (let depth = 0; depth < parts.length; depth++) {
+  for (let depth = 0; depth <= parts.length; depth++) {
     const dir = `${root}/${parts.slice(0, depth).join("/")}`;
     const { mode } = await Deno.stat(dir);
     if (mode !== null && (mode & 0o001) === 0) await Deno.chmod(dir, (mode & 0o7777) | 0o001);

@@ -111,3 +111,35 @@ Deno.test("local homeserver", async (t) => {
     }
   });
 });
+
+Deno.test("a homeserver on PostgreSQL keeps its users across a restart, and stops whole", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cchat-hs-postgres-" });
+  const options = {
+    dataDir,
+    port: freePort(),
+    limits: "off" as const,
+    database: "postgres" as const,
+    env: noEnv,
+  };
+  try {
+    const hs = await startHomeserver(options);
+    assert.equal(hs.reused, false);
+    // PostgreSQL's own files are in the data dir: Synapse writes no SQLite database.
+    assert.ok((await Deno.stat(`${dataDir}/postgres/PG_VERSION`)).isFile);
+    await assert.rejects(Deno.stat(`${dataDir}/homeserver.db`), Deno.errors.NotFound);
+    const user = await freshUser(hs, "pg");
+    assert.equal(await stopHomeserver(dataDir), true);
+
+    const again = await startHomeserver(options);
+    const whoami = await fetch(`${again.baseUrl}/_matrix/client/v3/account/whoami`, {
+      headers: { authorization: `Bearer ${user.accessToken}` },
+    });
+    assert.equal((await json(whoami)).user_id, user.userId, "the user outlived the restart");
+    assert.equal(await stopHomeserver(dataDir), true);
+    const socket = await Deno.stat(`${dataDir}/postgres/.s.PGSQL.5432`).catch(() => null);
+    assert.equal(socket, null, "PostgreSQL stopped with Synapse");
+  } finally {
+    await stopHomeserver(dataDir);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
