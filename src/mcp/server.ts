@@ -370,8 +370,8 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
     ...(annotations ? { annotations } : {}),
   }));
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listing }));
-  // Calls still running when the client goes away: the server ends only after them,
-  // so what they take is settled and what they open is closed.
+  // Calls (and relayed approvals) still running when the client goes away: the server ends
+  // only after them, so what they take is settled and what they open is closed.
   const running = new Set<Promise<unknown>>();
   const callTool = async (request: { params: unknown }, extra: Extra) => {
     const { name, args, progressToken } = callParams(request.params);
@@ -408,24 +408,26 @@ export function mcpServer(ctx: OpContext, options: McpServerOptions = {}): McpSe
       return toolError(err);
     }
   };
-  server.setRequestHandler(LooseCallRequest, (request: { params: unknown }, extra: Extra) => {
-    const answer = callTool(request, extra);
-    const tracked = answer.catch(() => {}).finally(() => running.delete(tracked));
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    const tracked = work.catch(() => {}).finally(() => running.delete(tracked));
     running.add(tracked);
-    return answer;
-  });
+    return work;
+  };
+  server.setRequestHandler(
+    LooseCallRequest,
+    (request: { params: unknown }, extra: Extra) => track(callTool(request, extra)),
+  );
   if (options.channel && options.permissions) {
     const { permissions } = options;
     server.setNotificationHandler(
       PermissionRequestNotification,
-      async ({ params }: z.infer<typeof PermissionRequestNotification>) => {
-        try {
-          await permissions.ask(params);
-        } catch (err) {
-          // The local dialog stays open: the approval is only not relayed.
-          ctx.log.warn(`An approval could not be relayed to the room: ${(err as Error).message}`);
-        }
-      },
+      ({ params }: z.infer<typeof PermissionRequestNotification>) =>
+        track(
+          permissions.ask(params).catch((err: Error) => {
+            // The local dialog stays open: the approval is only not relayed.
+            ctx.log.warn(`An approval could not be relayed to the room: ${err.message}`);
+          }),
+        ),
     );
   }
   server.onerror = (err: Error) => ctx.log.debug(`MCP: ${err.message}`);
