@@ -6,7 +6,11 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+  type JSONRPCNotification,
+} from "@modelcontextprotocol/sdk/types.js";
 import { CCHAT } from "./cli.ts";
 
 /** How long a server may take to exit once its stdin closed before the harness kills it. */
@@ -94,6 +98,8 @@ export interface McpChild {
   closeStdin(): Promise<{ code: number; ms: number }>;
   /** A signal for a client's death, here or of the server (SIGKILL). */
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** The params of every notification of `method` the server sent so far (a channel's events). */
+  notified(method: string): unknown[];
 }
 
 /** Starts `cchat mcp ARGS` with `env` and connects an MCP client to it. */
@@ -111,6 +117,12 @@ export async function startMcp(
   const stderr = new Response(child.stderr).text();
   const transport = new ChildTransport(child);
   const client = new Client({ name: "cchat-test", version: "1" });
+  // Those the SDK has no handler of its own for: a channel's events and verdicts.
+  const notifications: JSONRPCNotification[] = [];
+  client.fallbackNotificationHandler = (notification: JSONRPCNotification) => {
+    notifications.push(notification);
+    return Promise.resolve();
+  };
   const status = child.status;
   try {
     await client.connect(transport);
@@ -123,6 +135,9 @@ export async function startMcp(
     client,
     pid: child.pid,
     stderr,
+    notified: (method) =>
+      notifications.filter((notification) => notification.method === method)
+        .map((notification) => notification.params),
     status: status.then(async (s) => {
       await transport.drained();
       return s;

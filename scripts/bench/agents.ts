@@ -100,6 +100,17 @@ export const run: Section = async (context) => {
       if (code !== 0 || !value) throw new Error(`cchat wait exited ${code}`);
       return at;
     };
+    /** `context.samples` messages to `reader` alone, after one that warms its path up. */
+    const samplesOf = async (reader: (ready: Promise<void>) => Promise<number>) => {
+      const samples = { reader: [] as number[], floor: [] as number[] };
+      for (let i = 0; i < 1 + context.samples; i++) {
+        const sample = await receive(reader, i);
+        if (i === 0) continue;
+        samples.reader.push(sample.reader);
+        samples.floor.push(sample.floor);
+      }
+      return samples;
+    };
     const mcpWait = async (ready: Promise<void>) => {
       const answer = mcp.callTool({ name: "wait", arguments: { timeout_s: 30 } });
       await ready;
@@ -163,13 +174,7 @@ export const run: Section = async (context) => {
       const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
       return status.state === "running" && status.lease?.pid !== daemonPid ? true : undefined;
     }, 30_000);
-    const hosting = { reader: [] as number[], floor: [] as number[] };
-    for (let i = 0; i < 1 + context.samples; i++) {
-      const sample = await receive(mcpWait, i);
-      if (i === 0) continue;
-      hosting.reader.push(sample.reader);
-      hosting.floor.push(sample.floor);
-    }
+    const hosting = await samplesOf(mcpWait);
 
     // The server goes; one serving as a Claude Code channel takes the loop over, and each
     // message from the human is pushed to its client as it arrives.
@@ -205,13 +210,7 @@ export const run: Section = async (context) => {
           resolve(performance.now());
         };
       });
-    const pushing = { reader: [] as number[], floor: [] as number[] };
-    for (let i = 0; i < 1 + context.samples; i++) {
-      const sample = await receive(pushedAt, i);
-      if (i === 0) continue;
-      pushing.reader.push(sample.reader);
-      pushing.floor.push(sample.floor);
-    }
+    const pushing = await samplesOf(pushedAt);
 
     const [cliS, cliF, toolS, toolF, hostS, hostF, pushS, pushF] = [
       cli.reader,

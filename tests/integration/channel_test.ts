@@ -4,13 +4,17 @@
  * allowed sender arrives by itself as one channel event.
  */
 import assert from "node:assert/strict";
-import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import { agentCli, eventually } from "../../harness/cli.ts";
 import { startMcp } from "../../harness/mcp.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { CHANNEL_EVENT } from "../../src/mcp/server.ts";
 import { testHomeserver } from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
+
+interface ChannelEvent {
+  content: string;
+  meta: Record<string, string>;
+}
 
 Deno.test("a channel pushes an allowed sender's message once, and nobody else's", async (t) => {
   const hs = await testHomeserver();
@@ -19,11 +23,7 @@ Deno.test("a channel pushes an allowed sender's message once, and nobody else's"
   const human = await Human.register(hs);
   const stranger = await Human.register(hs);
   const mcp = await startMcp({ ...agent.env, CCHAT_CHANNEL_SENDERS: human.userId }, ["--channel"]);
-  const events: JSONRPCNotification[] = [];
-  mcp.client.fallbackNotificationHandler = (notification: JSONRPCNotification) => {
-    if (notification.method === CHANNEL_EVENT) events.push(notification);
-    return Promise.resolve();
-  };
+  const events = () => mcp.notified(CHANNEL_EVENT) as ChannelEvent[];
   try {
     await eventually("the server's first sync", async () => {
       const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
@@ -44,11 +44,10 @@ Deno.test("a channel pushes an allowed sender's message once, and nobody else's"
 
     await t.step("an allowed human's message arrives as one event with its ids", async () => {
       const eventId = await human.send(roomId, "can you check the build?");
-      const [event] = await eventually(
+      const [{ content, meta }] = await eventually(
         "the channel event",
-        () => Promise.resolve(events.length ? events : undefined),
+        () => Promise.resolve(events().length ? events() : undefined),
       );
-      const { content, meta } = event.params as { content: string; meta: Record<string, string> };
       assert.equal(content, "can you check the build?");
       assert.equal(meta.event_id, eventId);
       assert.equal(meta.sender, human.userId);
@@ -68,7 +67,7 @@ Deno.test("a channel pushes an allowed sender's message once, and nobody else's"
         assert.equal(message.event_id, eventId);
         const empty = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 1 } });
         assert.deepEqual(empty.structuredContent, { message: null });
-        assert.equal(events.length, 1, "pushed once, and only the allowed sender's");
+        assert.equal(events().length, 1, "pushed once, and only the allowed sender's");
       },
     );
 

@@ -28,17 +28,16 @@ Deno.test("messages read well in Element and reach agents as text", async (t) =>
     const lobbyId = await human.joinRoom(`#${prefix}-lobby:${hs.serverName}`);
     const writerRoom = await human.joinRoom(`#${prefix}-writer:${hs.serverName}`);
     const humanName = human.userId.slice(1, human.userId.indexOf(":"));
+    /** What the human's client shows of what the writer sends to the lobby. */
+    const sentToLobby = async (text: string) => {
+      const sent = await writer.run(["send", text]);
+      assert.equal(sent.code, 0, sent.stderr);
+      return await human.waitForMessage(lobbyId, (e) => e.getId() === sent.stdout.trim(), 20_000);
+    };
 
     await t.step("Markdown arrives formatted, and the body stays as written", async () => {
       const text = "**Status**: green\n\n- build `ok`\n- tests ok";
-      const sent = await writer.run(["send", text]);
-      assert.equal(sent.code, 0, sent.stderr);
-      const seen = await human.waitForMessage(
-        lobbyId,
-        (e) => e.getId() === sent.stdout.trim(),
-        20_000,
-      );
-      const content = seen.getContent();
+      const content = (await sentToLobby(text)).getContent();
       assert.equal(content.body, text);
       assert.equal(content.format, "org.matrix.custom.html");
       assert.equal(
@@ -48,24 +47,13 @@ Deno.test("messages read well in Element and reach agents as text", async (t) =>
     });
 
     await t.step("plain text goes without HTML", async () => {
-      const sent = await writer.run(["send", "just words"]);
-      const seen = await human.waitForMessage(
-        lobbyId,
-        (e) => e.getId() === sent.stdout.trim(),
-        20_000,
-      );
+      const seen = await sentToLobby("just words");
       assert.equal(seen.getContent().formatted_body, undefined);
       assert.deepEqual(seen.getContent()["m.mentions"], {});
     });
 
     await t.step("@name of an agent and of a room member mention them, as pills", async () => {
-      const sent = await writer.run(["send", `@reader and @${humanName}: please look`]);
-      assert.equal(sent.code, 0, sent.stderr);
-      const seen = await human.waitForMessage(
-        lobbyId,
-        (e) => e.getId() === sent.stdout.trim(),
-        20_000,
-      );
+      const seen = await sentToLobby(`@reader and @${humanName}: please look`);
       const content = seen.getContent();
       assert.deepEqual(
         content["m.mentions"]?.user_ids?.sort(),

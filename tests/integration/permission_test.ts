@@ -4,7 +4,6 @@
  * "no ID" goes back as the verdict, and a stranger's "yes ID" changes nothing.
  */
 import assert from "node:assert/strict";
-import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import { agentCli, eventually } from "../../harness/cli.ts";
 import { startMcp } from "../../harness/mcp.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
@@ -26,11 +25,7 @@ Deno.test("an approval is answered from the room by an approver, and by nobody e
     },
     ["--channel"],
   );
-  const verdicts: unknown[] = [];
-  mcp.client.fallbackNotificationHandler = (notification: JSONRPCNotification) => {
-    if (notification.method === PERMISSION_EVENT) verdicts.push(notification.params);
-    return Promise.resolve();
-  };
+  const verdicts = () => mcp.notified(PERMISSION_EVENT);
   try {
     await eventually("the server's first sync", async () => {
       const status = JSON.parse((await agent.run(["status", "--json"])).stdout);
@@ -74,13 +69,13 @@ Deno.test("an approval is answered from the room by an approver, and by nobody e
     await t.step("a stranger's yes is no verdict; the approver's no is", async () => {
       const strangers = await stranger.send(roomId, "yes hqwzx");
       await approver.send(roomId, "no hqwzx");
-      await eventually("the verdict", () => Promise.resolve(verdicts.length ? true : undefined));
-      assert.deepEqual(verdicts, [{ request_id: "hqwzx", behavior: "deny" }]);
+      await eventually("the verdict", () => Promise.resolve(verdicts().length ? true : undefined));
+      assert.deepEqual(verdicts(), [{ request_id: "hqwzx", behavior: "deny" }]);
       // The stranger's answer is an ordinary message, for the tools to read.
       const result = await mcp.client.callTool({ name: "wait", arguments: { timeout_s: 20 } });
       const { message } = result.structuredContent as { message: { event_id: string } };
       assert.equal(message.event_id, strangers);
-      assert.equal(verdicts.length, 1);
+      assert.equal(verdicts().length, 1);
     });
   } finally {
     approver.stop();
