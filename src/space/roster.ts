@@ -150,11 +150,17 @@ function aliasOrUndefined(env: SpaceEnv, name: string): string | undefined {
   }
 }
 
-/** Each agent name the Space settles on one account, and that account. Without a Space, none. */
+/**
+ * Each agent name the Space settles on one account, and that account.
+ * Without a Space, or one this account may not read yet, none.
+ */
 export async function agentNames(env: SpaceEnv): Promise<Map<string, string>> {
   const spaceId = await unlessRefused(spaceRoomId(env));
-  if (spaceId === undefined) return new Map();
-  const entries = spaceEntries(env, await env.client.roomState(spaceId));
+  const state = spaceId === undefined
+    ? undefined
+    : await unlessRefused(env.client.roomState(spaceId));
+  if (state === undefined) return new Map();
+  const entries = spaceEntries(env, state);
   const claims = await settleClaims(env, entries);
   const names = new Map<string, string>();
   for (const [name, holders] of claims) {

@@ -106,6 +106,21 @@ Deno.test("history reads a room as people read it", async (t) => {
   });
 
   await t.step(
+    "a Space this account may not read yet names nobody; the history comes",
+    async () => {
+      const answer = server(events);
+      await using h = await commandHarness((r) =>
+        call(r) === `GET ${V3}/rooms/!space:hs.test/state`
+          ? json({ errcode: "M_FORBIDDEN", error: "not a member" }, 403)
+          : answer(r)
+      );
+      await h.login();
+      const read = await h.clock.run(history(opContext(h).ctx));
+      assert.deepEqual(read.messages.map((m) => m.sender_name), [null, null, null]);
+    },
+  );
+
+  await t.step(
     "a limit out of range, or a bad room name, is refused before any request",
     async () => {
       await using h = await commandHarness(server([]));
