@@ -1,7 +1,8 @@
 import { UsageError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { InboxMessage } from "../store/types.ts";
-import { type OpContext, openLocal } from "./local.ts";
+import type { Deps } from "../deps.ts";
+import { type Local, type OpContext, openLocal } from "./local.ts";
 import type { z } from "zod/v4";
 import type { AckResultSchema } from "./schemas.ts";
 import { type Taken, takeWith } from "./taken.ts";
@@ -70,25 +71,52 @@ export async function wait(
   const { signal } = options;
   const deadline = deps.now() + timeoutMs;
   return await takeWith(ctx, signal, async (session) => {
+    const takeOne = async () => {
+      const messages = await session.store.claim(1);
+      return messages.length > 0 ? messages : undefined;
+    };
     for (;;) {
       signal?.throwIfAborted();
-      const look = new AbortController();
-      const stop = signal ? AbortSignal.any([look.signal, signal]) : look.signal;
-      // Watch before looking, so a message stored in between still wakes this reader.
-      const changed = session.inbox.changed(stop).catch(() => {});
-      try {
-        const messages = await session.store.claim(1);
-        if (messages.length > 0) return { messages, value: messageView(messages[0]) };
-        const left = deadline - deps.now();
-        if (left <= 0) return { messages, value: null };
-        const poll = deps.sleep(Math.min(SAFETY_POLL_MS, left), stop).catch(() => {});
-        await Promise.race([changed, poll]);
-      } finally {
-        look.abort();
-        await changed;
-      }
+      const messages = await lookOrWait(
+        session,
+        deps,
+        signal,
+        takeOne,
+        () => deadline - deps.now(),
+      );
+      if (messages) return { messages, value: messageView(messages[0]) };
+      if (deadline - deps.now() <= 0) return { messages: [], value: null };
     }
   });
+}
+
+/**
+ * One look at the inbox by `look`; when it finds nothing, waits until the
+ * inbox changes, for at most what `waitMs` then says (and no longer than the
+ * safety poll), and returns nothing. The change is watched for before the
+ * look, so a message stored in between still wakes the reader.
+ */
+export async function lookOrWait<T>(
+  local: Pick<Local, "inbox">,
+  deps: Pick<Deps, "sleep">,
+  signal: AbortSignal | undefined,
+  look: () => Promise<T | undefined>,
+  waitMs: () => number,
+): Promise<T | undefined> {
+  const looking = new AbortController();
+  const stop = signal ? AbortSignal.any([looking.signal, signal]) : looking.signal;
+  const changed = local.inbox.changed(stop).catch(() => {});
+  try {
+    const found = await look();
+    const left = waitMs();
+    if (found !== undefined || left <= 0) return found;
+    const poll = deps.sleep(Math.min(SAFETY_POLL_MS, left), stop).catch(() => {});
+    await Promise.race([changed, poll]);
+    return undefined;
+  } finally {
+    looking.abort();
+    await changed;
+  }
 }
 
 /** A message of the inbox by its short id ("12" or "#12") or its event id ("$…"), read or not. */

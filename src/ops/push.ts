@@ -8,7 +8,7 @@
 import { ConfigError } from "../errors.ts";
 import { serverOfUserId } from "../matrix/ids.ts";
 import type { InboxMessage } from "../store/types.ts";
-import { SAFETY_POLL_MS } from "./inbox.ts";
+import { lookOrWait, SAFETY_POLL_MS } from "./inbox.ts";
 import { type Local, type OpContext, openLocal } from "./local.ts";
 import { type MessageView, messageView } from "./views.ts";
 import type { PermissionRelay, PermissionVerdict } from "./permission.ts";
@@ -56,22 +56,16 @@ export async function pushMessages(ctx: OpContext, options: PushOptions): Promis
         "Name the user ids whose messages may start a turn; the others stay in the inbox.",
     );
   }
+  /** Hands over what there is to hand over; true when something was taken. */
+  const handOverUnread = async () => {
+    const unread = await local.store.unread();
+    if (options.relay && await relayVerdicts(local, unread, options.relay) > 0) return true;
+    const allowed = unread.filter((message) => senders.has(message.sender));
+    if (allowed.length > 0 && await pushTaken(local, allowed, options) > 0) return true;
+    return undefined;
+  };
   while (!signal.aborted) {
-    const look = new AbortController();
-    const stop = AbortSignal.any([look.signal, signal]);
-    // Watch before looking, so a message stored in between still wakes the pusher.
-    const changed = local.inbox.changed(stop).catch(() => {});
-    try {
-      const unread = await local.store.unread();
-      if (options.relay && await relayVerdicts(local, unread, options.relay) > 0) continue;
-      const allowed = unread.filter((message) => senders.has(message.sender));
-      if (allowed.length > 0 && await pushTaken(local, allowed, options) > 0) continue;
-      const poll = ctx.deps.sleep(SAFETY_POLL_MS, stop).catch(() => {});
-      await Promise.race([changed, poll]);
-    } finally {
-      look.abort();
-      await changed;
-    }
+    await lookOrWait(local, ctx.deps, signal, handOverUnread, () => SAFETY_POLL_MS);
   }
 }
 
