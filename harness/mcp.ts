@@ -127,7 +127,8 @@ export async function startMcp(
   try {
     await client.connect(transport);
   } catch (err) {
-    child.kill("SIGKILL");
+    // It may have exited on its own: its stderr then says why.
+    if ((await Promise.race([status, null])) === null) child.kill("SIGKILL");
     await status;
     throw new Error(`cchat mcp did not start: ${err}\n${await stderr}`);
   }

@@ -1,5 +1,6 @@
 /** The stored login: one file, mode 0600, written whole or not at all. */
 import { ConfigError } from "./errors.ts";
+import { writePrivately } from "./private_file.ts";
 
 export interface Credentials {
   homeserver: string;
@@ -47,7 +48,6 @@ export async function readCredentials(configDir: string): Promise<Credentials | 
 /** Written to a private temporary file and renamed, so a crash never leaves half a token. */
 export async function writeCredentials(configDir: string, credentials: Credentials): Promise<void> {
   const path = credentialsPath(configDir);
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
   const body = JSON.stringify(
     {
       homeserver: credentials.homeserver,
@@ -59,11 +59,8 @@ export async function writeCredentials(configDir: string, credentials: Credentia
     2,
   );
   try {
-    await Deno.mkdir(configDir, { recursive: true, mode: 0o700 });
-    await Deno.writeTextFile(temporary, body + "\n", { mode: 0o600, createNew: true });
-    await Deno.rename(temporary, path);
+    await writePrivately(path, body + "\n");
   } catch (err) {
-    await Deno.remove(temporary).catch(() => {});
     throw new ConfigError(`Cannot store the login in "${path}": ${(err as Error).message}.`, {
       hint: "Check that the config directory is writable, or set XDG_CONFIG_HOME.",
     });

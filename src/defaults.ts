@@ -18,3 +18,5 @@ export const DEFAULT_MAX_RETRY_WAIT_MS = 120_000;
 export const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
 /** Read messages are kept a week: long enough to look back, short enough to bound the file. */
 export const DEFAULT_INBOX_RETENTION_MS = 7 * 24 * 3600_000;
+/** Where a fleet's application service listens unless its registration says otherwise: loopback only. */
+export const DEFAULT_APPSERVICE_URL = "http://127.0.0.1:9339";

@@ -37,6 +37,15 @@ export interface Deps {
   watchFile: (path: string, signal: AbortSignal) => Promise<void>;
   /** Calls `handler` on SIGINT or SIGTERM; the returned function stops listening. */
   onShutdown: (handler: () => void) => () => void;
+  /**
+   * Answers HTTP on `address` with `handler` until `signal` aborts; throws
+   * when the address cannot be had. `finished` resolves once the server closed.
+   */
+  serve: (
+    address: { hostname: string; port: number },
+    handler: (request: Request) => Promise<Response>,
+    signal: AbortSignal,
+  ) => { finished: Promise<void> };
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when aborted first. */
@@ -128,5 +137,7 @@ export function realDeps(): Deps {
         Deno.removeSignalListener("SIGTERM", handler);
       };
     },
+    serve: (address, handler, signal) =>
+      Deno.serve({ ...address, signal, onListen: () => {} }, handler),
   };
 }

@@ -1,5 +1,6 @@
 import { buildCommand } from "@stricli/core";
 import { heartbeat, runDaemon, runFleet } from "../ops/agent.ts";
+import { UsageError } from "../errors.ts";
 import { action, type CliContext, jsonFlag, nameFlag } from "./common.ts";
 
 interface DaemonFlags {
@@ -8,6 +9,7 @@ interface DaemonFlags {
   ephemeral: boolean;
   interval?: string;
   agents?: string;
+  appservice: boolean;
 }
 
 export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
@@ -19,6 +21,11 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
     });
     try {
       const { agents } = flags;
+      if (flags.appservice && agents === undefined) {
+        throw new UsageError("--appservice needs --agents DIR.", {
+          hint: "An application service hosts a fleet: the agents of a provision directory.",
+        });
+      }
       await (agents === undefined
         ? runDaemon({ deps, log: out }, flags, stop.signal)
         : runFleet({ deps, log: out }, { ...flags, agents }, stop.signal));
@@ -51,12 +58,19 @@ export const daemonCommand = buildCommand<DaemonFlags, [], CliContext>({
         optional: true,
         placeholder: "DIR",
       },
+      appservice: {
+        kind: "boolean",
+        brief:
+          "with --agents: take the fleet's events as the application service of DIR/appservice.yaml",
+        default: false,
+        withNegated: false,
+      },
     },
   },
   docs: {
     brief: "Run the agent: fill the inbox and beat until SIGINT/SIGTERM",
     fullDescription:
-      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat. One daemon runs per account: a second exits 9, naming the first. With --agents DIR, one process runs every agent of a provision directory over one data directory; an agent that fails stops alone, and the process exits once all have stopped.",
+      "Runs the agent: keeps the inbox filled from a filtered /sync and the heartbeat beating until SIGINT or SIGTERM, which send a final offline beat. One daemon runs per account: a second exits 9, naming the first. With --agents DIR, one process runs every agent of a provision directory over one data directory; an agent that fails stops alone, and the process exits once all have stopped. With --appservice as well, the process is the fleet's Matrix application service: it listens at the url of DIR/appservice.yaml, the homeserver pushes it the fleet's events, no agent holds a /sync, and the agents act through the service's token.",
   },
 });
 

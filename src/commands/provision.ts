@@ -16,6 +16,8 @@ interface ProvisionFlags {
   reissue: boolean;
   "no-rate-limit": boolean;
   rooms: boolean;
+  appservice: boolean;
+  "appservice-url"?: string;
 }
 
 const outFlag = {
@@ -52,22 +54,27 @@ export const provisionCommand = buildCommand<ProvisionFlags, string[], CliContex
     const result = await provision({ deps, log: out }, {
       ...flags,
       noRateLimit: flags["no-rate-limit"],
+      appserviceUrl: flags["appservice-url"],
       names,
     });
     const refused = result.agents.flatMap((agent) =>
       agent.rate_limit?.lifted === false ? [`${agent.name}: ${agent.rate_limit.error}`] : []
     );
+    const notes = [
+      result.appservice?.written
+        ? `Wrote "${result.appservice.registration}": the homeserver acts on it once it is listed in app_service_config_files and the homeserver restarted.`
+        : "",
+      refused.length > 0
+        ? `The homeserver kept the rate limits of ${refused.length} agent(s):\n${
+          refused.join("\n")
+        }`
+        : "",
+    ].filter(Boolean);
     return {
       data: result,
       text: result.agents.map(agentLine).join("\n"),
-      ...(refused.length > 0
-        ? {
-          note: `The homeserver kept the rate limits of ${refused.length} agent(s):\n${
-            refused.join("\n")
-          }`,
-          code: ExitCode.failure,
-        }
-        : {}),
+      ...(notes.length > 0 ? { note: notes.join("\n") } : {}),
+      ...(refused.length > 0 ? { code: ExitCode.failure } : {}),
     };
   }),
   parameters: {
@@ -87,6 +94,16 @@ export const provisionCommand = buildCommand<ProvisionFlags, string[], CliContex
         `lift the accounts' message rate limits (needs ${ADMIN_TOKEN_ENV})`,
       ),
       rooms: switchFlag("register each agent in the Space now, with its own token"),
+      appservice: switchFlag(
+        "make the accounts through the fleet's application service (writes DIR/appservice.yaml)",
+      ),
+      "appservice-url": {
+        kind: "parsed",
+        parse: String,
+        brief: "where the homeserver reaches the service (with --appservice)",
+        optional: true,
+        placeholder: "URL",
+      },
     },
   },
   docs: {
@@ -95,6 +112,7 @@ export const provisionCommand = buildCommand<ProvisionFlags, string[], CliContex
       `Creates one account per agent name, with the homeserver's registration shared secret (${SECRET_ENV}, or the first line of stdin, never the command line) or a server admin's token (${ADMIN_TOKEN_ENV}).`,
       "With --out DIR each agent's login goes to DIR/NAME/cchat/credentials.json (mode 0600): hand out DIR/NAME and run the agent with XDG_CONFIG_HOME=DIR/NAME. With --json and no --out the new access tokens are printed on stdout.",
       "An agent that already exists is reported as existing and its token is not printed again; --reissue issues a new one through the admin token.",
+      "With --appservice, DIR/appservice.yaml is written first (or extended with the new names, its tokens kept): the registration of the fleet's application service, for the homeserver's app_service_config_files. Once the homeserver has loaded it (a restart), the same command makes the accounts through the service's token, with no secret and no admin, and logs an existing one in again. Run the fleet with \"cchat daemon --agents DIR --appservice\".",
     ].join("\n\n"),
   },
 });

@@ -8,7 +8,7 @@ import type { FleetBoot } from "./fleet_boot.ts";
 import type { Deps } from "../deps.ts";
 import { type Failure, failureOf, isTransient, MatrixError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { MatrixEvent, SyncResponse } from "../matrix/types.ts";
+import type { SyncResponse } from "../matrix/types.ts";
 import type { SpaceEnv } from "../space/env.ts";
 import { AGENT_SYNC_FILTER, INBOX_EVENT_TYPES, MARK_SYNC_FILTER } from "../space/filter.ts";
 import { EVENT_SYNC_LOOP } from "../space/names.ts";
@@ -24,6 +24,7 @@ import { needsHtmlText } from "../matrix/message_text.ts";
 import { SenderNames } from "../space/sender_names.ts";
 import { repliedTo, route, type RouteContext } from "./route.ts";
 import type { Store } from "../store/store.ts";
+import type { AppserviceFeed, RoomEvents } from "./appservice_feed.ts";
 import type { DaemonRecords } from "../store/daemon_records.ts";
 import type { DaemonStatus, InboxMessage } from "../store/types.ts";
 
@@ -41,6 +42,11 @@ export interface DaemonOptions {
   receipts?: ChangeSignal;
   /** Shared by the agents of one process that boot together: a few at a time, live together. */
   fleetBoot?: FleetBoot;
+  /**
+   * The events the homeserver pushes to the fleet's application service:
+   * the agent takes its share from there and holds no /sync.
+   */
+  feed?: AppserviceFeed;
   syncTimeoutMs: number;
   ephemeral: boolean;
   allowedServers: string[];
@@ -189,7 +195,9 @@ export class Daemon {
     const beating = this.#beatLoop(targets, place, beside.signal);
     const receipting = this.#receiptLoop(beside.signal);
     try {
-      await this.#syncLoop(membership, signal);
+      await (this.#options.feed
+        ? this.#feedLoop(this.#options.feed, membership, signal)
+        : this.#syncLoop(membership, signal));
     } finally {
       beside.abort();
       signal.removeEventListener("abort", stopBeside);
@@ -380,14 +388,75 @@ export class Daemon {
     }
   }
 
-  async #syncLoop(membership: Membership, signal: AbortSignal): Promise<void> {
-    const { space: { client }, store, deps, log, identity, syncTimeoutMs } = this.#options;
-    const context: RouteContext = {
-      userId: identity.userId,
+  #routeContext(membership: Membership): RouteContext {
+    return {
+      userId: this.#options.identity.userId,
       roomId: membership.roomId,
       lobbyId: membership.directory.lobbyId,
       allowedServers: new Set(this.#options.allowedServers),
     };
+  }
+
+  /** Stores what `route` lets into the inbox, and wakes the readers. */
+  async #commit(rooms: RoomEvents, context: RouteContext, nextBatch?: string): Promise<void> {
+    const { store, log, inbox } = this.#options;
+    const { messages, withdrawn } = await this.#collect(rooms, context);
+    const added = await store.commitBatch(messages, nextBatch, withdrawn);
+    if (added > 0) {
+      log.debug(`${added} new message(s) in the inbox`);
+      await inbox?.notify();
+    }
+  }
+
+  /**
+   * Takes the agent's share of what the homeserver pushes to the fleet, from
+   * the rooms it is joined to now, until stopped. The homeserver's last push
+   * or ping stands for the sync a loop of its own would have made.
+   */
+  async #feedLoop(feed: AppserviceFeed, membership: Membership, signal: AbortSignal) {
+    const { space: { client }, deps, identity, syncTimeoutMs } = this.#options;
+    const context = this.#routeContext(membership);
+    const rooms = await this.#retried("Listing the rooms", () => client.joinedRooms(), signal);
+    if (rooms === undefined) return;
+    const detach = feed.attach(
+      identity.name,
+      identity.userId,
+      rooms,
+      (batch) => this.#commit(batch, context),
+    );
+    try {
+      while (!signal.aborted) {
+        await this.#report({
+          state: "running",
+          lastSyncAt: feed.heardAt,
+          lastError: null,
+          failure: null,
+        });
+        await deps.sleep(syncTimeoutMs, signal).catch(() => {});
+      }
+    } finally {
+      detach();
+    }
+  }
+
+  /** `step` until it succeeds, retried while its failure is transient; undefined when stopped. */
+  async #retried<T>(what: string, step: () => Promise<T>, signal: AbortSignal) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        return await step();
+      } catch (err) {
+        if (signal.aborted) break;
+        const failure = failureOf(err);
+        if (!isTransient(failure)) throw err;
+        await this.#retryLater(what, err as Error, failure, attempt, signal);
+      }
+    }
+    return undefined;
+  }
+
+  async #syncLoop(membership: Membership, signal: AbortSignal): Promise<void> {
+    const { space: { client }, store, deps, syncTimeoutMs } = this.#options;
+    const context = this.#routeContext(membership);
     let since = await store.syncToken();
     for (let failures = 0; !signal.aborted;) {
       try {
@@ -398,14 +467,8 @@ export class Daemon {
           signal,
         });
         // A first sync only marks where the inbox starts; history before it is not news.
-        const { messages, withdrawn } = since
-          ? await this.#collect(response, since, context)
-          : { messages: [], withdrawn: [] };
-        const added = await store.commitBatch(messages, response.next_batch, withdrawn);
-        if (added > 0) {
-          log.debug(`${added} new message(s) in the inbox`);
-          await this.#options.inbox?.notify();
-        }
+        const rooms = since ? await this.#timelines(response, since) : [];
+        await this.#commit(rooms, context, response.next_batch);
         since = response.next_batch;
         failures = 0;
         this.#checkClaim(response);
@@ -433,16 +496,9 @@ export class Daemon {
     return id;
   }
 
-  /**
-   * The batch's messages in order, with any gap a limited timeline left filled
-   * from /messages, and the ids of the messages it withdrew.
-   */
-  async #collect(
-    response: SyncResponse,
-    since: string,
-    context: RouteContext,
-  ): Promise<{ messages: InboxMessage[]; withdrawn: string[] }> {
-    const rooms: [string, MatrixEvent[]][] = [];
+  /** Each joined room's events in the batch, with any gap a limited timeline left filled from /messages. */
+  async #timelines(response: SyncResponse, since: string): Promise<RoomEvents> {
+    const rooms: RoomEvents = [];
     for (const [roomId, room] of Object.entries(response.rooms?.join ?? {})) {
       const timeline = room.timeline?.events ?? [];
       const missed = room.timeline?.limited && room.timeline.prev_batch
@@ -450,6 +506,14 @@ export class Daemon {
         : [];
       rooms.push([roomId, [...missed, ...timeline]]);
     }
+    return rooms;
+  }
+
+  /** The messages of `rooms` that reach the inbox, in order, and the ids of those they withdrew. */
+  async #collect(
+    rooms: RoomEvents,
+    context: RouteContext,
+  ): Promise<{ messages: InboxMessage[]; withdrawn: string[] }> {
     const answered = rooms.flatMap(([, events]) => events.map(repliedTo))
       .filter((id) => id !== undefined);
     const sentByMe = answered.length ? await this.#options.store.sentOf(answered) : undefined;

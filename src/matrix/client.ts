@@ -10,6 +10,19 @@ import type {
 } from "./types.ts";
 
 const V3 = "/_matrix/client/v3";
+const SERVICE_LOGIN = "m.login.application_service";
+
+interface LoginAnswer {
+  user_id: string;
+  access_token: string;
+  device_id: string;
+}
+
+const loginOf = (answer: LoginAnswer): LoginResult => ({
+  userId: answer.user_id,
+  accessToken: answer.access_token,
+  deviceId: answer.device_id,
+});
 const V1 = "/_matrix/client/v1";
 
 /** Headroom over the server's long-poll, so a slow answer is not mistaken for a dead server. */
@@ -45,7 +58,7 @@ export class MatrixClient {
     http: MatrixHttp,
     credentials: { user: string; password: string; deviceName?: string },
   ): Promise<LoginResult> {
-    const answer = await http.request<{ user_id: string; access_token: string; device_id: string }>(
+    const answer = await http.request<LoginAnswer>(
       "POST",
       `${V3}/login`,
       {
@@ -57,7 +70,27 @@ export class MatrixClient {
         },
       },
     );
-    return { userId: answer.user_id, accessToken: answer.access_token, deviceId: answer.device_id };
+    return loginOf(answer);
+  }
+
+  /**
+   * Registers `localpart` as a user of an application service, through the
+   * service's token (`http`): no shared secret, no admin. The login it
+   * answers with is the user's own.
+   */
+  static async registerServiceUser(http: MatrixHttp, localpart: string): Promise<LoginResult> {
+    const answer = await http.request<LoginAnswer>("POST", `${V3}/register`, {
+      body: { type: SERVICE_LOGIN, username: localpart },
+    });
+    return loginOf(answer);
+  }
+
+  /** A new login of an application service's user that already exists, through the service's token. */
+  static async loginServiceUser(http: MatrixHttp, localpart: string): Promise<LoginResult> {
+    const answer = await http.request<LoginAnswer>("POST", `${V3}/login`, {
+      body: { type: SERVICE_LOGIN, identifier: { type: "m.id.user", user: localpart } },
+    });
+    return loginOf(answer);
   }
 
   async whoami(): Promise<{ userId: string; deviceId?: string }> {
@@ -91,6 +124,17 @@ export class MatrixClient {
 
   async leave(roomId: string): Promise<void> {
     await this.#request("POST", V3 + path`/rooms/${roomId}/leave`, { body: {}, idempotent: true });
+  }
+
+  /**
+   * Asks the homeserver to reach application service `serviceId`, whose own
+   * token this client holds: an answer proves both directions work.
+   */
+  async pingService(serviceId: string): Promise<void> {
+    await this.#request("POST", V1 + path`/appservice/${serviceId}/ping`, {
+      body: {},
+      idempotent: true,
+    });
   }
 
   /** The ids of the rooms the user is joined to. */

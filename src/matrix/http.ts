@@ -22,6 +22,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export interface HttpOptions {
   baseUrl: string;
   accessToken?: string;
+  /**
+   * The user an application service's token acts as (`user_id` on every
+   * request); each such user queues apart after a 429.
+   */
+  actAs?: string;
   deps: Pick<Deps, "fetch" | "now" | "sleep" | "random">;
   /** Shared per process so clients on one token queue together after a 429. */
   gates?: RateGates;
@@ -52,6 +57,7 @@ type Outcome<T> =
 export class MatrixHttp {
   readonly baseUrl: string;
   readonly #accessToken?: string;
+  readonly #actAs?: string;
   readonly #deps: HttpOptions["deps"];
   readonly #gates: RateGates;
   readonly #maxRetryWaitMs: number;
@@ -61,6 +67,7 @@ export class MatrixHttp {
   constructor(options: HttpOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#accessToken = options.accessToken;
+    this.#actAs = options.actAs;
     this.#deps = options.deps;
     this.#gates = options.gates ?? new RateGates(options.deps);
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
@@ -68,11 +75,15 @@ export class MatrixHttp {
     this.#log = options.log ?? (() => {});
   }
 
-  /** A client for the same server with another token, sharing this one's gates. */
-  withToken(accessToken: string): MatrixHttp {
+  /**
+   * A client for the same server with another token, sharing this one's gates;
+   * with `actAs`, an application service's token acting as that user.
+   */
+  withToken(accessToken: string, actAs?: string): MatrixHttp {
     return new MatrixHttp({
       baseUrl: this.baseUrl,
       accessToken,
+      actAs,
       deps: this.#deps,
       gates: this.#gates,
       maxRetryWaitMs: this.#maxRetryWaitMs,
@@ -89,7 +100,9 @@ export class MatrixHttp {
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const label = `${method} ${path}`;
     const idempotent = options.idempotent ?? method !== "POST";
-    const gate = this.#gates.for(this.#accessToken ?? "");
+    const gate = this.#gates.for(
+      this.#actAs === undefined ? this.#accessToken ?? "" : `${this.#accessToken}|${this.#actAs}`,
+    );
     for (let attempt = 1;; attempt++) {
       const queued = await gate.enter(this.#maxRetryWaitMs, options.signal);
       if (queued > 0) throw this.#overCap(label, queued);
@@ -120,6 +133,7 @@ export class MatrixHttp {
     options: RequestOptions,
   ): Promise<Outcome<T>> {
     const url = new URL(this.baseUrl + path);
+    if (this.#actAs !== undefined) url.searchParams.set("user_id", this.#actAs);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
         url.searchParams.append(key, String(item));

@@ -10,6 +10,8 @@ export interface MatrixEvent {
   /** What an `m.room.redaction` removes, before room version 11 (later, `content.redacts`). */
   redacts?: string;
   unsigned?: Record<string, unknown>;
+  /** Set where the room is not implied, as in an application service's transactions. */
+  room_id?: string;
 }
 
 export interface StateEvent extends MatrixEvent {

@@ -1,9 +1,14 @@
 /** Running as an agent: the long-running daemon, or one heartbeat for cron. */
 import { FleetBoot } from "../daemon/fleet_boot.ts";
+import { AppserviceFeed } from "../daemon/appservice_feed.ts";
+import { readRegistration, registrationPath } from "./registration_file.ts";
+import { actsFor, type Registration, transactionHandler } from "../matrix/appservice.ts";
+import { MatrixClient } from "../matrix/client.ts";
+import { AppliedTransactions } from "../store/applied_transactions.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { HeartbeatWriter } from "../daemon/heartbeat_writer.ts";
 import { StatusTopic } from "../daemon/topic.ts";
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { readCredentials } from "../credentials.ts";
 import type { Deps } from "../deps.ts";
 import { CchatError, ConfigError, exitCodeOf, hasStatus, UsageError } from "../errors.ts";
@@ -15,7 +20,7 @@ import { validateAgentName } from "../space/names.ts";
 import { beatRoomKey, enter } from "../space/registration.ts";
 import { VERSION } from "../version.ts";
 import { openDataKv } from "../store/open.ts";
-import { openSession } from "./session.ts";
+import { openSession, transport } from "./session.ts";
 import { type OpContext, requireName } from "./local.ts";
 
 export interface AgentOptions {
@@ -98,6 +103,8 @@ interface Shared {
   /** The data directory's KV file, already open. */
   kv?: Deno.Kv;
   fleetBoot?: FleetBoot;
+  /** The fleet's application service: its pushed events, and its token each agent acts through. */
+  service?: { feed: AppserviceFeed; token: string };
 }
 
 /**
@@ -108,14 +115,14 @@ export async function runDaemon(
   ctx: OpContext,
   options: DaemonOptions,
   signal: AbortSignal,
-  { kv, fleetBoot }: Shared = {},
+  { kv, fleetBoot, service }: Shared = {},
 ): Promise<void> {
   // A bad name fails before any file or request is touched.
   if (options.name !== undefined) validateAgentName(options.name);
   await using session = await openSession(ctx, {
     name: options.name,
     heartbeat_interval: options.interval,
-  }, { kv });
+  }, { kv, serviceToken: service?.token });
   const { config } = session;
   const name = requireName(config);
   // One sync loop per account: a second would split the inbox's truth and `status` with it.
@@ -147,6 +154,7 @@ export async function runDaemon(
       inbox: session.inbox,
       receipts: session.receipts,
       fleetBoot,
+      feed: service?.feed,
       lease,
       identity: {
         userId: session.userId,
@@ -173,10 +181,17 @@ export async function runDaemon(
 export interface FleetOptions extends DaemonOptions {
   /** The provision directory: one agent per `DIR/NAME/cchat/credentials.json`. */
   agents: string;
+  /**
+   * Run as the application service of `DIR/appservice.yaml`: the homeserver
+   * pushes the fleet's events, and no agent holds a /sync of its own.
+   */
+  appservice?: boolean;
 }
 
 interface FleetAgent {
   name: string;
+  userId: string;
+  homeserver: string;
   /** What its own commands take as XDG_CONFIG_HOME. */
   home: string;
 }
@@ -213,7 +228,7 @@ async function fleetOf(dir: string): Promise<FleetAgent[]> {
       });
     }
     owners.set(login.userId, entry.name);
-    agents.push({ name: entry.name, home });
+    agents.push({ name: entry.name, userId: login.userId, homeserver: login.homeserver, home });
   }
   if (agents.length === 0) {
     throw new ConfigError(`The provision directory "${dir}" holds no agent.`, {
@@ -256,16 +271,27 @@ export async function runFleet(
     });
   }
   const agents = await fleetOf(options.agents);
-  const { dataDir } = await loadConfig(ctx.deps, {});
+  const config = await loadConfig(ctx.deps, {});
+  const { dataDir } = config;
+  const registration = options.appservice
+    ? await fleetRegistration(options.agents, agents)
+    : undefined;
   const kv = await openDataKv(ctx.deps, dataDir);
-  const fleetBoot = new FleetBoot(agents.map(({ name }) => name), ctx.deps.sleep);
+  const names = agents.map(({ name }) => name);
+  const fleetBoot = new FleetBoot(names, ctx.deps.sleep);
   const failures: { name: string; error: unknown }[] = [];
+  const stopping = new AbortController();
+  const stop = AbortSignal.any([signal, stopping.signal]);
+  let serving: ReturnType<typeof serveService> | undefined;
   try {
+    serving = registration &&
+      serveService(ctx, config, agents[0].homeserver, registration, kv, names, stop);
+    const service = serving && { feed: serving.feed, token: registration!.as_token };
     await Promise.all(agents.map(async ({ name, home }) => {
       const log = prefixedLogger(ctx.log, name);
       const agent = { deps: agentDeps(ctx.deps, home, dataDir), log };
       try {
-        await runDaemon(agent, { ...options, name }, signal, { kv, fleetBoot });
+        await runDaemon(agent, { ...options, name }, signal, { kv, fleetBoot, service });
       } catch (error) {
         const hint = error instanceof CchatError && error.hint ? ` ${error.hint}` : "";
         log.warn(`Stopped: ${(error as Error).message}${hint}`);
@@ -273,9 +299,12 @@ export async function runFleet(
       } finally {
         // One that never booted holds the others back no longer.
         fleetBoot.arrive(name);
+        service?.feed.leave(name);
       }
     }));
   } finally {
+    stopping.abort();
+    await serving?.finished;
     kv.close();
   }
   if (failures.length === 0 || signal.aborted) return;
@@ -289,6 +318,94 @@ export async function runFleet(
       exitCode: exitCodeOf(first.error),
     },
   );
+}
+
+/** The fleet's registration, naming every agent of the fleet. */
+async function fleetRegistration(dir: string, agents: FleetAgent[]): Promise<Registration> {
+  const registration = await readRegistration(dir);
+  if (!registration) {
+    throw new ConfigError(`The provision directory "${dir}" holds no application service.`, {
+      hint: `Write ${
+        registrationPath(dir)
+      } with "cchat provision --appservice --out ${dir} NAME…".`,
+    });
+  }
+  const strangers = agents.filter(({ userId }) => !actsFor(registration, userId));
+  if (strangers.length > 0) {
+    throw new ConfigError(
+      `The application service of "${dir}" may not act for ${
+        strangers.map(({ name }) => `"${name}"`).join(", ")
+      }.`,
+      {
+        hint:
+          `Run "cchat provision --appservice --out ${dir}" with those names, and restart the homeserver so that it loads the registration again.`,
+      },
+    );
+  }
+  return registration;
+}
+
+/**
+ * The fleet's application service: answers the homeserver's pushes at the
+ * registration's URL, and pings through the homeserver once a sync timeout,
+ * so each agent can tell when it last heard from it; until `signal` aborts.
+ */
+function serveService(
+  ctx: OpContext,
+  config: Config,
+  homeserver: string,
+  registration: Registration,
+  kv: Deno.Kv,
+  names: string[],
+  signal: AbortSignal,
+): { feed: AppserviceFeed; finished: Promise<void> } {
+  const { deps, log } = ctx;
+  const feed = new AppserviceFeed({
+    applied: new AppliedTransactions(kv, deps, registration.id),
+    attached: new FleetBoot(names, deps.sleep),
+    signal,
+    now: deps.now,
+  });
+  const url = new URL(registration.url);
+  const address = {
+    // A URL keeps an IPv6 host in brackets; a listener wants it bare.
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+  };
+  let server: { finished: Promise<void> };
+  try {
+    server = deps.serve(
+      address,
+      transactionHandler({
+        hsToken: registration.hs_token,
+        apply: feed.apply,
+        heard: feed.heard,
+        log: (message) => log.warn(message),
+      }),
+      signal,
+    );
+  } catch (err) {
+    throw new ConfigError(
+      `The application service cannot listen at "${registration.url}": ${(err as Error).message}.`,
+      {
+        hint: "Stop what listens there, or change the url in the registration and the homeserver.",
+      },
+    );
+  }
+  log.info(`The application service listens at ${registration.url}.`);
+  const pinging = (async () => {
+    const client = new MatrixClient(
+      transport(ctx, config, homeserver).withToken(registration.as_token),
+      signal,
+    );
+    while (!signal.aborted) {
+      await client.pingService(registration.id).catch((err: Error) => {
+        if (!signal.aborted) log.warn(`The homeserver could not reach the service: ${err.message}`);
+      });
+      await deps.sleep(config.syncTimeoutMs, signal).catch(() => {});
+    }
+  })();
+  return { feed, finished: Promise.all([server.finished, pinging]).then(() => {}) };
 }
 
 /**

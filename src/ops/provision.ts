@@ -12,6 +12,16 @@ import {
   readCredentials,
   writeCredentials,
 } from "../credentials.ts";
+import { dequal } from "dequal";
+import {
+  newRegistration,
+  readRegistration,
+  registrationPath,
+  withNames,
+  writeRegistration,
+} from "./registration_file.ts";
+import { regexOf } from "../matrix/appservice.ts";
+import { DEFAULT_APPSERVICE_URL } from "../defaults.ts";
 import { randomHex } from "../encoding.ts";
 import { CchatError, ExitCode, hasStatus, MatrixError, UsageError } from "../errors.ts";
 import {
@@ -55,6 +65,13 @@ export interface ProvisionOptions {
   noRateLimit?: boolean;
   /** Register each agent in the Space now, with its own new token. */
   rooms?: boolean;
+  /**
+   * Make the accounts as users of the fleet's application service, whose
+   * registration `DIR/appservice.yaml` is written (or extended) first.
+   */
+  appservice?: boolean;
+  /** Where the homeserver pushes to the service (`cchat daemon --agents DIR --appservice` listens there). */
+  appserviceUrl?: string;
 }
 
 export interface ProvisionedAgent {
@@ -77,16 +94,21 @@ export interface ProvisionResult {
   homeserver: string;
   out: string | null;
   agents: ProvisionedAgent[];
+  /** With --appservice: the registration, and whether this run wrote it (the homeserver must load it again). */
+  appservice?: { registration: string; written: boolean };
 }
 
-/** How accounts are made: with the shared secret, else as an admin. */
+/** How accounts are made: with the shared secret, as an admin, or as the fleet's application service. */
 type Maker =
   | { kind: "secret"; secret: string }
-  | { kind: "admin" };
+  | { kind: "admin" }
+  | { kind: "appservice"; service: MatrixHttp; registration: string; written: boolean };
 
 interface Account {
   userId: string | null;
   login?: Pick<Credentials, "userId" | "accessToken" | "deviceId">;
+  /** The login is a new one of an account that existed. */
+  existed?: boolean;
 }
 
 /**
@@ -107,12 +129,10 @@ export async function provision(
   const config = await loadConfig(deps, { homeserver: options.homeserver });
   const homeserver = await homeserverOf(config);
   const adminToken = deps.env(ADMIN_TOKEN_ENV);
-  for (
-    const [flag, wanted] of [["--reissue", options.reissue], [
-      "--no-rate-limit",
-      options.noRateLimit,
-    ]] as const
-  ) {
+  const wantsAdmin: [string, boolean | undefined][] = [["--no-rate-limit", options.noRateLimit]];
+  // The service logs its users in again itself; the shared secret cannot.
+  if (!options.appservice) wantsAdmin.push(["--reissue", options.reissue]);
+  for (const [flag, wanted] of wantsAdmin) {
     if (wanted && !adminToken) {
       throw new UsageError(`${flag} needs a server admin's access token.`, {
         hint:
@@ -120,22 +140,15 @@ export async function provision(
       });
     }
   }
-  // The secret is preferred: its tokens have devices, so revoking the devices ends them.
-  const secret = adminToken !== undefined && deps.env(SECRET_ENV) === undefined
-    ? undefined
-    : await readSecret(deps, SECRET_ENV);
-  if (secret === "") {
-    throw new UsageError("No registration shared secret or admin token was given.", {
-      hint:
-        `Set ${SECRET_ENV} (or pipe the secret into "cchat provision"), or set ${ADMIN_TOKEN_ENV}.`,
-    });
-  }
-  const maker: Maker = secret === undefined ? { kind: "admin" } : { kind: "secret", secret };
   const anonymous = transport(ctx, config, homeserver);
+  const maker = options.appservice
+    ? await serviceMaker(anonymous, options, names, config.aliasPrefix)
+    : await accountMaker(deps, adminToken);
   const admin = adminToken === undefined ? undefined : anonymous.withToken(adminToken);
   const serverName = admin ? await adminServer(admin, homeserver) : undefined;
 
   const make = async (name: string): Promise<Account> => {
+    if (maker.kind === "appservice") return await asService(maker, name);
     if (maker.kind === "secret") {
       try {
         const login = await registerWithSharedSecret(anonymous, maker.secret, {
@@ -175,7 +188,7 @@ export async function provision(
     let account: Account = { userId: stored?.userId ?? null };
     if (!stored || options.reissue) {
       account = await make(name);
-      if (account.login) state = "created";
+      if (account.login) state = account.existed ? "reissued" : "created";
       else if (options.reissue) {
         const userId = account.userId!;
         const accessToken = await asAdmin(() => loginAsUser(admin!, userId));
@@ -222,7 +235,107 @@ export async function provision(
       throw stoppedAt(name, names, agents, err);
     }
   }
-  return { homeserver, out: options.out ?? null, agents };
+  return {
+    homeserver,
+    out: options.out ?? null,
+    agents,
+    ...(maker.kind === "appservice"
+      ? { appservice: { registration: maker.registration, written: maker.written } }
+      : {}),
+  };
+}
+
+/** The shared secret, preferred, or the admin token. */
+async function accountMaker(deps: OpContext["deps"], adminToken?: string): Promise<Maker> {
+  // The secret is preferred: its tokens have devices, so revoking the devices ends them.
+  const secret = adminToken !== undefined && deps.env(SECRET_ENV) === undefined
+    ? undefined
+    : await readSecret(deps, SECRET_ENV);
+  if (secret === "") {
+    throw new UsageError("No registration shared secret or admin token was given.", {
+      hint:
+        `Set ${SECRET_ENV} (or pipe the secret into "cchat provision"), or set ${ADMIN_TOKEN_ENV}.`,
+    });
+  }
+  return secret === undefined ? { kind: "admin" } : { kind: "secret", secret };
+}
+
+/**
+ * The fleet's registration in `--out`, written first or extended to `names`
+ * (its tokens kept), and the service's token to make the accounts with.
+ */
+async function serviceMaker(
+  anonymous: MatrixHttp,
+  options: ProvisionOptions,
+  names: string[],
+  aliasPrefix: string,
+): Promise<Maker> {
+  const { out } = options;
+  if (out === undefined) {
+    throw new UsageError("--appservice needs --out DIR.", {
+      hint:
+        "The registration goes to DIR/appservice.yaml, beside the agents' logins the fleet daemon runs.",
+    });
+  }
+  const found = await readRegistration(out);
+  const url = options.appserviceUrl ?? found?.url ?? DEFAULT_APPSERVICE_URL;
+  if (!/^https?:\/\/[^/]+\/?$/.test(url)) {
+    throw new UsageError(`The application service URL "${url}" is not an http(s) origin.`, {
+      hint: `Give a scheme, host and port only, for example "${DEFAULT_APPSERVICE_URL}".`,
+    });
+  }
+  // The aliases are named once, when the file is first written, from the prefix configured then.
+  const registration = found
+    ? withNames({ ...found, url }, names)
+    : newRegistration(url, names, regexOf(aliasPrefix));
+  const written = !dequal(found, registration);
+  if (written) await writeRegistration(out, registration);
+  return {
+    kind: "appservice",
+    service: anonymous.withToken(registration.as_token),
+    registration: registrationPath(out),
+    written,
+  };
+}
+
+/** Makes the account as a user of the service, or logs the existing one in again. */
+async function asService(
+  maker: Extract<Maker, { kind: "appservice" }>,
+  name: string,
+): Promise<Account> {
+  try {
+    try {
+      const login = await MatrixClient.registerServiceUser(maker.service, name);
+      return { userId: login.userId, login };
+    } catch (err) {
+      if (!(err instanceof MatrixError && err.errcode === "M_USER_IN_USE")) throw err;
+      const login = await MatrixClient.loginServiceUser(maker.service, name);
+      return { userId: login.userId, login, existed: true };
+    }
+  } catch (err) {
+    if (hasStatus(err, 401)) {
+      throw new CchatError(
+        `The homeserver does not know the application service of "${maker.registration}" yet.`,
+        {
+          hint:
+            `Add "${maker.registration}" to app_service_config_files in the homeserver's config and restart it.`,
+          exitCode: ExitCode.config,
+          cause: err,
+        },
+      );
+    }
+    if (err instanceof MatrixError && err.errcode === "M_EXCLUSIVE") {
+      throw new CchatError(
+        `The homeserver's copy of "${maker.registration}" does not name "${name}" yet.`,
+        {
+          hint: "Restart the homeserver, so that it loads the registration again.",
+          exitCode: ExitCode.config,
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
 }
 
 /**

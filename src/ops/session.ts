@@ -48,6 +48,11 @@ export function transport(
 export interface SessionOptions extends LocalOptions {
   /** Ends every request of the session: a caller that gave up stops waiting on the server. */
   signal?: AbortSignal;
+  /**
+   * An application service's token: the session acts through it as the
+   * stored login's user, not with that user's own token.
+   */
+  serviceToken?: string;
 }
 
 /**
@@ -79,8 +84,12 @@ export async function openSession(
   const homeserver = login.homeserver!;
   const { kv, close } = await dataFileOf(ctx, config, options);
   const gates = new RateGates(deps, (accessToken) => kvSharedGate(kv, deps, accessToken));
+  const http = transport(ctx, config, homeserver, gates);
   const client = new MatrixClient(
-    transport(ctx, config, homeserver, gates).withToken(login.token),
+    options.serviceToken === undefined
+      ? http.withToken(login.token)
+      // A fleet's agent always has its stored login: it is how the fleet found it.
+      : http.withToken(options.serviceToken, login.stored!.userId),
     options.signal,
   );
   try {

@@ -20,6 +20,7 @@
  * | `user`, id, `receipt`, room id             | a read receipt for the daemon to post    | until posted                   |
  * | `user`, id, `daemon`                       | the daemon's status                      | for good                       |
  * | `user`, id, `lease`, `sync`                | who holds the sync loop                  | its lease's term               |
+ * | `appservice`, id, `txn`, transaction id    | a transaction applied and acknowledged   | a week                         |
  */
 
 /** The layout described above. 1: the files written before the layout had a version. */
@@ -35,6 +36,13 @@ export const roomCacheKey = (namespace: string, name: string): Deno.KvKey => [
   "room-cache",
   namespace,
   name,
+];
+
+export const appliedTransactionKey = (serviceId: string, txnId: string): Deno.KvKey => [
+  "appservice",
+  serviceId,
+  "txn",
+  txnId,
 ];
 
 /** The records of one user. */

@@ -78,7 +78,9 @@ export class Store {
   /**
    * Stores the batch's new messages, then its sync token last: a crash in
    * between replays the batch on restart, and the event-id check drops what
-   * was already stored, so nothing is lost and nothing doubled.
+   * was already stored, so nothing is lost and nothing doubled. A batch the
+   * homeserver pushed has no token: it pushes the batch again until told it
+   * is stored.
    *
    * The stored messages are that check's memory, and a read one is forgotten
    * after the retention, so the file does not grow for ever. The price: only
@@ -93,7 +95,7 @@ export class Store {
    */
   async commitBatch(
     messages: InboxMessage[],
-    nextBatch: string,
+    nextBatch: string | undefined,
     withdrawn: string[] = [],
   ): Promise<number> {
     const fresh = await this.#unseen(messages);
@@ -105,7 +107,7 @@ export class Store {
     for (const edit of edits) if (await this.#edit(edit) === "separate") separate.push(edit);
     added += await this.#storeAll(separate);
     for (const eventId of withdrawn) await this.#withdraw(eventId);
-    await this.#set(this.#keys.since, nextBatch);
+    if (nextBatch !== undefined) await this.#set(this.#keys.since, nextBatch);
     return added;
   }
 

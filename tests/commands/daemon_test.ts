@@ -3,9 +3,10 @@
  * file, driven through runCli on a fake homeserver and virtual time.
  */
 import assert from "node:assert/strict";
+import { newRegistration, writeRegistration } from "../../src/ops/registration_file.ts";
 import { writeCredentials } from "../../src/credentials.ts";
 import { type CchatError, ExitCode } from "../../src/errors.ts";
-import { commandHarness, HS } from "../support/commands.ts";
+import { commandHarness, HS, noRequests } from "../support/commands.ts";
 import { cchatRoomAnswer, isCreate } from "../support/space.ts";
 import { json, type RecordedRequest } from "../support/fakes.ts";
 
@@ -179,6 +180,50 @@ Deno.test("daemon --agents refuses what is not a fleet", async (t) => {
     await assert.rejects(h.cli("daemon", "--agents", fleet), (err: CchatError) => {
       assert.equal(err.exitCode, ExitCode.config);
       assert.match(err.message, /"ann" and "ann2"/);
+      return true;
+    });
+  });
+
+  await t.step("--appservice without --agents: a usage error", async () => {
+    await using h = await commandHarness();
+    await assert.rejects(h.cli("daemon", "--appservice"), (err: CchatError) => {
+      assert.equal(err.exitCode, ExitCode.usage);
+      assert.match(err.message, /--appservice needs --agents DIR/);
+      return true;
+    });
+  });
+
+  await t.step("--appservice: a fleet without a registration, or agents it omits", async () => {
+    await using h = await commandHarness();
+    const fleet = `${h.configDir}/../../fleet`;
+    await provision(fleet, "ann", "bob");
+    await assert.rejects(h.cli("daemon", "--agents", fleet, "--appservice"), (err: CchatError) => {
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.match(err.message, /holds no application service/);
+      assert.match(err.hint!, /cchat provision --appservice --out/);
+      return true;
+    });
+    await writeRegistration(fleet, newRegistration("http://127.0.0.1:1", ["ann"], "agents"));
+    await assert.rejects(h.cli("daemon", "--agents", fleet, "--appservice"), (err: CchatError) => {
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.match(err.message, /may not act for "bob"\./);
+      return true;
+    });
+    assert.equal(h.requests.length, 0);
+  });
+
+  await t.step("--appservice: an address it cannot listen on", async () => {
+    await using h = await commandHarness(noRequests, {
+      serve: () => {
+        throw new Deno.errors.AddrInUse("Address already in use");
+      },
+    });
+    const fleet = `${h.configDir}/../../fleet`;
+    await provision(fleet, "ann");
+    await writeRegistration(fleet, newRegistration("http://[::1]:9339", ["ann"], "agents"));
+    await assert.rejects(h.cli("daemon", "--agents", fleet, "--appservice"), (err: CchatError) => {
+      assert.equal(err.exitCode, ExitCode.config);
+      assert.match(err.message, /cannot listen at "http:\/\/\[::1\]:9339": Address already in use/);
       return true;
     });
   });

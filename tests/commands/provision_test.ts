@@ -354,3 +354,124 @@ Deno.test("provision never strands an account", async (t) => {
     },
   );
 });
+
+/**
+ * A Synapse that has loaded the registration with `asToken` for `names`, and
+ * knows `existing` of them already.
+ */
+function serviceSynapse(asToken: string, names: string[], existing: string[] = []) {
+  const users = new Set(existing);
+  let logins = 0;
+  return fakeFetch((r: RecordedRequest) => {
+    const path = r.url.pathname;
+    const body = r.body as { username?: string; identifier?: { user: string } };
+    if (r.headers.get("authorization") !== `Bearer ${asToken}`) {
+      return json({ errcode: "M_UNKNOWN_TOKEN", error: "Invalid access token passed." }, 401);
+    }
+    if (path === "/_matrix/client/v3/register") {
+      const name = body.username!;
+      if (!names.includes(name)) {
+        return json({ errcode: "M_EXCLUSIVE", error: "Invalid user localpart" }, 400);
+      }
+      if (users.has(name)) return json({ errcode: "M_USER_IN_USE", error: "taken" }, 400);
+      users.add(name);
+      return json({ user_id: `@${name}:hs.test`, access_token: `tok-${name}`, device_id: "D" });
+    }
+    if (path === "/_matrix/client/v3/login") {
+      const name = body.identifier!.user;
+      return json({
+        user_id: `@${name}:hs.test`,
+        access_token: `again-${++logins}`,
+        device_id: "E",
+      });
+    }
+    return json({ errcode: "M_UNRECOGNIZED" }, 404);
+  });
+}
+
+async function refused(run: Promise<unknown>, exitCode: number, message: RegExp, hint: RegExp) {
+  await assert.rejects(run, (err: CchatError) => {
+    assert.equal(err.exitCode, exitCode);
+    assert.match(err.message, message);
+    assert.match(err.hint!, hint);
+    return true;
+  });
+}
+
+Deno.test("provision --appservice", async (t) => {
+  await t.step("writes the registration first; an unknown one says how to load it", async () => {
+    await using h = await setup({}, serviceSynapse("not-loaded", []));
+    await refused(
+      h.run(["provision", "--appservice", "--out", h.out, "alice", "bob"]),
+      ExitCode.config,
+      /does not know the application service of ".*appservice.yaml" yet.*Not done: alice, bob\./,
+      /app_service_config_files/,
+    );
+    const registration = JSON.parse(await Deno.readTextFile(`${h.out}/appservice.yaml`));
+    assert.equal(registration.url, "http://127.0.0.1:9339");
+    assert.equal(registration.rate_limited, false);
+    // No secret and no admin token was asked for.
+    assert.ok(!h.requests.some((r) => r.url.pathname.startsWith("/_synapse/")));
+  });
+  await t.step("makes the accounts with the service's token, logs existing ones in", async () => {
+    await using h = await setup({}, serviceSynapse("not-loaded", []));
+    await h.run(["provision", "--appservice", "--out", h.out, "alice", "bob"]).catch(() => {});
+    const { as_token } = JSON.parse(await Deno.readTextFile(`${h.out}/appservice.yaml`));
+    const server = serviceSynapse(as_token, ["alice", "bob"], ["bob"]);
+    h.deps.fetch = server.fetch;
+    const result = await h.run([
+      "provision",
+      "--appservice",
+      "--out",
+      h.out,
+      "--json",
+      "alice",
+      "bob",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const { agents, appservice } = JSON.parse(result.stdout);
+    assert.deepEqual(agents.map((a: { state: string }) => a.state), ["created", "reissued"]);
+    assert.equal(appservice.written, false);
+    assert.equal((await readCredentials(agentConfigDir(h.out, "bob")))!.accessToken, "again-1");
+  });
+  await t.step("a new name extends the registration; until loaded it is refused", async () => {
+    await using h = await setup({}, serviceSynapse("not-loaded", []));
+    await h.run(["provision", "--appservice", "--out", h.out, "alice"]).catch(() => {});
+    const before = JSON.parse(await Deno.readTextFile(`${h.out}/appservice.yaml`));
+    h.deps.fetch = serviceSynapse(before.as_token, ["alice"]).fetch;
+    await refused(
+      h.run([
+        "provision",
+        "--appservice",
+        "--appservice-url",
+        "http://127.0.0.1:9400",
+        "--out",
+        h.out,
+        "alice",
+        "carol",
+      ]),
+      ExitCode.config,
+      /does not name "carol" yet.*Done: alice \(created\)/,
+      /Restart the homeserver/,
+    );
+    const after = JSON.parse(await Deno.readTextFile(`${h.out}/appservice.yaml`));
+    assert.equal(after.as_token, before.as_token);
+    assert.equal(after.url, "http://127.0.0.1:9400");
+    assert.match(after.namespaces.users[0].regex, /carol/);
+  });
+  await t.step("needs --out, and an http origin", async () => {
+    await using h = await setup({}, serviceSynapse("not-loaded", []));
+    await refused(
+      h.run(["provision", "--appservice", "--json", "alice"]),
+      ExitCode.usage,
+      /--appservice needs --out DIR/,
+      /DIR\/appservice.yaml/,
+    );
+    await refused(
+      h.run(["provision", "--appservice", "--appservice-url", "ftp://x/y", "--out", h.out, "a"]),
+      ExitCode.usage,
+      /"ftp:\/\/x\/y" is not an http\(s\) origin/,
+      /scheme, host and port/,
+    );
+  });
+});

@@ -187,6 +187,9 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
         signal.addEventListener("abort", () => reject(signal.reason), { once: true });
       }),
     onShutdown: () => () => {},
+    serve: () => {
+      throw new Error("no server in this test");
+    },
     ...overrides,
   };
   return { deps, stdout, stderr, clock, env };

@@ -12,14 +12,24 @@ import {
   type StartOptions,
 } from "../../harness/homeserver/mod.ts";
 import type { TestHomeserver } from "../../harness/users.ts";
+import {
+  newRegistration,
+  readRegistration,
+  registrationPath,
+  writeRegistration,
+} from "../../src/ops/registration_file.ts";
+import type { Registration } from "../../src/matrix/appservice.ts";
 
-export type TestHomeserverKind = "fast" | "limited" | "publishing";
+export type TestHomeserverKind = "fast" | "limited" | "publishing" | "appservice";
 
 /**
  * Each kind but the fast one: its port, what its config adds, and the env
  * names (CCHAT_TEST_LIMITED_HOMESERVER, …) that name an external one instead.
  */
-const KINDS: Record<Exclude<TestHomeserverKind, "fast">, { port: number; extraConfig: string }> = {
+const KINDS: Record<
+  Exclude<TestHomeserverKind, "fast">,
+  { port: number; extraConfig: string | ((dataDir: string) => string) }
+> = {
   // Low enough that a test reaches them within a few requests.
   limited: {
     port: 18451,
@@ -31,7 +41,21 @@ const KINDS: Record<Exclude<TestHomeserverKind, "fast">, { port: number; extraCo
   },
   // Stock Synapse lets nobody list a room until its operator writes these rules.
   publishing: { port: 18452, extraConfig: "room_list_publication_rules: [{action: allow}]\n" },
+  // A fleet's application service: the registration sits in the data dir, which Synapse sees.
+  appservice: {
+    port: 18453,
+    extraConfig: (dataDir) => `app_service_config_files: ["${registrationPath(dataDir)}"]\n`,
+  },
 };
+
+/**
+ * The agents the test service may act for: a fixed pool, as the homeserver
+ * reads the registration only when it starts; the accounts outlive a run.
+ */
+export const SERVICE_AGENTS = Array.from({ length: 12 }, (_, i) => `as-${i + 1}`);
+
+/** Where the test service listens: one fleet at a time per database. */
+const SERVICE_PORT = 18454;
 
 /**
  * The database the test homeservers run on: SQLite unless CCHAT_TEST_DB is
@@ -56,11 +80,12 @@ export function testHomeserverOptions(kind: TestHomeserverKind): StartOptions {
   const offset = postgres ? POSTGRES_PORT_OFFSET : 0;
   if (kind === "fast") return { dataDir, port: 18450 + offset, limits: "off", database };
   const prefix = `CCHAT_TEST_${kind.toUpperCase()}_`;
+  const { extraConfig } = KINDS[kind];
   return {
     dataDir,
     limits: "off",
     database,
-    extraConfig: KINDS[kind].extraConfig,
+    extraConfig: typeof extraConfig === "string" ? extraConfig : extraConfig(dataDir),
     port: KINDS[kind].port + offset,
     env: (name) => Deno.env.get(name.replace("CCHAT_TEST_", prefix)),
   };
@@ -78,8 +103,26 @@ export function testHomeserver(kind: TestHomeserverKind = "fast"): Promise<TestH
   return server;
 }
 
+/**
+ * The test service's registration, written once into its homeserver's data
+ * dir and kept: the homeserver reads it only when it starts.
+ */
+export async function testRegistration(): Promise<Registration> {
+  const { dataDir } = testHomeserverOptions("appservice");
+  const found = await readRegistration(dataDir);
+  if (found) return found;
+  const port = SERVICE_PORT + (testDatabase() === "postgres" ? POSTGRES_PORT_OFFSET : 0);
+  // Every test's alias prefix: see uniquePrefix.
+  const registration = newRegistration(`http://127.0.0.1:${port}`, SERVICE_AGENTS, "t[0-9a-f]{8}");
+  await writeRegistration(dataDir, registration);
+  // Synapse runs as another user in a container; it only reads the file.
+  await Deno.chmod(registrationPath(dataDir), 0o644);
+  return registration;
+}
+
 async function start(kind: TestHomeserverKind): Promise<TestHomeserver> {
   try {
+    if (kind === "appservice") await testRegistration();
     const { baseUrl, serverName, registrationSecret } = await startHomeserver(
       testHomeserverOptions(kind),
     );
