@@ -11,6 +11,7 @@ import { type BenchContext, renderTable, type Row, type Section } from "./bench/
 import { run as agents } from "./bench/agents.ts";
 import { run as boot } from "./bench/boot.ts";
 import { run as db } from "./bench/db.ts";
+import { run as appservice } from "./bench/appservice.ts";
 import { run as filter } from "./bench/filter.ts";
 import { run as fleetmem } from "./bench/fleetmem.ts";
 import { run as load } from "./bench/load.ts";
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, Section> = {
   load,
   db,
   boot,
+  appservice,
 };
 
 const BENCH_PORT = 18460;

@@ -11,6 +11,12 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 export interface Deps {
   fetch: typeof fetch;
+  /**
+   * A fetch of its own that keeps at most `maxIdle` idle connections per
+   * host: a process hosting a fleet would otherwise keep one open for every
+   * request it ever had in flight at once.
+   */
+  pooledFetch: (maxIdle: number) => { fetch: typeof fetch } & Disposable;
   /** Wall-clock milliseconds since the epoch. */
   now: () => number;
   sleep: Sleep;
@@ -113,6 +119,13 @@ function sinkFor(stream: { writeSync(p: Uint8Array): number }): TextSink {
 export function realDeps(): Deps {
   return {
     fetch: globalThis.fetch.bind(globalThis),
+    pooledFetch: (maxIdle) => {
+      const client = Deno.createHttpClient({ poolMaxIdlePerHost: maxIdle });
+      return {
+        fetch: (input, init) => fetch(input, { ...init, client }),
+        [Symbol.dispose]: () => client.close(),
+      };
+    },
     now: Date.now,
     sleep: realSleep,
     random: Math.random,

@@ -150,6 +150,23 @@ export async function stopServer(state: ServerState, dataDir: string): Promise<v
   if (state.root) await unmount(state.root + dataDir);
 }
 
+/**
+ * Restarts the PostgreSQL under a running Synapse, which stays up and meets
+ * the restart as a production server would; returns the new host pid (none
+ * in Docker, where the container keeps its name).
+ */
+export async function restartPostgres(
+  state: ServerState,
+  dataDir: string,
+): Promise<number | undefined> {
+  if (state.route === "docker") {
+    await run("docker", ["restart", "--time", "10", state.postgresContainer!]);
+    return undefined;
+  }
+  await stopProcess("PostgreSQL", state.postgresPid!, paths(dataDir).postgres, "SIGINT");
+  return await chrootPostgres(state.root!, dataDir);
+}
+
 /** Stops the process `pid` if it still is the one started on `marker`, by `how`, then by force. */
 async function stopProcess(what: string, pid: number, marker: string, how: Deno.Signal) {
   if (!await isOurProcess(pid, marker)) return;

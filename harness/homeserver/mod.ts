@@ -22,7 +22,14 @@ import {
   writeState,
 } from "./config.ts";
 import { answers, externalHomeserver } from "./external.ts";
-import { bindAddress, containerLogs, isAlive, pickRunner, stopServer } from "./launchers.ts";
+import {
+  bindAddress,
+  containerLogs,
+  isAlive,
+  pickRunner,
+  restartPostgres,
+  stopServer,
+} from "./launchers.ts";
 
 export type { Database, Launcher, Limits, ServerState };
 
@@ -148,6 +155,18 @@ export async function stopHomeserver(dataDir: string): Promise<boolean> {
   await stopServer(state, dir);
   await removeState(dir);
   return wasAlive;
+}
+
+/** Restarts the PostgreSQL of the homeserver of `dataDir` while Synapse runs on. */
+export async function restartHomeserverDatabase(dataDir: string): Promise<void> {
+  const dir = await canonicalDir(dataDir);
+  using _lock = await lockDataDir(dir);
+  const state = await readState(dir);
+  if (state?.database !== "postgres") {
+    throw new CchatError(`The homeserver of "${dir}" runs on no PostgreSQL.`);
+  }
+  const postgresPid = await restartPostgres(state, dir);
+  await writeState(dir, { ...state, ...(postgresPid === undefined ? {} : { postgresPid }) });
 }
 
 export interface Status {

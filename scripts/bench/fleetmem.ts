@@ -48,13 +48,14 @@ export interface FleetDaemon {
   stop(note: (message: string) => void): Promise<CliResult>;
 }
 
-/** One `cchat daemon --agents DIR --ephemeral` hosting every agent of `fleet`. */
+/** One `cchat daemon --agents DIR --ephemeral` hosting every agent of `fleet`, with `extra` flags. */
 export function spawnFleetDaemon(
   root: string,
   fleet: string,
   env: Record<string, string>,
+  extra: string[] = [],
 ): FleetDaemon {
-  const daemon = spawnDaemon(["--agents", fleet, "--ephemeral"], {
+  const daemon = spawnDaemon(["--agents", fleet, "--ephemeral", ...extra], {
     ...env,
     XDG_CONFIG_HOME: `${root}/operator`,
   });

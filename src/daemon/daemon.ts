@@ -307,30 +307,24 @@ export class Daemon {
     const { space, identity, ephemeral, log, fleetBoot } = this.#options;
     if (ephemeral) await this.startupJitter(signal).catch(() => {});
     const stoppable = { ...space, client: space.client.withSignal(signal) };
-    for (let attempt = 1; !signal.aborted; attempt++) {
-      try {
-        const entering = () => enter(stoppable, identity.name, identity);
-        const membership = await (fleetBoot?.attempt(entering) ?? entering());
-        if (signal.aborted) break;
-        const { directory, roomId, refused } = membership;
-        await this.#report({
-          spaceId: directory.spaceId,
-          lobbyId: directory.lobbyId,
-          roomId,
-          lastError: null,
-          failure: null,
-          warnings: refused ? [refused] : [],
-        });
-        log.info(`Agent "${identity.name}" is up${roomId ? "" : " in lobby-only mode"}.`);
-        return membership;
-      } catch (err) {
-        if (signal.aborted) break;
-        const failure = failureOf(err);
-        if (!isTransient(failure)) throw err;
-        await this.#retryLater("Booting", err as Error, failure, attempt, signal);
-      }
-    }
-    return undefined;
+    const entering = () => enter(stoppable, identity.name, identity);
+    const membership = await this.#retried(
+      "Booting",
+      () => fleetBoot?.attempt(entering) ?? entering(),
+      signal,
+    );
+    if (membership === undefined || signal.aborted) return undefined;
+    const { directory, roomId, refused } = membership;
+    await this.#report({
+      spaceId: directory.spaceId,
+      lobbyId: directory.lobbyId,
+      roomId,
+      lastError: null,
+      failure: null,
+      warnings: refused ? [refused] : [],
+    });
+    log.info(`Agent "${identity.name}" is up${roomId ? "" : " in lobby-only mode"}.`);
+    return membership;
   }
 
   /** Booted: waits for the fleet's other agents, if any; false when stopped first. */

@@ -178,6 +178,13 @@ export async function runDaemon(
   }
 }
 
+/**
+ * Idle connections a fleet's process keeps to its homeserver. Without a cap
+ * it keeps every one it ever opened: 1,261 for 1,000 agents, each also held
+ * by the homeserver.
+ */
+export const FLEET_IDLE_CONNECTIONS = 16;
+
 export interface FleetOptions extends DaemonOptions {
   /** The provision directory: one agent per `DIR/NAME/cchat/credentials.json`. */
   agents: string;
@@ -278,6 +285,9 @@ export async function runFleet(
     : undefined;
   const kv = await openDataKv(ctx.deps, dataDir);
   const names = agents.map(({ name }) => name);
+  // Every agent beats and boots at its own moment: a few idle connections serve them all.
+  using pool = ctx.deps.pooledFetch(FLEET_IDLE_CONNECTIONS);
+  const deps = { ...ctx.deps, fetch: pool.fetch };
   const fleetBoot = new FleetBoot(names, ctx.deps.sleep);
   const failures: { name: string; error: unknown }[] = [];
   const stopping = new AbortController();
@@ -285,11 +295,11 @@ export async function runFleet(
   let serving: ReturnType<typeof serveService> | undefined;
   try {
     serving = registration &&
-      serveService(ctx, config, agents[0].homeserver, registration, kv, names, stop);
+      serveService({ ...ctx, deps }, config, agents[0].homeserver, registration, kv, names, stop);
     const service = serving && { feed: serving.feed, token: registration!.as_token };
     await Promise.all(agents.map(async ({ name, home }) => {
       const log = prefixedLogger(ctx.log, name);
-      const agent = { deps: agentDeps(ctx.deps, home, dataDir), log };
+      const agent = { deps: agentDeps(deps, home, dataDir), log };
       try {
         await runDaemon(agent, { ...options, name }, signal, { kv, fleetBoot, service });
       } catch (error) {
@@ -370,7 +380,7 @@ function serveService(
   const address = {
     // A URL keeps an IPv6 host in brackets; a listener wants it bare.
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+    port: Number(url.port || 80),
   };
   let server: { finished: Promise<void> };
   try {

@@ -279,9 +279,10 @@ async function serviceMaker(
   }
   const found = await readRegistration(out);
   const url = options.appserviceUrl ?? found?.url ?? DEFAULT_APPSERVICE_URL;
-  if (!/^https?:\/\/[^/]+\/?$/.test(url)) {
-    throw new UsageError(`The application service URL "${url}" is not an http(s) origin.`, {
-      hint: `Give a scheme, host and port only, for example "${DEFAULT_APPSERVICE_URL}".`,
+  // The daemon serves plain HTTP there: a TLS front is the operator's, before it.
+  if (!/^http:\/\/[^/]+\/?$/.test(url)) {
+    throw new UsageError(`The application service URL "${url}" is not an http origin.`, {
+      hint: `Give http://, a host and a port only, for example "${DEFAULT_APPSERVICE_URL}".`,
     });
   }
   // The aliases are named once, when the file is first written, from the prefix configured then.

@@ -8,11 +8,21 @@ import assert from "node:assert/strict";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { cchat, eventually, spawnDaemon } from "../../harness/cli.ts";
 import { startMcp } from "../../harness/mcp.ts";
-import { uniquePrefix } from "../../harness/users.ts";
+import pMap from "p-map";
+import { freshUser, uniquePrefix } from "../../harness/users.ts";
+import { clientFor } from "../../harness/matrix.ts";
+import { restartHomeserverDatabase } from "../../harness/homeserver/mod.ts";
+import type { MatrixClient } from "../../src/matrix/client.ts";
 import { writeRegistration } from "../../src/ops/registration_file.ts";
 import type { Registration } from "../../src/matrix/appservice.ts";
-import { SERVICE_AGENTS, testHomeserver, testRegistration } from "../support/homeserver.ts";
+import {
+  SERVICE_AGENTS,
+  testHomeserver,
+  testHomeserverOptions,
+  testRegistration,
+} from "../support/homeserver.ts";
 import { Human } from "../support/human.ts";
+import { type MatrixEvent, RoomEvent } from "matrix-js-sdk";
 
 interface InboxEntry {
   event_id: string;
@@ -28,8 +38,11 @@ const HOOK_INPUT = JSON.stringify({
   prompt: "go on",
 });
 
-/** A provision directory for `names`, with the test service's registration in it. */
-async function fleetOf(names: string[], registration: Registration) {
+/**
+ * A provision directory for `names`, with the test service's registration in
+ * it; its agents beat every `beatS` seconds.
+ */
+async function fleetOf(names: string[], registration: Registration, beatS = 1) {
   const hs = await testHomeserver("appservice");
   const root = await Deno.makeTempDir({ prefix: "cchat-appservice-" });
   const fleet = `${root}/fleet`;
@@ -39,7 +52,7 @@ async function fleetOf(names: string[], registration: Registration) {
     NO_COLOR: "1",
     XDG_STATE_HOME: `${root}/state`,
     CCHAT_ALIAS_PREFIX: prefix,
-    CCHAT_HEARTBEAT_INTERVAL: "1",
+    CCHAT_HEARTBEAT_INTERVAL: String(beatS),
     CCHAT_SYNC_TIMEOUT: "2",
   };
   const operator = { ...shared, XDG_CONFIG_HOME: `${root}/operator` };
@@ -60,11 +73,11 @@ async function fleetOf(names: string[], registration: Registration) {
     const { agents } = JSON.parse(result.stdout) as { agents: { name: string; status: string }[] };
     return Object.fromEntries(agents.map((a) => [a.name, a.status]));
   };
-  const allOnline = () =>
+  const allOnline = (timeoutMs = 60_000) =>
     eventually("every agent online", async () => {
       const seen = await who();
       return names.every((name) => seen[name] === "online") ? true : undefined;
-    }, 60_000);
+    }, timeoutMs);
   return {
     hs,
     root,
@@ -138,6 +151,17 @@ Deno.test("a fleet as an application service", async (t) => {
       }
     });
 
+    await t.step(
+      "status says the agents run, the homeserver's pushes their proof of life",
+      async () => {
+        for (const name of names) {
+          const status = await cchat(["status", "--json"], f.as(name));
+          assert.equal(status.code, 0, status.stderr);
+          assert.equal(JSON.parse(status.stdout).daemon_state, "running", name);
+        }
+      },
+    );
+
     await t.step("no agent holds a sync: the homeserver never saw one of them online", async () => {
       for (const name of names) {
         const presence = await human.client.getPresence(`@${name}:${server}`);
@@ -178,27 +202,35 @@ Deno.test("a fleet as an application service", async (t) => {
       }
     });
 
-    await t.step("MCP and hooks read the inbox the service fills", async () => {
+    await t.step("MCP, hooks and receipts work over the service", async () => {
+      const receipts: string[] = [];
+      const onReceipt = (event: MatrixEvent) => {
+        for (const [eventId, types] of Object.entries(event.getContent())) {
+          if (`@${names[1]}:${server}` in (types["m.read"] ?? {})) receipts.push(eventId);
+        }
+      };
+      human.client.on(RoomEvent.Receipt, onReceipt);
       const mcp = await startMcp(f.as(names[1]), ["--name", names[1]]);
       try {
-        const waiting = mcp.client.callTool({
-          name: "wait",
-          arguments: { timeout_s: 20 },
-        }) as Promise<CallToolResult>;
-        // The MCP server stands by: the fleet holds the agent's loop.
+        // The MCP server stands by: the fleet holds the agent's loop. Earlier lobby messages
+        // are taken first; the last one is ours.
         const eventId = await human.send(lobby, "for the MCP wait");
-        let result = await waiting;
-        let { message } = result.structuredContent as { message?: { event_id: string } };
-        // An earlier lobby message may be taken first: the next one is ours.
-        while (message && message.event_id !== eventId) {
-          result = await mcp.client.callTool({
+        let message: { event_id: string } | undefined;
+        do {
+          const result = await mcp.client.callTool({
             name: "wait",
             arguments: { timeout_s: 20 },
           }) as CallToolResult;
           ({ message } = result.structuredContent as { message?: { event_id: string } });
-        }
+        } while (message && message.event_id !== eventId);
         assert.equal(message?.event_id, eventId);
+        // Element sees it read, by the agent, as the service posted it.
+        await eventually(
+          "the receipt",
+          () => Promise.resolve(receipts.includes(eventId) || undefined),
+        );
       } finally {
+        human.client.off(RoomEvent.Receipt, onReceipt);
         assert.equal((await mcp.closeStdin()).code, 0);
       }
       const eventId = await human.send(ownRoom, "for the hook");
@@ -232,39 +264,60 @@ Deno.test("a fleet as an application service", async (t) => {
   }
 });
 
-Deno.test("a fleet service killed during a burst loses and doubles nothing", async () => {
+Deno.test("a fleet service killed in a burst, its database restarted: each message once, where it belongs", async () => {
   const registration = await testRegistration();
-  const names = SERVICE_AGENTS.slice(3, 6);
-  const f = await fleetOf(names, registration);
-  const human = await Human.register(f.hs);
+  const names = SERVICE_AGENTS.slice(3, 103);
+  // A hundred beats a second would be more than one Synapse lands: beats as production has them.
+  const f = await fleetOf(names, registration, 60);
+  const sender = clientFor(f.hs, await freshUser(f.hs, "burst"));
   let daemon = f.daemon();
-  const sent: string[] = [];
+  /** Each message's event id, by the agent whose room it went to. */
+  const sent = new Map<string, string[]>(names.map((name) => [name, []]));
   try {
-    await f.allOnline();
-    await human.start();
-    await human.joinRoom(`#${f.prefix}:${f.hs.serverName}`);
-    const lobby = await human.joinRoom(`#${f.prefix}-lobby:${f.hs.serverName}`);
-    for (let i = 0; i < 150; i++) {
-      sent.push(await human.send(lobby, `burst ${i}`));
-      if (i === 50) await daemon.stop("SIGKILL");
-      // Some messages wait in the homeserver's queue while no service answers.
-      if (i === 80) daemon = f.daemon();
+    await f.allOnline(180_000);
+    const server = f.hs.serverName;
+    await sender.join(`#${f.prefix}:${server}`, [server]);
+    const rooms = await pMap(
+      names,
+      (name) => sender.join(`#${f.prefix}-${name}:${server}`, [server]),
+      { concurrency: 8 },
+    );
+    for (let i = 0; i < 1000; i++) {
+      const to = i % names.length;
+      sent.get(names[to])!.push(await sendSurely(sender, rooms[to], `burst ${i}`));
+      if (i === 300) await daemon.stop("SIGKILL");
+      // Meanwhile the homeserver keeps what it could not push.
+      if (i === 400) daemon = f.daemon();
+      // Synapse meets it as a production server would: its sends fail until the database is back.
+      if (i === 700) await restartHomeserverDatabase(testHomeserverOptions("appservice").dataDir);
     }
-    for (const name of names) {
+    await pMap(names, async (name) => {
+      const expected = sent.get(name)!;
       let have: string[] = [];
-      const taken = await eventually(`${name} has all 150`, async () => {
-        const messages = (await f.inbox(name)).filter((m) => m.body.startsWith("burst "));
-        have = messages.map((m) => m.event_id);
-        return messages.length >= sent.length ? messages : undefined;
-      }, 30_000).catch((err) => {
-        const missing = sent.flatMap((id, i) => have.includes(id) ? [] : [i]);
-        throw new Error(`${err.message}: burst ${missing.join(", ")} missing`);
+      await eventually(`${name}'s ${expected.length} messages`, async () => {
+        have = (await f.inbox(name)).map((m) => m.event_id);
+        return have.length >= expected.length ? true : undefined;
+      }, 60_000).catch((err) => {
+        throw new Error(`${err.message}: ${have.length} arrived`);
       });
-      assert.deepEqual(taken.map((m) => m.event_id), sent, name);
-    }
+      assert.deepEqual(have, expected, name);
+    }, { concurrency: 4 });
   } finally {
-    human.stop();
     await daemon.stop();
     await Deno.remove(f.root, { recursive: true });
   }
 });
+
+/** Sends until the server took it, under one transaction id: never twice, whatever fails. */
+async function sendSurely(client: MatrixClient, roomId: string, body: string): Promise<string> {
+  const txnId = crypto.randomUUID();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await client.sendText(roomId, { body }, txnId);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

@@ -70,6 +70,14 @@ Deno.test("MatrixHttp.request", async (t) => {
     assert.equal(requests[0].url.origin + requests[0].url.pathname, `${BASE}/x`);
   });
 
+  await t.step("an application service's token acts as its user on every request", async () => {
+    const { http, clock, requests } = transport(() => json({}));
+    const agent = http.withToken("as-token", "@ann:hs.test");
+    await clock.run(agent.request("GET", "/x", { query: { q: "v" } }));
+    assert.equal(requests[0].headers.get("authorization"), "Bearer as-token");
+    assert.equal(requests[0].url.search, "?user_id=%40ann%3Ahs.test&q=v");
+  });
+
   await t.step("turns an error answer into a MatrixError with status and errcode", async () => {
     const { http, clock } = transport(() =>
       json({ errcode: "M_FORBIDDEN", error: "You are not invited" }, 403)
@@ -278,6 +286,22 @@ Deno.test("a 429 holds every request on the token and releases them paced", asyn
       new MatrixHttp({ baseUrl: BASE, accessToken, deps, gates, maxRetryWaitMs });
     return { clock, server, requests: fake.requests, client };
   }
+
+  await t.step("the users one service's token acts as queue apart", async () => {
+    const clock = new VirtualClock();
+    const fake = fakeFetch(() => json({}), clock);
+    const gates = new RateGates(clock);
+    const keys: string[] = [];
+    const gateFor = gates.for.bind(gates);
+    gates.for = (key) => (keys.push(key), gateFor(key));
+    const deps = { fetch: fake.fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 };
+    const service = new MatrixHttp({ baseUrl: BASE, accessToken: "as-token", deps, gates });
+    for (const user of [undefined, "@ann:hs.test", "@bob:hs.test", "@ann:hs.test"]) {
+      await clock.run(service.withToken("as-token", user).request("GET", "/x"));
+    }
+    assert.equal(new Set(keys).size, 3);
+    assert.equal(keys[1], keys[3]);
+  });
 
   await t.step("30 concurrent sends all succeed within three attempts each", async () => {
     const { clock, server, client } = onLimitedServer(3, 1000);

@@ -167,6 +167,8 @@ export function fakeDeps(overrides: Partial<Deps> = {}, clock = new VirtualClock
   const env: Record<string, string> = {};
   const deps: Deps = {
     fetch: () => Promise.reject(new Error("no fetch in this test")),
+    // The test's fetch, whatever it is by then.
+    pooledFetch: () => ({ fetch: (input, init) => deps.fetch(input, init), [Symbol.dispose]() {} }),
     now: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,

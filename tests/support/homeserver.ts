@@ -10,9 +10,11 @@ import {
   type Database,
   startHomeserver,
   type StartOptions,
+  stopHomeserver,
 } from "../../harness/homeserver/mod.ts";
 import type { TestHomeserver } from "../../harness/users.ts";
 import {
+  namesOf,
   newRegistration,
   readRegistration,
   registrationPath,
@@ -52,7 +54,7 @@ const KINDS: Record<
  * The agents the test service may act for: a fixed pool, as the homeserver
  * reads the registration only when it starts; the accounts outlive a run.
  */
-export const SERVICE_AGENTS = Array.from({ length: 12 }, (_, i) => `as-${i + 1}`);
+export const SERVICE_AGENTS = Array.from({ length: 120 }, (_, i) => `as-${i + 1}`);
 
 /** Where the test service listens: one fleet at a time per database. */
 const SERVICE_PORT = 18454;
@@ -74,7 +76,8 @@ const POSTGRES_PORT_OFFSET = 20;
 
 /** How `testHomeserver(kind)` starts its server; tests reuse it to reach the same one. */
 export function testHomeserverOptions(kind: TestHomeserverKind): StartOptions {
-  const database = testDatabase();
+  // A fleet's application service is production's shape: on PostgreSQL, whatever the others use.
+  const database = kind === "appservice" ? "postgres" : testDatabase();
   const postgres = database === "postgres";
   const dataDir = `${cchatCacheDir()}/test-homeserver/${kind}${postgres ? "-postgres" : ""}`;
   const offset = postgres ? POSTGRES_PORT_OFFSET : 0;
