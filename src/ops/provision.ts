@@ -1,7 +1,8 @@
 /**
  * The operator's side of a fleet: one Matrix account per agent, made with the
- * homeserver's registration shared secret or an admin token, and the stored
- * logins handed out as files; and revoking an agent's sessions again.
+ * homeserver's registration shared secret, an admin token or the fleet's
+ * application service, and the stored logins handed out as files; and
+ * revoking an agent's sessions again.
  */
 import { type Config, loadConfig } from "../config.ts";
 import {
