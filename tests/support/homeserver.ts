@@ -112,11 +112,15 @@ export function testHomeserver(kind: TestHomeserverKind = "fast"): Promise<TestH
  */
 export async function testRegistration(): Promise<Registration> {
   const { dataDir } = testHomeserverOptions("appservice");
+  const url = `http://127.0.0.1:${SERVICE_PORT + POSTGRES_PORT_OFFSET}`;
   const found = await readRegistration(dataDir);
-  if (found) return found;
-  const port = SERVICE_PORT + (testDatabase() === "postgres" ? POSTGRES_PORT_OFFSET : 0);
+  const current = found?.url === url &&
+    SERVICE_AGENTS.every((name) => namesOf(found).includes(name));
+  if (current) return found;
+  // A homeserver running with an older one must load this one.
+  await stopHomeserver(dataDir);
   // Every test's alias prefix: see uniquePrefix.
-  const registration = newRegistration(`http://127.0.0.1:${port}`, SERVICE_AGENTS, "t[0-9a-f]{8}");
+  const registration = newRegistration(url, SERVICE_AGENTS, "t[0-9a-f]{8}");
   await writeRegistration(dataDir, registration);
   // Synapse runs as another user in a container; it only reads the file.
   await Deno.chmod(registrationPath(dataDir), 0o644);
