@@ -9,13 +9,8 @@
 import { realSleep } from "../../src/deps.ts";
 import { UsageError } from "../../src/errors.ts";
 import { Store } from "../../src/store/store.ts";
-import {
-  namesOf,
-  newRegistration,
-  readRegistration,
-  registrationPath,
-  writeRegistration,
-} from "../../src/ops/registration_file.ts";
+import { writeRegistration } from "../../src/ops/registration_file.ts";
+import { loadsRegistration, serviceRegistration } from "../../harness/appservice.ts";
 import type { Registration } from "../../src/matrix/appservice.ts";
 import { aliasesFor } from "../../src/space/names.ts";
 import { cchat } from "../../harness/cli.ts";
@@ -24,7 +19,6 @@ import {
   type Database,
   type Homeserver,
   startHomeserver,
-  stopHomeserver,
 } from "../../harness/homeserver/mod.ts";
 import { clientFor, realTime } from "../../harness/matrix.ts";
 import { cpuSeconds, statusKiB } from "../../harness/proc.ts";
@@ -63,31 +57,20 @@ interface SizeRun {
 /** A homeserver of `database` that has loaded a registration naming every agent of the largest size. */
 async function serviceHomeserver(database: Database, most: number) {
   const dataDir = `${cchatCacheDir()}/bench-homeserver/appservice-${database}`;
-  await Deno.mkdir(dataDir, { recursive: true });
-  const names = Array.from({ length: most }, (_, i) => agentName(i));
-  const path = registrationPath(dataDir);
-  // Kept while it names every agent: the homeserver reads it only when it starts.
-  let registration = await readRegistration(dataDir);
-  const fresh = !registration || names.some((name) => !namesOf(registration!).includes(name));
-  if (fresh) {
-    registration = newRegistration(
-      `http://127.0.0.1:${PORTS[database].service}`,
-      names,
-      PREFIX_PATTERN,
-    );
-    await writeRegistration(dataDir, registration);
-    await Deno.chmod(path, 0o644);
-    // A running homeserver has the old one: a stop makes the start below load this one.
-    await stopHomeserver(dataDir);
-  }
+  const registration = await serviceRegistration(
+    dataDir,
+    `http://127.0.0.1:${PORTS[database].service}`,
+    Array.from({ length: most }, (_, i) => agentName(i)),
+    PREFIX_PATTERN,
+  );
   const hs = await startHomeserver({
     dataDir,
     port: PORTS[database].homeserver,
     limits: "off",
     database,
-    extraConfig: `app_service_config_files: ["${path}"]\n`,
+    extraConfig: loadsRegistration(dataDir),
   });
-  return { hs, registration: registration! };
+  return { hs, registration };
 }
 
 async function cpuOver(pid: number): Promise<number> {

@@ -10,16 +10,9 @@ import {
   type Database,
   startHomeserver,
   type StartOptions,
-  stopHomeserver,
 } from "../../harness/homeserver/mod.ts";
 import type { TestHomeserver } from "../../harness/users.ts";
-import {
-  namesOf,
-  newRegistration,
-  readRegistration,
-  registrationPath,
-  writeRegistration,
-} from "../../src/ops/registration_file.ts";
+import { loadsRegistration, serviceRegistration } from "../../harness/appservice.ts";
 import type { Registration } from "../../src/matrix/appservice.ts";
 
 export type TestHomeserverKind = "fast" | "limited" | "publishing" | "appservice";
@@ -46,7 +39,7 @@ const KINDS: Record<
   // A fleet's application service: the registration sits in the data dir, which Synapse sees.
   appservice: {
     port: 18453,
-    extraConfig: (dataDir) => `app_service_config_files: ["${registrationPath(dataDir)}"]\n`,
+    extraConfig: loadsRegistration,
   },
 };
 
@@ -110,21 +103,15 @@ export function testHomeserver(kind: TestHomeserverKind = "fast"): Promise<TestH
  * The test service's registration, written once into its homeserver's data
  * dir and kept: the homeserver reads it only when it starts.
  */
-export async function testRegistration(): Promise<Registration> {
+export function testRegistration(): Promise<Registration> {
   const { dataDir } = testHomeserverOptions("appservice");
-  const url = `http://127.0.0.1:${SERVICE_PORT + POSTGRES_PORT_OFFSET}`;
-  const found = await readRegistration(dataDir);
-  const current = found?.url === url &&
-    SERVICE_AGENTS.every((name) => namesOf(found).includes(name));
-  if (current) return found;
-  // A homeserver running with an older one must load this one.
-  await stopHomeserver(dataDir);
   // Every test's alias prefix: see uniquePrefix.
-  const registration = newRegistration(url, SERVICE_AGENTS, "t[0-9a-f]{8}");
-  await writeRegistration(dataDir, registration);
-  // Synapse runs as another user in a container; it only reads the file.
-  await Deno.chmod(registrationPath(dataDir), 0o644);
-  return registration;
+  return serviceRegistration(
+    dataDir,
+    `http://127.0.0.1:${SERVICE_PORT + POSTGRES_PORT_OFFSET}`,
+    SERVICE_AGENTS,
+    "t[0-9a-f]{8}",
+  );
 }
 
 async function start(kind: TestHomeserverKind): Promise<TestHomeserver> {
