@@ -24,7 +24,8 @@ export interface Registration {
   };
 }
 
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+/** `text` as a regex that matches it alone. */
+export const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 
 /**
  * The users whose localparts are `localparts`, on any server: the homeserver
@@ -41,9 +42,6 @@ export function localpartsRegex(localparts: string[]): string {
 export function aliasesRegex(prefixPattern: string): string {
   return `#${prefixPattern}(?:-[^:]+)?:.+`;
 }
-
-/** `text` as a regex that matches it alone. */
-export const regexOf = escapeRegex;
 
 /** The localparts a regex written by `localpartsRegex` names; none for any other regex. */
 export function localpartsOf(regex: string): string[] {

@@ -21,7 +21,7 @@ import {
   withNames,
   writeRegistration,
 } from "./registration_file.ts";
-import { regexOf } from "../matrix/appservice.ts";
+import { escapeRegex } from "../matrix/appservice.ts";
 import { DEFAULT_APPSERVICE_URL } from "../defaults.ts";
 import { randomHex } from "../encoding.ts";
 import { CchatError, ExitCode, hasStatus, MatrixError, UsageError } from "../errors.ts";
@@ -289,7 +289,7 @@ async function serviceMaker(
   // The aliases are named once, when the file is first written, from the prefix configured then.
   const registration = found
     ? withNames({ ...found, url }, names)
-    : newRegistration(url, names, regexOf(aliasPrefix));
+    : newRegistration(url, names, escapeRegex(aliasPrefix));
   const written = !dequal(found, registration);
   if (written) await writeRegistration(out, registration);
   return {
