@@ -3,6 +3,11 @@
  * handed to each agent as its own sync would have: the events of the rooms
  * it is joined to, in order. A transaction is applied once and acknowledged
  * only when every agent it concerns has committed what it took from it.
+ *
+ * The feed also keeps when the homeserver was last seen failing: a homeserver
+ * whose database fails while it makes a transaction drops that transaction's
+ * events (Synapse logs "Error creating appservice transaction" and sends no
+ * other sign), so each agent then catches up from the room history itself.
  */
 import pMap from "p-map";
 import type { MatrixEvent } from "../matrix/types.ts";
@@ -47,6 +52,8 @@ export class AppserviceFeed {
   #refused: string | undefined;
   /** When the homeserver last reached the service: its proof of life, as a sync is an agent's. */
   #heardAt: number | null = null;
+  /** When a request of the fleet last failed at the homeserver or on the way to it. */
+  #troubleAt: number | null = null;
 
   constructor(options: AppserviceFeedOptions) {
     this.#options = options;
@@ -78,6 +85,29 @@ export class AppserviceFeed {
 
   get heardAt(): number | null {
     return this.#heardAt;
+  }
+
+  get troubleAt(): number | null {
+    return this.#troubleAt;
+  }
+
+  /**
+   * `fetch`, noting the homeserver in trouble whenever a request through it
+   * fails on the way or with a 5xx: the fleet's requests are its probes.
+   */
+  watch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+    const troubled = () => this.#troubleAt = this.#options.now();
+    return async (input, init) => {
+      try {
+        const response = await fetch(input, init);
+        if (response.status >= 500) troubled();
+        return response;
+      } catch (err) {
+        // A request the fleet called off (a stop, a long-poll ended) says nothing of the homeserver.
+        if ((err as Error).name !== "AbortError") troubled();
+        throw err;
+      }
+    };
   }
 
   /** Applies a pushed transaction once; resolves when every inbox it reaches holds its part. */

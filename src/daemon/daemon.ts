@@ -70,6 +70,13 @@ export const RATE_LIMIT_JITTER_MS = 1_000;
 export const GOODBYE_MS = 3_000;
 /** Pending read receipts are looked at this often even when no reader rang. */
 export const RECEIPT_POLL_MS = 5_000;
+/**
+ * An agent fed by its fleet's application service also syncs once in this many
+ * sync timeouts on average, as a net for events the homeserver failed to push
+ * and gave no sign of; at once after any sign of trouble. A tenth of a sync
+ * loop's calls.
+ */
+export const CATCH_UP_SYNC_TIMEOUTS = 10;
 const FILTER_KEY = JSON.stringify(AGENT_SYNC_FILTER);
 const MARK_FILTER = JSON.stringify(MARK_SYNC_FILTER);
 
@@ -404,11 +411,14 @@ export class Daemon {
 
   /**
    * Takes the agent's share of what the homeserver pushes to the fleet, from
-   * the rooms it is joined to now, until stopped. The homeserver's last push
-   * or ping stands for the sync a loop of its own would have made.
+   * the rooms it is joined to now, until stopped. It catches up with a sync
+   * of its own when it attaches (what came while it was away), after any sign
+   * of trouble at the homeserver, and every CATCH_UP_SYNC_TIMEOUTS or so; events
+   * both pushed and synced are stored once. The later of the homeserver's
+   * last push or ping and that sync stands for a sync loop's last sync.
    */
   async #feedLoop(feed: AppserviceFeed, membership: Membership, signal: AbortSignal) {
-    const { space: { client }, deps, identity, syncTimeoutMs } = this.#options;
+    const { space: { client }, store, deps, identity, syncTimeoutMs } = this.#options;
     const context = this.#routeContext(membership);
     const rooms = await this.#retried("Listing the rooms", () => client.joinedRooms(), signal);
     if (rooms === undefined) return;
@@ -418,14 +428,44 @@ export class Daemon {
       rooms,
       (batch) => this.#commit(batch, context),
     );
+    let since = await store.syncToken();
+    /** When the last catch-up that succeeded began: what failed before then, it covered. */
+    let caughtUpAt: number | null = null;
+    /** Until the next catch-up with no trouble seen: drawn anew each time, so a fleet's spread out. */
+    let quietMs = 0;
     try {
-      while (!signal.aborted) {
-        await this.#report({
-          state: "running",
-          lastSyncAt: feed.heardAt,
-          lastError: null,
-          failure: null,
-        });
+      for (let failing = false; !signal.aborted;) {
+        const due = caughtUpAt === null || (feed.troubleAt ?? -Infinity) >= caughtUpAt ||
+          deps.now() - caughtUpAt >= quietMs;
+        if (due) {
+          const began = deps.now();
+          try {
+            since = await this.#syncOnce(since, 0, context, signal, false);
+            caughtUpAt = began;
+            quietMs = Math.round((0.5 + deps.random()) * CATCH_UP_SYNC_TIMEOUTS * syncTimeoutMs);
+            failing = false;
+          } catch (err) {
+            if (signal.aborted) break;
+            const failure = failureOf(err);
+            if (!isTransient(failure)) throw err;
+            // The next look comes with the next tick: the pushes go on meanwhile.
+            this.#options.log.warn(
+              `Catching up failed (${(err as Error).message}); trying again in ${
+                Math.ceil(syncTimeoutMs / 1000)
+              } s.`,
+            );
+            await this.#report({ state: "retrying", lastError: (err as Error).message, failure });
+            failing = true;
+          }
+        }
+        if (!failing && caughtUpAt !== null) {
+          await this.#report({
+            state: "running",
+            lastSyncAt: Math.max(feed.heardAt ?? caughtUpAt, caughtUpAt),
+            lastError: null,
+            failure: null,
+          });
+        }
         await deps.sleep(syncTimeoutMs, signal).catch(() => {});
       }
     } finally {
@@ -449,23 +489,13 @@ export class Daemon {
   }
 
   async #syncLoop(membership: Membership, signal: AbortSignal): Promise<void> {
-    const { space: { client }, store, deps, syncTimeoutMs } = this.#options;
+    const { store, deps, syncTimeoutMs } = this.#options;
     const context = this.#routeContext(membership);
     let since = await store.syncToken();
     for (let failures = 0; !signal.aborted;) {
       try {
-        const response = await client.sync({
-          filter: since ? await this.#filterId() : MARK_FILTER,
-          since,
-          timeoutMs: since ? syncTimeoutMs : 0,
-          signal,
-        });
-        // A first sync only marks where the inbox starts; history before it is not news.
-        const rooms = since ? await this.#timelines(response, since) : [];
-        await this.#commit(rooms, context, response.next_batch);
-        since = response.next_batch;
+        since = await this.#syncOnce(since, syncTimeoutMs, context, signal, true);
         failures = 0;
-        this.#checkClaim(response);
         await this.#report({
           state: "running",
           lastSyncAt: deps.now(),
@@ -479,6 +509,32 @@ export class Daemon {
         await this.#retryLater("Sync", err as Error, failure, ++failures, signal);
       }
     }
+  }
+
+  /**
+   * One /sync from `since`, its messages committed with its token; the token.
+   * A first sync only marks where the inbox starts: history before it is not news.
+   * A sync loop makes the agent present; a catch-up now and then would only
+   * make it blink online, so it leaves presence alone.
+   */
+  async #syncOnce(
+    since: string | undefined,
+    timeoutMs: number,
+    context: RouteContext,
+    signal: AbortSignal,
+    present: boolean,
+  ): Promise<string> {
+    const response = await this.#options.space.client.sync({
+      filter: since ? await this.#filterId() : MARK_FILTER,
+      since,
+      timeoutMs: since ? timeoutMs : 0,
+      present,
+      signal,
+    });
+    const rooms = since ? await this.#timelines(response, since) : [];
+    await this.#commit(rooms, context, response.next_batch);
+    this.#checkClaim(response);
+    return response.next_batch;
   }
 
   async #filterId(): Promise<string> {

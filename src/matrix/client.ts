@@ -34,6 +34,8 @@ export interface SyncOptions {
   since?: string;
   /** The server's long-poll; the request itself waits longer. */
   timeoutMs?: number;
+  /** False: this sync leaves the user's presence as it is (the spec's `set_presence=offline`). */
+  present?: boolean;
   signal?: AbortSignal;
 }
 
@@ -238,7 +240,12 @@ export class MatrixClient {
   async sync(options: SyncOptions = {}): Promise<SyncResponse> {
     const timeoutMs = options.timeoutMs ?? 0;
     return await this.#request<SyncResponse>("GET", `${V3}/sync`, {
-      query: { filter: options.filter, since: options.since, timeout: timeoutMs },
+      query: {
+        filter: options.filter,
+        since: options.since,
+        timeout: timeoutMs,
+        set_presence: options.present === false ? "offline" : undefined,
+      },
       timeoutMs: timeoutMs + SYNC_TIMEOUT_HEADROOM_MS,
       signal: options.signal,
     });

@@ -145,7 +145,12 @@ export class MatrixHttp {
 
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    // Named apart from a caller's abort: below this layer, fetch tells no answer from a stop.
+    const timer = setTimeout(
+      () =>
+        timeout.abort(new DOMException(`no answer within ${seconds(timeoutMs)}`, "TimeoutError")),
+      timeoutMs,
+    );
     const signal = options.signal
       ? AbortSignal.any([options.signal, timeout.signal])
       : timeout.signal;

@@ -285,18 +285,24 @@ export async function runFleet(
     : undefined;
   const kv = await openDataKv(ctx.deps, dataDir);
   const names = agents.map(({ name }) => name);
-  // Every agent beats and boots at its own moment: a few idle connections serve them all.
-  using pool = ctx.deps.pooledFetch(FLEET_IDLE_CONNECTIONS);
-  const deps = { ...ctx.deps, fetch: pool.fetch };
-  const fleetBoot = new FleetBoot(names, ctx.deps.sleep);
-  const failures: { name: string; error: unknown }[] = [];
   const stopping = new AbortController();
   const stop = AbortSignal.any([signal, stopping.signal]);
-  let serving: ReturnType<typeof serveService> | undefined;
+  const feed = registration && new AppserviceFeed({
+    applied: new AppliedTransactions(kv, ctx.deps, registration.id),
+    attached: new FleetBoot(names, ctx.deps.sleep),
+    signal: stop,
+    now: ctx.deps.now,
+  });
+  // Every agent beats and boots at its own moment: a few idle connections serve them all.
+  using pool = ctx.deps.pooledFetch(FLEET_IDLE_CONNECTIONS);
+  const deps = { ...ctx.deps, fetch: feed ? feed.watch(pool.fetch) : pool.fetch };
+  const fleetBoot = new FleetBoot(names, ctx.deps.sleep);
+  const failures: { name: string; error: unknown }[] = [];
+  let serving: Promise<void> | undefined;
   try {
-    serving = registration &&
-      serveService({ ...ctx, deps }, config, agents[0].homeserver, registration, kv, names, stop);
-    const service = serving && { feed: serving.feed, token: registration!.as_token };
+    serving = feed &&
+      serveService({ ...ctx, deps }, config, agents[0].homeserver, registration!, feed, stop);
+    const service = feed && { feed, token: registration!.as_token };
     await Promise.all(agents.map(async ({ name, home }) => {
       const log = prefixedLogger(ctx.log, name);
       const agent = { deps: agentDeps(deps, home, dataDir), log };
@@ -314,7 +320,7 @@ export async function runFleet(
     }));
   } finally {
     stopping.abort();
-    await serving?.finished;
+    await serving;
     kv.close();
   }
   if (failures.length === 0 || signal.aborted) return;
@@ -357,25 +363,19 @@ async function fleetRegistration(dir: string, agents: FleetAgent[]): Promise<Reg
 
 /**
  * The fleet's application service: answers the homeserver's pushes at the
- * registration's URL, and pings through the homeserver once a sync timeout,
- * so each agent can tell when it last heard from it; until `signal` aborts.
+ * registration's URL into `feed`, and pings through the homeserver once a sync
+ * timeout, so each agent can tell when it last heard from it; until `signal`
+ * aborts.
  */
 function serveService(
   ctx: OpContext,
   config: Config,
   homeserver: string,
   registration: Registration,
-  kv: Deno.Kv,
-  names: string[],
+  feed: AppserviceFeed,
   signal: AbortSignal,
-): { feed: AppserviceFeed; finished: Promise<void> } {
+): Promise<void> {
   const { deps, log } = ctx;
-  const feed = new AppserviceFeed({
-    applied: new AppliedTransactions(kv, deps, registration.id),
-    attached: new FleetBoot(names, deps.sleep),
-    signal,
-    now: deps.now,
-  });
   const url = new URL(registration.url);
   const address = {
     // A URL keeps an IPv6 host in brackets; a listener wants it bare.
@@ -415,7 +415,7 @@ function serveService(
       await deps.sleep(config.syncTimeoutMs, signal).catch(() => {});
     }
   })();
-  return { feed, finished: Promise.all([server.finished, pinging]).then(() => {}) };
+  return Promise.all([server.finished, pinging]).then(() => {});
 }
 
 /**

@@ -48,6 +48,12 @@ export class Store {
   readonly #deps: Pick<Deps, "now" | "sleep" | "random">;
   readonly #keys: UserKeys;
   readonly #retentionMs: number;
+  /**
+   * Batches commit one after another: two at once that share an event (one
+   * pushed, one synced) would both find it new, and store it twice. One
+   * process writes an inbox (its lease), so this queue is the only one needed.
+   */
+  #commits: Promise<unknown> = Promise.resolve();
 
   /** Read messages are kept `retentionMs`; unread ones until they are read. */
   constructor(
@@ -93,10 +99,20 @@ export class Store {
    * its text, an edit of any other arrives as a message of its own that names
    * the original; a withdrawn message loses its text, and leaves the inbox if unread.
    */
-  async commitBatch(
+  commitBatch(
     messages: InboxMessage[],
     nextBatch: string | undefined,
     withdrawn: string[] = [],
+  ): Promise<number> {
+    const committing = this.#commits.then(() => this.#commitNow(messages, nextBatch, withdrawn));
+    this.#commits = committing.catch(() => {});
+    return committing;
+  }
+
+  async #commitNow(
+    messages: InboxMessage[],
+    nextBatch: string | undefined,
+    withdrawn: string[],
   ): Promise<number> {
     const fresh = await this.#unseen(messages);
     const edits = fresh.filter((m) => m.editOf !== undefined);

@@ -7,6 +7,7 @@ import {
 import { FleetBoot } from "../../src/daemon/fleet_boot.ts";
 import type { MatrixEvent } from "../../src/matrix/types.ts";
 import { AppliedTransactions } from "../../src/store/applied_transactions.ts";
+import { MatrixHttp } from "../../src/matrix/http.ts";
 import { fakeTime, withKv } from "../support/kv.ts";
 
 const message = (id: string, roomId: string): MatrixEvent => ({
@@ -163,6 +164,53 @@ Deno.test("AppserviceFeed", async (t) => {
       return Promise.resolve();
     });
   });
+  await t.step(
+    "notes the homeserver in trouble when a request fails on the way or with a 5xx",
+    async () => {
+      await withKv(async (kv) => {
+        const { deps } = fakeTime();
+        const feed = new AppserviceFeed({
+          applied: new AppliedTransactions(kv, deps, "fleet"),
+          attached: new FleetBoot([], deps.sleep),
+          signal: new AbortController().signal,
+          now: deps.now,
+        });
+        const answering = (status: number) =>
+          feed.watch(() => Promise.resolve(new Response(null, { status })));
+        const failing = (error: Error) => feed.watch(() => Promise.reject(error));
+        const troubleAfter = async (request: () => Promise<unknown>) => {
+          deps.time += 1000;
+          await request().catch(() => {});
+          return feed.troubleAt === deps.now();
+        };
+        assert.equal(feed.troubleAt, null);
+        assert.equal(await troubleAfter(() => answering(200)("http://hs")), false);
+        assert.equal(await troubleAfter(() => answering(429)("http://hs")), false);
+        assert.equal(await troubleAfter(() => answering(502)("http://hs")), true);
+        assert.equal(
+          await troubleAfter(() => failing(new TypeError("refused"))("http://hs")),
+          true,
+        );
+        // Called off by the fleet: no news of the homeserver.
+        const stopped = new DOMException("stopped", "AbortError");
+        assert.equal(await troubleAfter(() => failing(stopped)("http://hs")), false);
+        // No answer in time, as the transport gives up on one.
+        const http = new MatrixHttp({
+          baseUrl: "http://hs",
+          requestTimeoutMs: 5,
+          deps: {
+            ...deps,
+            fetch: feed.watch((_input, init) =>
+              new Promise((_, reject) =>
+                init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+              )
+            ),
+          },
+        });
+        assert.equal(await troubleAfter(() => http.request("GET", "/x")), true);
+      });
+    },
+  );
   await t.step("a stop ends the wait for the agents", async () => {
     await withFeed(async (feed, _got, stop) => {
       const applying = feed.apply("1", []);

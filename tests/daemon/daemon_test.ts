@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { FleetBoot } from "../../src/daemon/fleet_boot.ts";
 import type { ChangeSignal } from "../../src/store/change_signal.ts";
+import { AppserviceFeed } from "../../src/daemon/appservice_feed.ts";
+import { AppliedTransactions } from "../../src/store/applied_transactions.ts";
 import {
+  CATCH_UP_SYNC_TIMEOUTS,
   Daemon,
   type DaemonOptions,
   GOODBYE_MS,
@@ -31,7 +34,7 @@ async function runDaemon(
   /** Sees the KV file, to play another process. */
   onKv: (kv: Deno.Kv) => void = () => {},
   /** Sees the store, to play a reader. */
-  onStore: (store: Store) => void = () => {},
+  onStore: (store: Store) => void | Promise<void> = () => {},
 ) {
   const stop = new AbortController();
   const fake = fakeFetch(async (r) => {
@@ -48,7 +51,7 @@ async function runDaemon(
   try {
     const store = new Store(kv, deps, ME);
     const records = new DaemonRecords(kv, deps, ME);
-    onStore(store);
+    await onStore(store);
     const statuses: string[] = [];
     const failures: (string | null)[] = [];
     const save = records.saveStatus.bind(records);
@@ -310,7 +313,9 @@ Deno.test("a receipt a reader leaves is posted within a second, whatever the lon
     { receipts },
     clock,
     undefined,
-    (store) => storeOf = store,
+    (store) => {
+      storeOf = store;
+    },
   );
   assert.equal(run.outcome, undefined);
   const posted = run.requests.filter((r) => pathOf(r).includes("/receipt/m.read/"));
@@ -757,4 +762,94 @@ Deno.test("an agent out of its own room notices at a look, says so once, and bea
   assert.equal(looks.length, 1, "looked on the fifth beat, and not again once out");
   const beats = run.requests.filter((r) => pathOf(r).includes("dev.cchat.heartbeat"));
   assert.ok(beats.length > 10, "the agent beats on");
+});
+
+Deno.test("an agent its fleet's service feeds catches up with syncs of its own", async (t) => {
+  await t.step("on attaching, after trouble, and every so often; each event once", async () => {
+    const clock = new VirtualClock();
+    const kv = clock.realKv(await Deno.openKv(":memory:"));
+    const feed = new AppserviceFeed({
+      applied: new AppliedTransactions(kv, { ...clock, random: () => 0.5 }, "fleet"),
+      attached: new FleetBoot(["agent"], clock.sleep),
+      signal: new AbortController().signal,
+      now: clock.now,
+    });
+    const inRoom = (roomId: string, event: ReturnType<typeof message>) => ({
+      ...event,
+      room_id: roomId,
+    });
+    const pushes: Promise<void>[] = [];
+    const syncs: RecordedRequest[] = [];
+    const server = homeserver([]);
+    let listed = 0;
+    try {
+      const run = await runDaemon(
+        (r, stop) => {
+          const p = pathOf(r);
+          // Boot finds the agent in no room and joins them; the feed then asks where it is.
+          if (p.endsWith("/joined_rooms")) {
+            return json({ joined_rooms: listed++ ? ["!own", "!lobby"] : [] });
+          }
+          if (!p.endsWith("/sync")) return server(r, stop);
+          syncs.push(r);
+          switch (syncs.length) {
+            case 1:
+              // The homeserver pushes meanwhile, and some request of the fleet fails.
+              pushes.push(feed.apply("1", [inRoom("!own", message("$pushed", "pushed"))]));
+              feed.watch(() => Promise.reject(new TypeError("connection reset")))("http://hs.test")
+                .catch(() => {});
+              // What came while away, and the pushed event too: both commits at once.
+              return json({
+                next_batch: "s1",
+                rooms: {
+                  join: {
+                    "!lobby": { timeline: { events: [message("$away", "while away")] } },
+                    "!own": { timeline: { events: [message("$pushed", "pushed")] } },
+                  },
+                },
+              });
+            case 2:
+            case 3:
+            case 4:
+              return json({ errcode: "M_UNKNOWN", error: "database down" }, 500);
+            case 5:
+              // The event pushed, and the one the homeserver lost on its way to the service.
+              return batch("s2", "!own", message("$pushed", "pushed"), message("$lost", "lost"));
+            default:
+              stop();
+              return json({ next_batch: "end" });
+          }
+        },
+        { feed },
+        clock,
+        () => {},
+        // It stopped at s0: what came while it was away is caught up first.
+        (store) => store.commitBatch([], "s0").then(() => {}),
+      );
+      assert.equal(run.outcome, undefined);
+      assert.deepEqual(syncs.map((r) => r.url.searchParams.get("since")), [
+        "s0",
+        "s1",
+        "s1",
+        "s1",
+        "s1",
+        "s2",
+      ]);
+      // Each a look, not a long-poll, and none makes the agent blink online in Element.
+      assert.ok(syncs.every((r) => r.url.searchParams.get("timeout") === "0"));
+      assert.ok(syncs.every((r) => r.url.searchParams.get("set_presence") === "offline"));
+      // Trouble seen while the first catch-up ran: each tick looks again until one succeeds;
+      // then, with no trouble, the net's own rhythm.
+      const gaps = syncs.slice(1).map((r, i) => r.at - syncs[i].at);
+      assert.deepEqual(gaps, [30_000, 30_000, 30_000, 30_000, CATCH_UP_SYNC_TIMEOUTS * 30_000]);
+      await Promise.all(pushes);
+      assert.deepEqual(run.unread.map((m) => m.body).sort(), ["lost", "pushed", "while away"]);
+      const failed = run.warnings.filter((w) => w.startsWith("Catching up failed"));
+      assert.equal(failed.length, 3, run.warnings.join("\n"));
+      assert.ok(run.statuses.some((s) => s.startsWith("retrying: ")), run.statuses.join("\n"));
+      assert.equal(run.since, "end");
+    } finally {
+      kv.close();
+    }
+  });
 });

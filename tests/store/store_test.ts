@@ -89,6 +89,19 @@ Deno.test("Store.commitBatch", async (t) => {
     });
   });
 
+  await t.step("two batches committed at once that share a message store it once", async () => {
+    await withStore(async (store) => {
+      // A batch the homeserver pushed, and a sync that caught up with the same event.
+      const added = await Promise.all([
+        store.commitBatch([message(1), message(2)], undefined),
+        store.commitBatch([message(2), message(3)], "s1"),
+      ]);
+      assert.deepEqual(added, [2, 1]);
+      assert.deepEqual(ids(await store.unread()), ["$e1", "$e2", "$e3"]);
+      assert.equal(await store.syncToken(), "s1");
+    });
+  });
+
   await t.step("duplicates within one batch are stored once", async () => {
     await withStore(async (store, _clock, kv) => {
       assert.equal(await store.commitBatch([message(1), message(1), message(2)], "s1"), 2);
