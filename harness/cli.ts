@@ -9,15 +9,18 @@ import { writeCredentials } from "../src/credentials.ts";
 import type { TestHomeserver, TestUser } from "./users.ts";
 
 /**
- * The permissions of the `cchat` task, read from deno.json so that users and
- * tests run cchat with the same ones and a missing permission fails a test.
+ * The `cchat` task's flags, read from deno.json so that users, tests and the
+ * compiled binary run cchat alike: its permissions (a missing one fails a
+ * test), and its V8 flags. A young generation held to 1 MB semi-spaces keeps a
+ * fleet daemon's memory near what it uses: left to grow, V8 keeps the room
+ * its boot's garbage took (262 against 148 MB at 400 agents, docs/performance.md).
  */
-export const CCHAT_PERMISSIONS = config.tasks.cchat.command.split(/\s+/).filter((word) =>
-  word.startsWith("--allow-")
+export const CCHAT_RUN_FLAGS = config.tasks.cchat.command.split(/\s+/).filter((word) =>
+  word.startsWith("--allow-") || word.startsWith("--v8-flags=")
 );
 
 /** `deno` arguments that run cchat from source as users do; append the command. */
-export const CCHAT = ["run", ...CCHAT_PERMISSIONS, new URL("../main.ts", import.meta.url).pathname];
+export const CCHAT = ["run", ...CCHAT_RUN_FLAGS, new URL("../main.ts", import.meta.url).pathname];
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -25,7 +28,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
  * `deno` arguments that run the bundle, as the `cchat` task and the compiled
  * binary do; `buildBundle` first. Append the command.
  */
-export const CCHAT_BUNDLE = ["run", ...CCHAT_PERMISSIONS, `${ROOT}dist/main.js`];
+export const CCHAT_BUNDLE = ["run", ...CCHAT_RUN_FLAGS, `${ROOT}dist/main.js`];
 
 /** Runs the `bundle` task, so the bundle is the one deno.json describes. */
 export async function buildBundle(): Promise<void> {

@@ -6,7 +6,7 @@
  * runtime's beside them; and what a hook costs when there is nothing to say.
  */
 import { textContent } from "../../src/matrix/client.ts";
-import { agentCli, buildBundle, CCHAT_BUNDLE, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
+import { agentCli, buildBundle, CCHAT_BUNDLE, CCHAT_RUN_FLAGS } from "../../harness/cli.ts";
 import { freshUser, uniquePrefix } from "../../harness/users.ts";
 import { curlPut } from "./floor.ts";
 import type { Row, Section } from "./report.ts";
@@ -120,7 +120,7 @@ export const run: Section = async (context) => {
     context.note(`send: ${context.samples} alternating rounds of 7 processes`);
     const samples = await alternate({
       cchat: spawn(deno, [...CCHAT_BUNDLE, "send", "--to", "b", body], cchatEnv),
-      denoPut: spawn(deno, ["run", ...CCHAT_PERMISSIONS, put], putEnv),
+      denoPut: spawn(deno, ["run", ...CCHAT_RUN_FLAGS, put], putEnv),
       // The sender's inbox is empty: the hook has nothing to say.
       hook: async () =>
         void await runCommand(deno, [...CCHAT_BUNDLE, "hook", "UserPromptSubmit"], {
@@ -131,7 +131,7 @@ export const run: Section = async (context) => {
       curl: () => curlPut(header, content, sendUrl(crypto.randomUUID())),
       nio: spawn(PYTHON, ["-c", NIO_SEND], nioEnv),
       help: spawn(deno, [...CCHAT_BUNDLE, "--help"]),
-      empty: spawn(deno, ["run", ...CCHAT_PERMISSIONS, empty]),
+      empty: spawn(deno, ["run", ...CCHAT_RUN_FLAGS, empty]),
     }, context.samples);
     return rows({
       cchat: summarize(samples.cchat),

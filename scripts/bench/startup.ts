@@ -3,7 +3,7 @@
  * running an empty script, with the same permissions, in alternating rounds.
  * The same from source shows what the bundle saves.
  */
-import { buildBundle, CCHAT, CCHAT_BUNDLE, CCHAT_PERMISSIONS } from "../../harness/cli.ts";
+import { buildBundle, CCHAT, CCHAT_BUNDLE, CCHAT_RUN_FLAGS } from "../../harness/cli.ts";
 import { run as runCommand } from "../../harness/homeserver/launchers.ts";
 import type { Row, Section } from "./report.ts";
 import { alternate, ratio, spread, summarize } from "./stats.ts";
@@ -22,7 +22,7 @@ export const run: Section = async (context) => {
     const samples = await alternate({
       bundle: process([...CCHAT_BUNDLE, "--help"]),
       source: process([...CCHAT, "--help"]),
-      empty: process(["run", ...CCHAT_PERMISSIONS, empty]),
+      empty: process(["run", ...CCHAT_RUN_FLAGS, empty]),
     }, context.samples * 5);
     const [bundle, source, floor] = [samples.bundle, samples.source, samples.empty].map(summarize);
     const vsFloor = bundle.median / floor.median;
