@@ -47,9 +47,23 @@ export class SignalHub {
   }
 }
 
-/** `file`, whose notify also reaches this process's waiters without the file's round trip. */
+/**
+ * `file`, whose notify also reaches this process's waiters without the file's
+ * round trip, and whose changes made by other processes reach them all through
+ * one watch of the file, held while any waits: a fleet's thousand agents each
+ * waiting would otherwise each hold a system watch, and make one every wait.
+ */
 function alsoInProcess(file: ChangeSignal): ChangeSignal {
   const here = new EventTarget();
+  let waiters = 0;
+  let watching: AbortController | undefined;
+  const watch = async (stop: AbortSignal) => {
+    // A watch that fails (no notifications here) leaves the waiters to notifies and their own looks.
+    while (await file.changed(stop).then(() => true, () => false)) {
+      here.dispatchEvent(new Event("change"));
+    }
+    if (watching?.signal === stop) watching = undefined;
+  };
   return {
     async notify() {
       here.dispatchEvent(new Event("change"));
@@ -58,18 +72,22 @@ function alsoInProcess(file: ChangeSignal): ChangeSignal {
     changed(signal) {
       if (signal.aborted) return Promise.reject(signal.reason);
       return new Promise((resolve, reject) => {
-        const watching = new AbortController();
         const end = () => {
-          watching.abort();
           here.removeEventListener("change", changed);
           signal.removeEventListener("abort", stopped);
+          if (--waiters > 0) return;
+          watching?.abort();
+          watching = undefined;
         };
         const changed = () => (end(), resolve());
         const stopped = () => (end(), reject(signal.reason));
         here.addEventListener("change", changed);
         signal.addEventListener("abort", stopped);
-        // The watch ends when this wait does, by either way.
-        file.changed(watching.signal).then(changed, () => {});
+        waiters++;
+        if (!watching) {
+          watching = new AbortController();
+          watch(watching.signal);
+        }
       });
     },
   };

@@ -93,6 +93,38 @@ Deno.test("SignalHub", async (t) => {
     await assert.rejects(signal.changed(stop.signal), /done/, "already stopped");
   });
 
+  await t.step("its waiters share one watch of the file, held while any waits", async () => {
+    await using h = await hub();
+    const signal = await h.hub.signal(h.path);
+    const stop = new AbortController();
+    const waiting = Array.from({ length: 300 }, () => signal.changed(stop.signal));
+    assert.equal(h.watching(), 1);
+    await signal.notify();
+    await Promise.all(waiting);
+    assert.equal(h.watching(), 0);
+    // The next waiter watches again.
+    const next = signal.changed(stop.signal);
+    assert.equal(h.watching(), 1);
+    stop.abort(new Error("end"));
+    await assert.rejects(next, /end/);
+    assert.equal(h.watching(), 0);
+  });
+
+  await t.step("another process's change wakes every waiter through the one watch", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "cchat-hub-" });
+    try {
+      const path = `${dir}/inbox.signal`;
+      const signal = await new SignalHub({ watchFile }).signal(path);
+      const other = await fileSignal(path, { watchFile });
+      const stop = new AbortController();
+      const waiting = Array.from({ length: 3 }, () => signal.changed(stop.signal));
+      await other.notify();
+      await Promise.all(waiting);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
   await t.step("a notify with nobody waiting is not kept for a later waiter", async () => {
     await using h = await hub();
     const signal = await h.hub.signal(h.path);
