@@ -35,6 +35,8 @@ const PORTS: Record<Database, { homeserver: number; service: number }> = {
   sqlite: { homeserver: 18466, service: 18468 },
 };
 const WINDOW_MS = 60_000;
+/** A first boot of 1,000 agents takes Synapse about 11 minutes here: room to spare. */
+const ONLINE_TIMEOUT_MS = 1_200_000;
 /** After all are online: the first beats, spread over one interval, are not the idle load. */
 const SETTLE_MS = 20_000;
 /** cchat's default: the load of idle agents as they run. */
@@ -107,7 +109,7 @@ async function measureSize(
     const service = spawnFleetDaemon(root, fleet, env, ["--appservice"]);
     let run: Omit<SizeRun, "syncCpu">;
     try {
-      const online = await waitAllOnline(fleet, names, env, 600_000);
+      const online = await waitAllOnline(fleet, names, env, ONLINE_TIMEOUT_MS);
       const onlineS = (performance.now() - started) / 1000;
       await realSleep(SETTLE_MS);
       const serviceCpu = await cpuOver(hs.pid!);
@@ -122,7 +124,7 @@ async function measureSize(
     }
     const syncing = spawnFleetDaemon(root, fleet, env);
     try {
-      await waitAllOnline(fleet, names, env, 600_000);
+      await waitAllOnline(fleet, names, env, ONLINE_TIMEOUT_MS);
       await realSleep(SETTLE_MS);
       const syncCpu = await cpuOver(hs.pid!);
       context.note(`appservice: ${label}, ${size} agents syncing: Synapse ${syncCpu.toFixed(1)} s`);
